@@ -1,0 +1,33 @@
+"""Helper tools shipped in every image: apt-install, wait-for-port, find-libdeps.
+
+wait_for_port.py and find_libdeps.py are copied verbatim into images as
+/usr/local/bin/wait-for-port and /usr/local/bin/find-libdeps, so they are
+standard-library only and run on every CPython from 3.7 on.  apt_install.sh is
+POSIX sh and is copied as /usr/local/bin/apt-install.  On a host the same three
+are console scripts of the snakepacker package.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+TOOLS_DIR = Path(__file__).resolve().parent
+
+#: The files as they are copied into images, by the command name they get there.
+TOOL_FILES: dict[str, Path] = {
+    "apt-install": TOOLS_DIR / "apt_install.sh",
+    "wait-for-port": TOOLS_DIR / "wait_for_port.py",
+    "find-libdeps": TOOLS_DIR / "find_libdeps.py",
+}
+
+
+def apt_install_main(argv: list[str] | None = None) -> int:
+    """Console script `apt-install`: run the packaged apt_install.sh with /bin/sh."""
+    if argv is None:
+        argv = sys.argv[1:]
+    try:
+        return subprocess.call(["/bin/sh", str(TOOL_FILES["apt-install"]), *argv])
+    except KeyboardInterrupt:
+        return 130

@@ -1,0 +1,852 @@
+#!/bin/sh
+"""true"
+# This block is shell for /bin/sh and the module docstring for Python.
+# The shell part looks for a Python interpreter (the image may have none on
+# PATH) and runs this same file with it.
+for v in 3 3.14 3.13 3.12 3.11 3.10 3.9 3.8 3.7; do
+    if command -v "python$v" >/dev/null 2>&1; then exec "python$v" "$0" "$@"; fi
+done
+for minor in 14 13 12 11 10 9 8 7; do
+    for py in /opt/python/3."$minor"/bin/python3 /opt/python/3."$minor".*/bin/python3; do
+        if [ -x "$py" ]; then exec "$py" "$0" "$@"; fi
+    done
+done
+if [ -x /usr/share/python3/app/bin/python ]; then
+    exec /usr/share/python3/app/bin/python "$0" "$@"
+fi
+echo "find-libdeps: no Python interpreter found in this image" >&2
+exit 127
+"""
+
+from __future__ import annotations
+
+# find-libdeps: list the Debian packages that the ELF files under some
+# directories need at run time.  Standard library only; runs unchanged on
+# CPython 3.7+.  It never runs the files it looks at (unlike ldd): a small ELF
+# reader takes DT_NEEDED, DT_RPATH, DT_RUNPATH and DT_SONAME from the dynamic
+# section, each soname is looked up the way the dynamic loader does it, and the
+# library found is mapped to its package with the dpkg database, read directly.
+import argparse
+import glob
+import json
+import os
+import stat
+import struct
+import sys
+from typing import Dict, FrozenSet, Iterable, Iterator, List, NoReturn, Optional, Set, Tuple
+
+PROG = "find-libdeps"
+EXIT_MISSING = 1
+EXIT_USAGE = 2
+
+DPKG_INFO = "/var/lib/dpkg/info"
+DPKG_DIVERSIONS = "/var/lib/dpkg/diversions"
+LD_SO_CONF = "/etc/ld.so.conf"
+
+DESCRIPTION = """\
+Print the Debian packages whose shared libraries the ELF files under DIR need,
+sorted, one per line: the packages to apt-install so that the files can run.
+
+Every regular file under each DIR is looked at, whatever its name (extension
+modules, .so.N libraries, executables); symbolic links are not followed.  The
+libraries each file needs are found as the dynamic loader finds them: RPATH
+(only when there is no RUNPATH) and RUNPATH with $ORIGIN, $LIB and $PLATFORM
+expanded, then /etc/ld.so.conf, then the multiarch and default directories
+(LD_LIBRARY_PATH is ignored).  A library found inside one of the DIRs, or one
+whose name a file inside the DIRs has (the vendored *.libs of manylinux
+wheels), is no system dependency.  Only direct dependencies are listed, as
+dpkg-shlibdeps does."""
+
+EPILOG = """\
+warnings (stderr, exit status stays 0):
+  a library found on this system but owned by no package can not be
+  apt-installed: it is named with the file that needs it and left out of the
+  list; copy it into the image another way.
+
+exit status:
+  0    success (also with warnings)
+  1    a needed library was found nowhere (the file and the soname are named
+       on stderr); --ignore-missing makes this a warning
+  2    bad command line
+  127  (from the shell header) no Python interpreter was found"""
+
+# ELF constants
+ELF_MAGIC = b"\x7fELF"
+ELFCLASS32 = 1
+ELFCLASS64 = 2
+ELFDATA2LSB = 1
+ELFDATA2MSB = 2
+ET_EXEC = 2
+ET_DYN = 3
+PT_LOAD = 1
+PT_DYNAMIC = 2
+PN_XNUM = 0xFFFF
+DT_NULL = 0
+DT_NEEDED = 1
+DT_STRTAB = 5
+DT_STRSZ = 10
+DT_SONAME = 14
+DT_RPATH = 15
+DT_RUNPATH = 29
+
+EM_386 = 3
+EM_MIPS = 8
+EM_PPC = 20
+EM_PPC64 = 21
+EM_S390 = 22
+EM_ARM = 40
+EM_X86_64 = 62
+EM_AARCH64 = 183
+EM_RISCV = 243
+EM_LOONGARCH = 258
+
+# (class, data encoding, machine): what a library must match to be loadable.
+ElfKind = Tuple[int, int, int]
+
+# Most header bytes we ever need: the 64-bit ELF header is 64 bytes long.
+HEADER_SIZE = 64
+# Directories that /usr-merge turns into symbolic links to their /usr twin.
+MERGED_DIRS = ("/bin/", "/sbin/", "/lib/", "/lib32/", "/lib64/", "/libx32/", "/libo32/")
+
+
+class BadElf(Exception):
+    """The file starts like ELF but can not be read as one."""
+
+
+class ElfFile:
+    """What find-libdeps needs to know of one ELF file."""
+
+    __slots__ = ("kind", "needed", "path", "rpath", "runpath", "soname")
+
+    def __init__(
+        self,
+        path: str,
+        kind: ElfKind,
+        needed: List[str],
+        rpath: List[str],
+        runpath: List[str],
+        soname: Optional[str],
+    ) -> None:
+        self.path = path
+        self.kind = kind
+        self.needed = needed
+        self.rpath = rpath
+        self.runpath = runpath
+        self.soname = soname
+
+
+def _pread(fd: int, size: int, offset: int) -> bytes:
+    data = os.pread(fd, size, offset)
+    if len(data) != size:
+        raise BadElf("truncated (wanted %d bytes at offset %d)" % (size, offset))
+    return data
+
+
+def elf_kind(head: bytes) -> Optional[ElfKind]:
+    """(class, data, machine) from the first bytes of a file, None if not ELF."""
+    if len(head) < 20 or head[:4] != ELF_MAGIC:
+        return None
+    elf_class, data = head[4], head[5]
+    if elf_class not in (ELFCLASS32, ELFCLASS64) or data not in (ELFDATA2LSB, ELFDATA2MSB):
+        return None
+    machine = struct.unpack_from("<H" if data == ELFDATA2LSB else ">H", head, 18)[0]
+    return elf_class, data, machine
+
+
+def read_elf(fd: int, path: str, head: bytes) -> Optional[ElfFile]:
+    """Parse the dynamic section of an ELF file whose first bytes are head.
+
+    Returns None for ELF files that load no libraries (static executables,
+    object files, core dumps); raises BadElf for broken ones.
+    """
+    kind = elf_kind(head)
+    if kind is None:
+        raise BadElf("unknown ELF class or data encoding")
+    elf_class, data, _machine = kind
+    end = "<" if data == ELFDATA2LSB else ">"
+    if elf_class == ELFCLASS64:
+        if len(head) < 64:
+            raise BadElf("truncated ELF header")
+        (e_type,) = struct.unpack_from(end + "H", head, 16)
+        e_phoff, e_shoff = struct.unpack_from(end + "QQ", head, 32)
+        e_phentsize, e_phnum, e_shentsize = struct.unpack_from(end + "HHH", head, 54)
+        ph_format, ph_size = end + "IIQQQQQQ", 56
+        dyn_format = end + "qQ"
+    else:
+        if len(head) < 52:
+            raise BadElf("truncated ELF header")
+        (e_type,) = struct.unpack_from(end + "H", head, 16)
+        e_phoff, e_shoff = struct.unpack_from(end + "II", head, 28)
+        e_phentsize, e_phnum, e_shentsize = struct.unpack_from(end + "HHH", head, 42)
+        ph_format, ph_size = end + "IIIIIIII", 32
+        dyn_format = end + "iI"
+    if e_type not in (ET_EXEC, ET_DYN):
+        return None
+    if e_phnum == PN_XNUM:
+        # More program headers than fit in e_phnum: the count is in sh_info of
+        # section header 0.
+        if e_shoff == 0 or e_shentsize < (64 if elf_class == ELFCLASS64 else 40):
+            raise BadElf("bad extended program header count")
+        section0 = _pread(fd, e_shentsize, e_shoff)
+        e_phnum = struct.unpack_from(end + "I", section0, 44 if elf_class == ELFCLASS64 else 28)[0]
+    if e_phnum == 0 or e_phoff == 0:
+        return None
+    if e_phentsize < ph_size:
+        raise BadElf("bad program header size %d" % e_phentsize)
+    table = _pread(fd, e_phentsize * e_phnum, e_phoff)
+
+    loads: List[Tuple[int, int, int]] = []  # (vaddr, filesz, offset)
+    dynamic: Optional[Tuple[int, int]] = None  # (offset, filesz)
+    for index in range(e_phnum):
+        fields = struct.unpack_from(ph_format, table, index * e_phentsize)
+        if elf_class == ELFCLASS64:
+            p_type, _flags, p_offset, p_vaddr, _paddr, p_filesz = fields[:6]
+        else:
+            p_type, p_offset, p_vaddr, _paddr, p_filesz = fields[:5]
+        if p_type == PT_LOAD:
+            loads.append((p_vaddr, p_filesz, p_offset))
+        elif p_type == PT_DYNAMIC:
+            dynamic = (p_offset, p_filesz)
+    if dynamic is None:
+        return None  # statically linked
+
+    entry_size = struct.calcsize(dyn_format)
+    dyn_offset, dyn_size = dynamic
+    dyn_size -= dyn_size % entry_size
+    raw = _pread(fd, dyn_size, dyn_offset)
+    needed_at: List[int] = []
+    rpath_at: List[int] = []
+    runpath_at: List[int] = []
+    soname_at = -1
+    strtab = -1
+    strsz = 0
+    for tag, value in struct.iter_unpack(dyn_format, raw):
+        if tag == DT_NULL:
+            break
+        if tag == DT_NEEDED:
+            needed_at.append(value)
+        elif tag == DT_STRTAB:
+            strtab = value
+        elif tag == DT_STRSZ:
+            strsz = value
+        elif tag == DT_RPATH:
+            rpath_at.append(value)
+        elif tag == DT_RUNPATH:
+            runpath_at.append(value)
+        elif tag == DT_SONAME:
+            soname_at = value
+    wanted = needed_at + rpath_at + runpath_at + ([soname_at] if soname_at >= 0 else [])
+    if not wanted:
+        return ElfFile(path, kind, [], [], [], None)
+    if strtab < 0:
+        raise BadElf("dynamic section has no string table")
+    # DT_STRTAB is an address in memory: find the file offset through the
+    # loadable segment that holds it.
+    str_offset = -1
+    for vaddr, filesz, offset in loads:
+        if vaddr <= strtab < vaddr + filesz:
+            str_offset = offset + (strtab - vaddr)
+            break
+    if str_offset < 0:
+        raise BadElf("string table is outside every loadable segment")
+    strings = _read_strings(fd, str_offset, strsz, wanted)
+    return ElfFile(
+        path,
+        kind,
+        [strings[i] for i in needed_at],
+        [strings[i] for i in rpath_at],
+        [strings[i] for i in runpath_at],
+        strings[soname_at] if soname_at >= 0 else None,
+    )
+
+
+def _read_strings(fd: int, base: int, size: int, indexes: List[int]) -> Dict[int, str]:
+    """Read the NUL-terminated strings at base+index; only the bytes around them."""
+    result: Dict[int, str] = {}
+    low, high = min(indexes), max(indexes)
+    if size and high >= size:
+        raise BadElf("string index beyond the string table")
+    # The dynamic strings usually sit close together: one read for all of them
+    # when they do, one read each otherwise.
+    chunks: List[Tuple[int, bytes]] = []
+    if high - low < 16384:
+        chunks.append((low, os.pread(fd, high - low + 512, base + low)))
+    for index in sorted(set(indexes)):
+        text = None
+        for start, chunk in chunks:
+            if start <= index < start + len(chunk):
+                stop = chunk.find(b"\0", index - start)
+                if stop >= 0:
+                    text = chunk[index - start : stop]
+                break
+        if text is None:
+            step = 512
+            buffer = b""
+            while True:
+                piece = os.pread(fd, step, base + index + len(buffer))
+                if not piece:
+                    raise BadElf("truncated string table")
+                buffer += piece
+                stop = buffer.find(b"\0")
+                if stop >= 0:
+                    text = buffer[:stop]
+                    break
+                if len(buffer) > 1 << 20:
+                    raise BadElf("unterminated string in the string table")
+                step *= 4
+        result[index] = os.fsdecode(text)
+    return result
+
+
+def parse_file(path: str) -> Tuple[Optional[ElfFile], str]:
+    """(ElfFile, "") for a dynamic ELF file, else (None, why it was skipped)."""
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0) | os.O_NONBLOCK)
+    except OSError as exc:
+        return None, "unreadable: %s" % (exc.strerror or exc)
+    try:
+        head = os.read(fd, HEADER_SIZE)
+        if head[:4] != ELF_MAGIC:
+            return None, "not ELF"
+        elf = read_elf(fd, path, head)
+        if elf is None:
+            return None, "ELF without dynamic section (static or not loadable)"
+        return elf, ""
+    except BadElf as exc:
+        return None, "broken ELF: %s" % exc
+    except (OSError, struct.error) as exc:
+        return None, "unreadable ELF: %s" % exc
+    finally:
+        os.close(fd)
+
+
+def multiarch_triplets(kind: ElfKind) -> List[str]:
+    """Debian multiarch directory names that may hold libraries of this kind."""
+    elf_class, data, machine = kind
+    little = data == ELFDATA2LSB
+    wide = elf_class == ELFCLASS64
+    if machine == EM_X86_64:
+        return ["x86_64-linux-gnu"] if wide else ["x86_64-linux-gnux32"]
+    if machine == EM_386:
+        return ["i386-linux-gnu"]
+    if machine == EM_AARCH64:
+        return ["aarch64-linux-gnu"] if little else ["aarch64_be-linux-gnu"]
+    if machine == EM_ARM:
+        return ["arm-linux-gnueabihf", "arm-linux-gnueabi"]
+    if machine == EM_PPC64:
+        return ["powerpc64le-linux-gnu"] if little else ["powerpc64-linux-gnu"]
+    if machine == EM_PPC:
+        return ["powerpc-linux-gnu"]
+    if machine == EM_S390:
+        return ["s390x-linux-gnu"] if wide else ["s390-linux-gnu"]
+    if machine == EM_RISCV:
+        return ["riscv64-linux-gnu"] if wide else ["riscv32-linux-gnu"]
+    if machine == EM_LOONGARCH:
+        return ["loongarch64-linux-gnu"]
+    if machine == EM_MIPS:
+        if wide:
+            return ["mips64el-linux-gnuabi64"] if little else ["mips64-linux-gnuabi64"]
+        return ["mipsel-linux-gnu"] if little else ["mips-linux-gnu"]
+    return []
+
+
+def platform_names(kind: ElfKind) -> List[str]:
+    """Values $PLATFORM may take for this kind of file."""
+    _elf_class, data, machine = kind
+    names = {
+        EM_X86_64: ["x86_64"],
+        EM_386: ["i686", "i586", "i486", "i386"],
+        EM_AARCH64: ["aarch64"],
+        EM_ARM: ["v7l", "v8l", "v6l"],
+        EM_PPC64: ["ppc64le" if data == ELFDATA2LSB else "ppc64"],
+        EM_S390: ["s390x"],
+        EM_RISCV: ["riscv64"],
+        EM_LOONGARCH: ["loongarch64"],
+    }
+    return names.get(machine, [])
+
+
+def lib_names(kind: ElfKind) -> List[str]:
+    """Values $LIB may take: Debian's loader uses lib/<triplet>, others lib64 or lib."""
+    names = ["lib/" + triplet for triplet in multiarch_triplets(kind)]
+    names += ["lib64", "lib"] if kind[0] == ELFCLASS64 else ["lib32", "lib"]
+    return names
+
+
+def expand_search_path(value: str, origin: str, kind: ElfKind) -> List[str]:
+    """Directories named by one RPATH/RUNPATH value, dynamic string tokens expanded."""
+    result: List[str] = []
+    for entry in value.split(":"):
+        expanded = [entry]
+        for token, values in (
+            ("ORIGIN", [origin]),
+            ("LIB", lib_names(kind)),
+            ("PLATFORM", platform_names(kind)),
+        ):
+            if "$" not in entry:
+                break
+            next_round: List[str] = []
+            for text in expanded:
+                if "$" + token in text or "${" + token + "}" in text:
+                    for replacement in values:
+                        next_round.append(
+                            text.replace("${" + token + "}", replacement).replace(
+                                "$" + token, replacement
+                            )
+                        )
+                else:
+                    next_round.append(text)
+            expanded = next_round
+        for directory in expanded:
+            # The loader takes relative entries relative to the working
+            # directory at run time, which is unknown here: ignore them, and
+            # entries with tokens it would not expand either.
+            if directory.startswith("/") and "$" not in directory:
+                result.append(os.path.normpath(directory))
+    return result
+
+
+def read_ld_so_conf(path: str = LD_SO_CONF, depth: int = 0) -> List[str]:
+    """Directories listed in ld.so.conf, following include lines."""
+    result: List[str] = []
+    if depth > 8:
+        return result
+    try:
+        with open(path, encoding="utf-8", errors="replace") as handle:
+            lines = handle.read().splitlines()
+    except OSError:
+        return result
+    for line in lines:
+        line = line.split("#", 1)[0].strip()
+        if not line:
+            continue
+        words = line.replace(",", " ").split()
+        if words[0] == "include":
+            for pattern in words[1:]:
+                if not pattern.startswith("/"):
+                    pattern = os.path.join(os.path.dirname(path), pattern)
+                for included in sorted(glob.glob(pattern)):
+                    result.extend(read_ld_so_conf(included, depth + 1))
+        elif words[0] == "hwcap":
+            continue
+        else:
+            for word in words:
+                word = word.split("=", 1)[0]
+                if word.startswith("/"):
+                    result.append(os.path.normpath(word))
+    return result
+
+
+def usr_merge_aliases(path: str) -> List[str]:
+    """path and the same path on the other side of /usr-merge (/lib/x <-> /usr/lib/x)."""
+    for top in MERGED_DIRS:
+        if path.startswith(top):
+            return [path, "/usr" + path]
+        if path.startswith("/usr" + top):
+            return [path, path[4:]]
+    return [path]
+
+
+def is_under(path: str, roots: Iterable[str]) -> bool:
+    return any(path == root or path.startswith(root.rstrip("/") + "/") for root in roots)
+
+
+class Finder:
+    """Looks libraries up as the dynamic loader would, with caches."""
+
+    def __init__(self) -> None:
+        self._listings: Dict[str, FrozenSet[str]] = {}
+        self._kinds: Dict[str, Optional[ElfKind]] = {}
+        self._system_dirs: Dict[ElfKind, List[str]] = {}
+        self._system_hits: Dict[Tuple[str, ElfKind], Optional[str]] = {}
+        self._ld_so_conf: Optional[List[str]] = None
+
+    def listing(self, directory: str) -> FrozenSet[str]:
+        names = self._listings.get(directory)
+        if names is None:
+            try:
+                names = frozenset(os.listdir(directory))
+            except OSError:
+                names = frozenset()
+            self._listings[directory] = names
+        return names
+
+    def kind_of(self, path: str) -> Optional[ElfKind]:
+        if path in self._kinds:
+            return self._kinds[path]
+        kind: Optional[ElfKind] = None
+        try:
+            fd = os.open(path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0) | os.O_NONBLOCK)
+        except OSError:
+            fd = -1
+        if fd >= 0:
+            try:
+                if stat.S_ISREG(os.fstat(fd).st_mode):
+                    kind = elf_kind(os.read(fd, 20))
+            except OSError:
+                kind = None
+            finally:
+                os.close(fd)
+        self._kinds[path] = kind
+        return kind
+
+    def system_dirs(self, kind: ElfKind) -> List[str]:
+        dirs = self._system_dirs.get(kind)
+        if dirs is None:
+            if self._ld_so_conf is None:
+                self._ld_so_conf = read_ld_so_conf()
+            dirs = list(self._ld_so_conf)
+            for triplet in multiarch_triplets(kind):
+                dirs += ["/lib/" + triplet, "/usr/lib/" + triplet]
+            if kind[0] == ELFCLASS64:
+                dirs += ["/lib64", "/usr/lib64"]
+            else:
+                dirs += ["/lib32", "/usr/lib32", "/libx32", "/usr/libx32"]
+            dirs += ["/lib", "/usr/lib"]
+            unique: List[str] = []
+            for directory in dirs:
+                if directory not in unique:
+                    unique.append(directory)
+            dirs = unique
+            self._system_dirs[kind] = dirs
+        return dirs
+
+    def search(self, soname: str, dirs: Iterable[str], kind: ElfKind) -> Optional[str]:
+        for directory in dirs:
+            if soname in self.listing(directory):
+                candidate = os.path.join(directory, soname)
+                if self.kind_of(candidate) == kind:
+                    return candidate
+        return None
+
+    def find(self, soname: str, elf: ElfFile) -> Optional[str]:
+        """The path the loader would load soname from for elf, or None."""
+        if "/" in soname:
+            path = os.path.abspath(soname)
+            return path if self.kind_of(path) == elf.kind else None
+        origin = os.path.dirname(elf.path)
+        dirs: List[str] = []
+        # DT_RPATH counts only when there is no DT_RUNPATH.
+        for value in elf.runpath or elf.rpath:
+            dirs.extend(expand_search_path(value, origin, elf.kind))
+        if dirs:
+            found = self.search(soname, dirs, elf.kind)
+            if found is not None:
+                return found
+        key = (soname, elf.kind)
+        if key not in self._system_hits:
+            self._system_hits[key] = self.search(soname, self.system_dirs(elf.kind), elf.kind)
+        return self._system_hits[key]
+
+
+class DpkgDb:
+    """Which package owns a path, from /var/lib/dpkg read directly."""
+
+    def __init__(self, info_dir: str = DPKG_INFO, diversions: str = DPKG_DIVERSIONS) -> None:
+        self.info_dir = info_dir
+        self.available = os.path.isdir(info_dir)
+        # diverted-to path -> (original path, diverting package)
+        self.diverted_to: Dict[str, Tuple[str, str]] = {}
+        # original path -> diverting package (":" for a local diversion)
+        self.diverted_from: Dict[str, str] = {}
+        try:
+            with open(diversions, encoding="utf-8", errors="replace") as handle:
+                lines = handle.read().splitlines()
+        except OSError:
+            lines = []
+        for index in range(0, len(lines) - 2, 3):
+            original, moved, package = lines[index], lines[index + 1], lines[index + 2]
+            package = package.split(":", 1)[0] if package != ":" else ":"
+            self.diverted_to[moved] = (original, package)
+            self.diverted_from[original] = package
+
+    def owners(self, paths: Iterable[str]) -> Dict[str, Set[str]]:
+        """Map each of paths (as registered with dpkg) to the packages listing it."""
+        wanted = set(paths)
+        for path in list(wanted):
+            if path in self.diverted_to:
+                wanted.update(usr_merge_aliases(self.diverted_to[path][0]))
+        found: Dict[str, Set[str]] = {}
+        if not wanted or not self.available:
+            return found
+        wanted_bytes = {os.fsencode(p) for p in wanted}
+        try:
+            names = os.listdir(self.info_dir)
+        except OSError:
+            return found
+        for name in names:
+            if not name.endswith(".list"):
+                continue
+            try:
+                with open(os.path.join(self.info_dir, name), "rb") as handle:
+                    content = handle.read()
+            except OSError:
+                continue
+            hits = wanted_bytes.intersection(content.split(b"\n"))
+            if hits:
+                # libfoo1:amd64.list belongs to the package libfoo1.
+                package = name[: -len(".list")].split(":", 1)[0]
+                for hit in hits:
+                    found.setdefault(os.fsdecode(hit), set()).add(package)
+        return found
+
+    def owner_of(self, path: str, listed: Dict[str, Set[str]]) -> Set[str]:
+        """Packages that put the file now at path there, diversions considered."""
+        if path in self.diverted_to:
+            original, by = self.diverted_to[path]
+            owners: Set[str] = set()
+            for alias in usr_merge_aliases(original):
+                owners |= listed.get(alias, set())
+            owners.discard(by)
+            return owners
+        if path in self.diverted_from:
+            by = self.diverted_from[path]
+            # A local diversion (":") put a file of no package there.
+            return {by} & listed.get(path, set())
+        return set(listed.get(path, set()))
+
+
+def owner_candidates(path: str) -> List[str]:
+    """Paths under which dpkg may have registered the library found at path.
+
+    First the path as the loader found it (the soname link), then with its
+    directories resolved, then the real file; each also on the other side of
+    /usr-merge.
+    """
+    result: List[str] = []
+    directory, name = os.path.split(path)
+    for candidate in (
+        path,
+        os.path.join(os.path.realpath(directory), name),
+        os.path.realpath(path),
+    ):
+        for alias in usr_merge_aliases(candidate):
+            if alias not in result:
+                result.append(alias)
+    return result
+
+
+def walk(root: str, verbose: int, notes: List[str]) -> Iterator[Tuple[str, bool]]:
+    """(path, is_regular_file) for every file and symlink under root, no links followed."""
+    stack = [root]
+    while stack:
+        directory = stack.pop()
+        try:
+            entries = list(os.scandir(directory))
+        except OSError as exc:
+            notes.append("skipped %s: %s" % (directory, exc.strerror or exc))
+            continue
+        for entry in entries:
+            try:
+                if entry.is_dir(follow_symlinks=False):
+                    stack.append(entry.path)
+                elif entry.is_file(follow_symlinks=False):
+                    yield entry.path, True
+                elif entry.is_symlink():
+                    yield entry.path, False
+            except OSError:
+                continue
+
+
+class Result:
+    """What a scan found."""
+
+    def __init__(self) -> None:
+        # package -> file -> sonames
+        self.packages: Dict[str, Dict[str, Set[str]]] = {}
+        # library path -> file -> sonames (found, but owned by no package)
+        self.unowned: Dict[str, Dict[str, Set[str]]] = {}
+        # file -> sonames found nowhere
+        self.missing: Dict[str, Set[str]] = {}
+        self.notes: List[str] = []
+        self.scanned = 0
+        self.elf_files = 0
+
+    def as_json(self) -> Dict[str, object]:
+        def lists(mapping: Dict[str, Set[str]]) -> Dict[str, List[str]]:
+            return {key: sorted(mapping[key]) for key in sorted(mapping)}
+
+        return {
+            "packages": {key: lists(self.packages[key]) for key in sorted(self.packages)},
+            "unowned": {key: lists(self.unowned[key]) for key in sorted(self.unowned)},
+            "missing": lists(self.missing),
+        }
+
+
+def looks_like_library(path: str) -> bool:
+    name = os.path.basename(path)
+    return name.endswith(".so") or ".so." in name
+
+
+def scan(roots: List[str], verbose: int = 0, dpkg: Optional[DpkgDb] = None) -> Result:
+    """Find the package dependencies of the ELF files under roots."""
+    result = Result()
+    real_roots: List[str] = []
+    for root in sorted({os.path.realpath(r) for r in roots}):
+        if not is_under(root, real_roots):
+            real_roots.append(root)
+
+    # 1. Walk the trees: parse every regular file that is ELF, and remember
+    #    every name a library inside the trees can be found under.
+    elves: List[ElfFile] = []
+    tree_names: Set[str] = set()
+    for root in real_roots:
+        if not os.path.isdir(root):
+            elf, why = parse_file(root)
+            result.scanned += 1
+            if elf is not None:
+                elves.append(elf)
+            continue
+        for path, regular in walk(root, verbose, result.notes):
+            tree_names.add(os.path.basename(path))
+            if not regular:
+                continue
+            result.scanned += 1
+            elf, why = parse_file(path)
+            if elf is None:
+                if verbose >= 2 or (verbose and (why != "not ELF" or looks_like_library(path))):
+                    result.notes.append("skipped %s: %s" % (path, why))
+                continue
+            elves.append(elf)
+            if elf.soname:
+                tree_names.add(elf.soname)
+    result.elf_files = len(elves)
+
+    # 2. Resolve every needed soname.
+    finder = Finder()
+    real_paths: Dict[str, str] = {}
+    system: Dict[str, Dict[str, Set[str]]] = {}  # library path -> file -> sonames
+    for elf in elves:
+        for soname in elf.needed:
+            found = finder.find(soname, elf)
+            if found is None:
+                if os.path.basename(soname) not in tree_names:
+                    result.missing.setdefault(elf.path, set()).add(soname)
+                continue
+            real = real_paths.get(found)
+            if real is None:
+                real = real_paths[found] = os.path.realpath(found)
+            if is_under(real, real_roots) or is_under(found, real_roots):
+                continue  # shipped inside the trees
+            system.setdefault(found, {}).setdefault(elf.path, set()).add(soname)
+
+    # 3. Map the system libraries to their packages.
+    if dpkg is None:
+        dpkg = DpkgDb()
+    if system and not dpkg.available:
+        result.notes.append("no dpkg database at %s: no library has an owner" % dpkg.info_dir)
+    candidates = {path: owner_candidates(path) for path in system}
+    listed = dpkg.owners(p for paths in candidates.values() for p in paths)
+    for path, users in system.items():
+        owners: Set[str] = set()
+        for candidate in candidates[path]:
+            owners = dpkg.owner_of(candidate, listed)
+            if owners:
+                break
+        if not owners:
+            target = result.unowned.setdefault(path, {})
+            for user, sonames in users.items():
+                target.setdefault(user, set()).update(sonames)
+            continue
+        for package in owners:
+            target = result.packages.setdefault(package, {})
+            for user, sonames in users.items():
+                target.setdefault(user, set()).update(sonames)
+    return result
+
+
+class UsageError(Exception):
+    pass
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(message)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog=PROG,
+        usage="%(prog)s [-h] [-v] [--json] [--ignore-missing] DIR...",
+        description=DESCRIPTION,
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("dirs", nargs="*", metavar="DIR", help="directories (or files) to scan")
+    parser.add_argument(
+        "--json",
+        action="store_true",
+        help='print {"packages": {PACKAGE: {FILE: [SONAME...]}}, "unowned": '
+        '{LIBRARY: {FILE: [SONAME...]}}, "missing": {FILE: [SONAME...]}} instead',
+    )
+    parser.add_argument(
+        "--ignore-missing",
+        action="store_true",
+        help="a library found nowhere is a warning, not an error",
+    )
+    parser.add_argument(
+        "-v",
+        "--verbose",
+        action="count",
+        default=0,
+        help="note skipped files (-vv: every non-ELF file too) and a summary",
+    )
+    return parser
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    if argv is None:
+        argv = sys.argv[1:]
+    try:
+        args = build_parser().parse_args(argv)
+        if not args.dirs:
+            raise UsageError("no DIR given")
+        for directory in args.dirs:
+            if not os.path.exists(directory):
+                raise UsageError("no such file or directory: %s" % directory)
+    except UsageError as exc:
+        sys.stderr.write(
+            "%s: %s (usage: %s [-v] [--json] [--ignore-missing] DIR...)\n" % (PROG, exc, PROG)
+        )
+        return EXIT_USAGE
+
+    result = scan([os.path.abspath(d) for d in args.dirs], args.verbose)
+
+    err = sys.stderr
+    for note in result.notes:
+        err.write("%s: note: %s\n" % (PROG, note))
+    for library in sorted(result.unowned):
+        users = result.unowned[library]
+        sonames = sorted(set().union(*users.values()))
+        first = sorted(users)[0]
+        more = " and %d more files" % (len(users) - 1) if len(users) > 1 else ""
+        err.write(
+            "%s: warning: %s (needed as %s by %s%s) is owned by no package:"
+            " it can not be apt-installed\n" % (PROG, library, ", ".join(sonames), first, more)
+        )
+        if args.verbose and len(users) > 1:
+            for user in sorted(users)[1:]:
+                err.write("%s: note: %s also needed by %s\n" % (PROG, library, user))
+    level = "warning" if args.ignore_missing else "error"
+    for user in sorted(result.missing):
+        for soname in sorted(result.missing[user]):
+            err.write("%s: %s: %s needs %s, which is found nowhere\n" % (PROG, level, user, soname))
+    if args.verbose:
+        err.write(
+            "%s: %d files scanned, %d dynamic ELF files, %d packages\n"
+            % (PROG, result.scanned, result.elf_files, len(result.packages))
+        )
+
+    if args.json:
+        sys.stdout.write(json.dumps(result.as_json(), indent=2) + "\n")
+    else:
+        for package in sorted(result.packages):
+            sys.stdout.write(package + "\n")
+    sys.stdout.flush()
+    if result.missing and not args.ignore_missing:
+        return EXIT_MISSING
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
