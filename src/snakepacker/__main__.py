@@ -1,0 +1,5 @@
+import sys
+
+from snakepacker.cli import main
+
+sys.exit(main())

@@ -1,0 +1,138 @@
+"""Build family images on the engine, in dependency order, tagging only what succeeded."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import tempfile
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from snakepacker.bootstrap import root_ref
+from snakepacker.engine import Engine, Secret
+from snakepacker.errors import SnakepackerError
+from snakepacker.family.images import Family, Image
+from snakepacker.options import NetworkOptions
+from snakepacker.render import Rendered, render
+from snakepacker.sources import fetch
+
+Progress = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class Built:
+    image: Image
+    image_id: str
+    names: tuple[str, ...]
+    size: int
+    seconds: float
+
+
+def resolve_root(engine: Engine, family: Family, progress: Progress) -> str:
+    """The image `base` starts from: forced, bootstrapped, local official, or pulled."""
+    distro = family.distro
+    forced = family.options.root_image
+    if forced:
+        if engine.image_exists(forced) or engine.pull(forced):
+            return forced
+        raise SnakepackerError(f"root image {forced} is neither present nor pullable")
+    bootstrapped = root_ref(distro, family.options.namespace)
+    if engine.image_exists(bootstrapped):
+        return bootstrapped
+    official = distro.official_image
+    if engine.image_exists(official):
+        return official
+    progress(f"pulling {official}")
+    if engine.pull(official):
+        return official
+    raise SnakepackerError(
+        f"no root image for {distro.name}: {official} cannot be pulled here and none was "
+        f"bootstrapped; run `snakepacker bootstrap {distro.name}` first"
+    )
+
+
+@contextlib.contextmanager
+def network_secrets(network: NetworkOptions) -> Iterator[list[Secret]]:
+    """Build secrets for the extra CAs and the index URL: mounted by RUN steps that
+    reach PyPI, never written into a layer."""
+    with tempfile.TemporaryDirectory(prefix="snakepacker-secrets-") as tmp:
+        secrets: list[Secret] = []
+        if network.ca_certs:
+            bundle = Path(tmp) / "ca-certs.pem"
+            bundle.write_bytes(b"\n".join(p.read_bytes().strip() for p in network.ca_certs) + b"\n")
+            secrets.append(Secret("ca-certs", bundle))
+        if network.index_url:
+            index = Path(tmp) / "index-url"
+            index.write_text(network.index_url)
+            secrets.append(Secret("index-url", index))
+        yield secrets
+
+
+def write_context(rendered: Rendered, tarballs: dict[str, Path], folder: Path) -> None:
+    (folder / "Dockerfile").write_text(rendered.dockerfile)
+    for rel, source in rendered.files.items():
+        target = folder / rel
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(source, target)
+        target.chmod(0o755)
+    for rel in rendered.tarballs:
+        target = folder / rel
+        try:
+            os.link(tarballs[rel], target)
+        except OSError:
+            shutil.copyfile(tarballs[rel], target)
+
+
+def build_images(
+    engine: Engine,
+    family: Family,
+    names: Sequence[str],
+    *,
+    progress: Progress,
+    verbose: bool = False,
+) -> list[Built]:
+    order = family.closure(names)
+    rendered = [render(family, image) for image in order]
+    options = family.options
+
+    # Every tarball is fetched and verified before the first build starts, so a bad
+    # download fails the command with nothing built or tagged.
+    tarballs: dict[str, Path] = {}
+    for item in rendered:
+        for rel, minor in item.tarballs.items():
+            if rel not in tarballs:
+                release = options.python(minor).release
+                assert release is not None
+                tarballs[rel] = fetch(
+                    release, mirror=options.cpython_mirror,
+                    local=options.tarballs.get(minor), progress=progress,
+                )
+
+    root = resolve_root(engine, family, progress) if order[0].name == "base" else None
+    built: list[Built] = []
+    with network_secrets(options.network) as secrets:
+        for number, item in enumerate(rendered, 1):
+            image = item.image
+            tag = family.tag(image.name)
+            progress(f"[{number}/{len(rendered)}] building {tag}")
+            started = time.monotonic()
+            with tempfile.TemporaryDirectory(prefix=f"snakepacker-{tag}-") as tmp:
+                write_context(item, tarballs, Path(tmp))
+                image_id = engine.build(
+                    Path(tmp),
+                    label=tag,
+                    secrets=secrets,
+                    build_args={"ROOT_IMAGE": root} if image.name == "base" and root else None,
+                    progress=progress,
+                    verbose=verbose,
+                )
+            names_ = family.registry_names(image.name)
+            engine.tag(image_id, names_)
+            size = engine.image_size(image_id) or 0
+            seconds = time.monotonic() - started
+            progress(f"[{number}/{len(rendered)}] {tag}: {size / 1e6:.1f} MB in {seconds:.0f}s")
+            built.append(Built(image, image_id, names_, size, seconds))
+    return built

@@ -1,0 +1,140 @@
+"""CPython minors, their release tarballs, and the routes a minor can take into an image.
+
+The releases table (``data/cpython-releases.tsv``) lists, per minor, python.org's
+newest patch release and the upstream tarballs that Debian and Ubuntu keep in their
+package archives (byte-identical to python.org's, so one sha256 verifies either).
+"""
+
+from __future__ import annotations
+
+import csv
+import enum
+import functools
+from dataclasses import dataclass
+from importlib import resources
+
+from snakepacker.errors import UsageError
+from snakepacker.family.distros import Distro
+
+MINORS: tuple[str, ...] = tuple(f"3.{n}" for n in range(7, 15))
+
+PYTHON_ORG = "python.org"
+# Which vendor's archive holds a suite's pool.
+_SUITE_VENDORS = {
+    **dict.fromkeys(("bionic", "focal", "jammy", "noble", "plucky", "questing", "resolute"), "ubuntu"),
+    **dict.fromkeys(("bullseye", "bookworm", "trixie", "forky", "sid"), "debian"),
+}
+
+
+class Route(enum.StrEnum):
+    """How a CPython minor gets into the family's images."""
+
+    DISTRO = "distro"  # the release's own python3.X packages
+    DEADSNAKES = "deadsnakes"  # Ubuntu only: the deadsnakes PPA's packages
+    SOURCE = "source"  # built from a verified tarball into /opt/python/X.Y
+
+
+@dataclass(frozen=True)
+class Release:
+    """One CPython source tarball and where it can be downloaded."""
+
+    minor: str
+    version: str
+    file: str
+    sha256: str
+    suite: str  # "python.org", or the archive suite(s) that publish it
+    pool_path: str  # directory in the package archive's pool, "-" for python.org
+
+    @property
+    def on_python_org(self) -> bool:
+        return self.suite == PYTHON_ORG
+
+    @property
+    def vendor(self) -> str | None:
+        """The archive (ubuntu or debian) whose pool holds the tarball."""
+        if self.on_python_org:
+            return None
+        return _SUITE_VENDORS[self.suite.split(",")[0]]
+
+    @property
+    def context_name(self) -> str:
+        """The tarball's name inside a build context: stable per version and compression."""
+        ext = self.file.rsplit(".tar.", 1)[1]
+        return f"cpython-{self.version}.tar.{ext}"
+
+
+@functools.cache
+def releases() -> tuple[Release, ...]:
+    text = resources.files("snakepacker.data").joinpath("cpython-releases.tsv").read_text()
+    rows = csv.DictReader(text.splitlines(), delimiter="\t")
+    return tuple(Release(**row) for row in rows)
+
+
+def check_minor(minor: str) -> str:
+    if minor not in MINORS:
+        raise UsageError(f"unknown Python minor {minor!r} (supported: {', '.join(MINORS)})")
+    return minor
+
+
+def default_release(minor: str) -> Release:
+    """python.org's newest patch release of MINOR: what a source build uses unless told."""
+    check_minor(minor)
+    return next(r for r in releases() if r.minor == minor and r.on_python_org)
+
+
+def find_release(version: str) -> Release:
+    """The release of an exact version such as ``3.12.3``."""
+    matches = [r for r in releases() if r.version == version]
+    if not matches:
+        known = ", ".join(r.version for r in releases())
+        raise UsageError(f"no known CPython tarball for version {version!r} (known: {known})")
+    return matches[0]
+
+
+def minor_key(minor: str) -> tuple[int, int]:
+    major, _, rest = minor.partition(".")
+    return int(major), int(rest)
+
+
+def default_route(distro: Distro, minor: str) -> Route:
+    """The release's own packages where it ships the minor, else a source build."""
+    return Route.DISTRO if minor == distro.system_python else Route.SOURCE
+
+
+def check_route(distro: Distro, minor: str, route: Route) -> Route:
+    if route is Route.DISTRO and minor != distro.system_python:
+        raise UsageError(
+            f"{distro.name} ships Python {distro.system_python}, not {minor}: "
+            f"use the source route{' or deadsnakes' if distro.has_deadsnakes else ''}"
+        )
+    if route is Route.DEADSNAKES and not distro.has_deadsnakes:
+        raise UsageError(f"the deadsnakes route is for Ubuntu; {distro.name} is {distro.vendor}")
+    return route
+
+
+@dataclass(frozen=True)
+class PythonSpec:
+    """One minor of the family: its route and, for a source build, its tarball."""
+
+    minor: str
+    route: Route
+    release: Release | None = None  # set for the source route
+
+    @property
+    def prefix(self) -> str:
+        return f"/opt/python/{self.minor}" if self.route is Route.SOURCE else "/usr"
+
+    @property
+    def executable(self) -> str:
+        return f"{self.prefix}/bin/python{self.minor}"
+
+    @property
+    def stage(self) -> str:
+        """Name of the build stage that compiles this minor (source route)."""
+        return f"cpython{self.minor.replace('.', '')}"
+
+    @property
+    def describe(self) -> str:
+        if self.release is not None:
+            return f"{self.route} {self.release.version}"
+        return str(self.route)

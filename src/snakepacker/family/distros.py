@@ -1,0 +1,136 @@
+"""The distributions the family can stand on, as data.
+
+Each entry says where its packages come from (vendor, suite, components), which
+CPython minor the release ships as its own system Python, and the names its
+archive gives to the packages the family installs where names differ between
+releases.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from snakepacker.errors import UsageError
+
+# Packages whose names are the same on every supported release.
+_BUILD_TOOLS = ("build-essential", "pkg-config", "git")
+_SDIST_HEADERS = (
+    "libffi-dev",
+    "libssl-dev",
+    "libpq-dev",
+    "libxml2-dev",
+    "libxslt1-dev",
+    "libyaml-dev",
+)
+# What a CPython source build needs on top of the build tools. Tk is left out on
+# purpose: the family's images have no display.
+_CPYTHON_BUILD_DEPS = (
+    "build-essential",
+    "pkg-config",
+    "xz-utils",
+    "libbz2-dev",
+    "libffi-dev",
+    "libgdbm-compat-dev",
+    "libgdbm-dev",
+    "liblzma-dev",
+    "libncurses-dev",
+    "libreadline-dev",
+    "libsqlite3-dev",
+    "libssl-dev",
+    "libzstd-dev",
+    "uuid-dev",
+    "zlib1g-dev",
+)
+# Headers Pillow's optional features build against.
+_PILLOW_HEADERS = (
+    "libfreetype-dev",
+    "libfribidi-dev",
+    "libharfbuzz-dev",
+    "libimagequant-dev",
+    "libjpeg-dev",
+    "liblcms2-dev",
+    "libopenjp2-7-dev",
+    "libpng-dev",
+    "libraqm-dev",
+    "libtiff-dev",
+    "libwebp-dev",
+    "libxcb1-dev",
+    "zlib1g-dev",
+)
+
+# Files dpkg leaves out of every image: docs (but their copyright notices), manuals,
+# translations, the ICU copy of the time zones and shell completions. The bootstrapped
+# root and `base` both carry this list, so later installs honour it too.
+DPKG_EXCLUDES = (
+    "path-exclude=/usr/share/doc/*",
+    "path-include=/usr/share/doc/*/copyright",
+    "path-exclude=/usr/share/man/*",
+    "path-exclude=/usr/share/info/*",
+    "path-exclude=/usr/share/locale/*",
+    "path-include=/usr/share/locale/locale.alias",
+    "path-exclude=/usr/share/lintian/*",
+    "path-exclude=/usr/share/zoneinfo-icu/*",
+    "path-exclude=/usr/share/bash-completion/*",
+)
+
+
+@dataclass(frozen=True)
+class Distro:
+    name: str  # the release's code name, also the family's distro key
+    vendor: str  # "ubuntu" or "debian"
+    version: str
+    system_python: str  # the CPython minor the release ships as python3
+    components: tuple[str, ...]
+    mysql_dev: str  # the client library headers go by two names
+    default: bool = False
+
+    @property
+    def official_image(self) -> str:
+        """The distro's image as registries publish it."""
+        return f"{self.vendor}:{self.name}"
+
+    @property
+    def suites(self) -> tuple[str, str, str]:
+        """Release, updates and security pockets, in apt's order."""
+        return (self.name, f"{self.name}-updates", f"{self.name}-security")
+
+    @property
+    def has_deadsnakes(self) -> bool:
+        return self.vendor == "ubuntu"
+
+    @property
+    def build_packages(self) -> tuple[str, ...]:
+        """What `all` installs besides the Pythons: compilers and common -dev packages."""
+        return (*_BUILD_TOOLS, *_SDIST_HEADERS, self.mysql_dev)
+
+    @property
+    def cpython_build_packages(self) -> tuple[str, ...]:
+        return _CPYTHON_BUILD_DEPS
+
+    @property
+    def pillow_headers(self) -> tuple[str, ...]:
+        return _PILLOW_HEADERS
+
+
+DISTROS: dict[str, Distro] = {
+    d.name: d
+    for d in (
+        Distro(
+            "jammy", "ubuntu", "22.04", "3.10", ("main", "universe"),
+            mysql_dev="libmysqlclient-dev", default=True,
+        ),
+        Distro("noble", "ubuntu", "24.04", "3.12", ("main", "universe"), "libmysqlclient-dev"),
+        Distro("bookworm", "debian", "12", "3.11", ("main",), "default-libmysqlclient-dev"),
+        Distro("trixie", "debian", "13", "3.13", ("main",), "default-libmysqlclient-dev"),
+    )
+}
+
+DEFAULT_DISTRO = next(d.name for d in DISTROS.values() if d.default)
+
+
+def get_distro(name: str) -> Distro:
+    try:
+        return DISTROS[name]
+    except KeyError:
+        known = ", ".join(DISTROS)
+        raise UsageError(f"unknown distro {name!r} (known: {known})") from None

@@ -1,0 +1,110 @@
+"""The image family: which images exist, what each is built from, and their names.
+
+``Family`` turns ``FamilyOptions`` into an ordered set of ``Image`` entries. Nothing
+here renders a Dockerfile or talks to an engine.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+
+from snakepacker.errors import UsageError
+from snakepacker.family.cpython import PythonSpec
+from snakepacker.options import FamilyOptions
+
+
+class Kind(enum.StrEnum):
+    BASE = "base"
+    BUILD = "build"
+    TARGET = "target"
+    APP = "app"
+
+
+@dataclass(frozen=True)
+class Image:
+    name: str  # the family's name for it: "base", "all", "3.12-pillow"
+    kind: Kind
+    template: str  # the template that renders its Dockerfile
+    parent: str | None  # the family image it is built FROM; None for base (a distro root)
+    needs: tuple[str, ...] = ()  # further family images its build reads from
+    python: PythonSpec | None = None  # the interpreter of a target image
+    pillow: bool = False
+    summary: str = ""
+
+    @property
+    def depends_on(self) -> tuple[str, ...]:
+        return ((self.parent,) if self.parent else ()) + self.needs
+
+
+class Family:
+    def __init__(self, options: FamilyOptions):
+        self.options = options
+        self.distro = options.distro
+        self.images: dict[str, Image] = {}
+        for image in self._define():
+            self.images[image.name] = image
+
+    def _define(self) -> Iterator[Image]:
+        distro = self.distro.name
+        yield Image("base", Kind.BASE, "base", None,
+                    summary=f"{distro} root with locale, time zone, CA certificates and tools")
+        for spec in self.options.pythons:
+            yield Image(spec.minor, Kind.TARGET, "python", "base", python=spec,
+                        summary=f"CPython {spec.minor} runtime ({spec.describe})")
+        minors = ", ".join(self.options.minors)
+        yield Image("all", Kind.BUILD, "all", "base",
+                    summary=f"build stage: CPython {minors}, headers, compiler, pip and uv")
+        yield Image("all-pillow", Kind.BUILD, "all-pillow", "all", pillow=True,
+                    summary="build stage: all + Pillow's build headers")
+        for spec in self.options.pythons:
+            yield Image(f"{spec.minor}-pillow", Kind.TARGET, "python-pillow", spec.minor,
+                        needs=("all-pillow",), python=spec, pillow=True,
+                        summary=f"CPython {spec.minor} + the libraries Pillow needs")
+
+    # -- names -----------------------------------------------------------------
+
+    def tag(self, name: str) -> str:
+        """The tag under which an image is published; other distros than the default get
+        a suffix, so that families of several distros can live side by side."""
+        return name if self.distro.default else f"{name}-{self.distro.name}"
+
+    def registry_names(self, name: str) -> tuple[str, str]:
+        tag = self.tag(name)
+        ns = self.options.namespace
+        return f"{self.options.registry}/{ns}/python/{tag}", f"{ns}/python:{tag}"
+
+    def ref(self, name: str) -> str:
+        """The local reference one family Dockerfile uses for another image."""
+        return self.registry_names(name)[1]
+
+    # -- lookup and order --------------------------------------------------------
+
+    def get(self, name: str) -> Image:
+        image = self.images.get(name) or self.images.get(
+            name.removesuffix(f"-{self.distro.name}")
+        )
+        if image is None:
+            raise UsageError(f"unknown image tag {name!r} (see `snakepacker images list`)")
+        return image
+
+    def closure(self, names: Iterable[str]) -> list[Image]:
+        """The named images and everything they stand on, in an order that builds."""
+        order: list[Image] = []
+        seen: set[str] = set()
+
+        def visit(image: Image) -> None:
+            if image.name in seen:
+                return
+            seen.add(image.name)
+            for dep in image.depends_on:
+                visit(self.images[dep])
+            order.append(image)
+
+        for name in names:
+            visit(self.get(name))
+        return order
+
+    def __iter__(self) -> Iterator[Image]:
+        return iter(self.images.values())

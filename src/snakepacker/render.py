@@ -1,0 +1,90 @@
+"""Render a family image's Dockerfile and list the files its build context needs."""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+
+import jinja2
+
+from snakepacker.family.cpython import Route, minor_key
+from snakepacker.family.distros import DPKG_EXCLUDES
+from snakepacker.family.images import Family, Image
+
+
+# The tools every image carries: their names in /usr/local/bin and their files here.
+TOOLS = {
+    "apt-install": "apt_install.sh",
+    "wait-for-port": "wait_for_port.py",
+    "find-libdeps": "find_libdeps.py",
+}
+
+
+def tool_files() -> dict[str, Path]:
+    folder = Path(str(resources.files("snakepacker.tools")))
+    return {name: folder / file for name, file in TOOLS.items()}
+
+
+@dataclass(frozen=True)
+class Rendered:
+    image: Image
+    dockerfile: str
+    # Build-context path -> where its bytes come from. Tarballs are named here and
+    # fetched (and verified) only when a build needs them.
+    files: dict[str, Path] = field(default_factory=dict)
+    tarballs: dict[str, str] = field(default_factory=dict)  # context path -> minor
+
+
+@functools.cache
+def _environment() -> jinja2.Environment:
+    loader = jinja2.FileSystemLoader(str(resources.files("snakepacker").joinpath("templates")))
+    return jinja2.Environment(
+        loader=loader,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+        autoescape=False,
+    )
+
+
+def render(family: Family, image: Image) -> Rendered:
+    options = family.options
+    pythons = sorted(options.pythons, key=lambda p: minor_key(p.minor))
+    context = {
+        "distro": family.distro,
+        "dpkg_excludes": DPKG_EXCLUDES,
+        "names": family.registry_names(image.name),
+        "base_ref": family.ref("base"),
+        "parent_ref": family.ref(image.parent) if image.parent else None,
+        "all_pillow_ref": family.ref("all-pillow"),
+        "py": image.python,
+        "pythons": pythons,
+        "newest": pythons[-1],
+        "release_grade": options.release_grade,
+    }
+    text = _environment().get_template(f"{image.template}.j2").render(context)
+    text = _tidy(text)
+
+    files: dict[str, Path] = {}
+    tarballs: dict[str, str] = {}
+    if image.template == "base":
+        files.update({f"tools/{name}": path for name, path in tool_files().items()})
+    sources = [image.python] if image.template == "python" else pythons
+    if image.template in ("python", "all"):
+        for py in sources:
+            if py is not None and py.route is Route.SOURCE and py.release is not None:
+                tarballs[py.release.context_name] = py.minor
+    return Rendered(image, text, files, tarballs)
+
+
+def _tidy(text: str) -> str:
+    """Collapse the blank runs that template conditionals leave behind."""
+    lines: list[str] = []
+    for line in text.splitlines():
+        if not line.strip() and (not lines or not lines[-1].strip()):
+            continue
+        lines.append(line.rstrip())
+    return "\n".join(lines).strip() + "\n"
