@@ -13,6 +13,7 @@ from snakepacker.family.cpython import MINORS, Route
 from snakepacker.family.distros import DEFAULT_DISTRO, DISTROS, get_distro
 from snakepacker.family.images import Family
 from snakepacker.options import FamilyOptions
+from snakepacker.pack import command as pack_command
 
 
 def _say(message: str) -> None:
@@ -84,6 +85,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     boot.add_argument("distro", help=f"one of: {', '.join(DISTROS)}")
     boot.add_argument("--namespace", help="namespace of the local root image (default snakepacker)")
+
+    pack_command.add_parser(commands)
     return parser
 
 
@@ -174,6 +177,7 @@ COMMANDS = {
     ("images", "dockerfile"): cmd_images_dockerfile,
     ("images", "build"): cmd_images_build,
     ("bootstrap", None): cmd_bootstrap,
+    ("pack", None): pack_command.run,
 }
 
 
