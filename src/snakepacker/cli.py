@@ -9,44 +9,14 @@ from collections.abc import Sequence
 
 from snakepacker import __version__
 from snakepacker.errors import EngineError, SnakepackerError
-from snakepacker.family.cpython import MINORS, Route
-from snakepacker.family.distros import DEFAULT_DISTRO, DISTROS, get_distro
+from snakepacker.family.distros import DISTROS, get_distro
 from snakepacker.family.images import Family
-from snakepacker.options import FamilyOptions
+from snakepacker.options import FamilyOptions, add_family_arguments
 from snakepacker.pack import command as pack_command
 
 
 def _say(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
-
-
-def _family_arguments(parser: argparse.ArgumentParser) -> None:
-    group = parser.add_argument_group("family options (each also read from SNAKEPACKER_<NAME>)")
-    group.add_argument("--distro", choices=list(DISTROS),
-                       help=f"the distro the family stands on (default {DEFAULT_DISTRO})")
-    group.add_argument("--minors", metavar="X.Y,…",
-                       help=f"narrow the family to these CPython minors (default all: "
-                            f"{MINORS[0]}–{MINORS[-1]})")
-    group.add_argument("--route", metavar="X.Y=ROUTE,…",
-                       help="force how a minor is installed: "
-                            + ", ".join(r.value for r in Route)
-                            + " (default: distro where the release ships it, else source)")
-    group.add_argument("--cpython", metavar="VERSION|FILE,…",
-                       help="tarball for a source-built minor: a version (3.12.3), X.Y=VERSION, "
-                            "or a local file (default: python.org's newest patch release)")
-    group.add_argument("--cpython-mirror", metavar="URL|DIR",
-                       help="fetch CPython tarballs from here first")
-    group.add_argument("--release-grade", action="store_true",
-                       help="build CPython with PGO and LTO (slow; default is a quick build)")
-    group.add_argument("--namespace", help="registry namespace (default snakepacker)")
-    group.add_argument("--registry", help="registry of the long names (default ghcr.io)")
-    group.add_argument("--root-image", metavar="IMAGE",
-                       help="build base from this image instead of the distro root")
-    group.add_argument("--ca-cert", action="append", metavar="FILE",
-                       help="extra CA certificates for build stages that reach PyPI "
-                            "(repeatable; SNAKEPACKER_CA_CERTS=FILE:FILE); never kept in images")
-    group.add_argument("--index-url", metavar="URL",
-                       help="package index for build stages (SNAKEPACKER_INDEX_URL)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -64,11 +34,11 @@ def build_parser() -> argparse.ArgumentParser:
     listing = images_cmds.add_parser("list", help="one row per image: tag, kind, parent, "
                                                   "Python, names, size once built")
     listing.add_argument("--json", action="store_true", help="print JSON")
-    _family_arguments(listing)
+    add_family_arguments(listing)
 
     dockerfile = images_cmds.add_parser("dockerfile", help="print the Dockerfile that builds TAG")
     dockerfile.add_argument("tag")
-    _family_arguments(dockerfile)
+    add_family_arguments(dockerfile)
 
     build = images_cmds.add_parser(
         "build", help="build TAG and every image it stands on, in order, with the engine's cache"
@@ -76,7 +46,7 @@ def build_parser() -> argparse.ArgumentParser:
     build.add_argument("tags", nargs="*", metavar="TAG")
     build.add_argument("--all", action="store_true", help="build the whole family")
     build.add_argument("-v", "--verbose", action="store_true", help="show every build line")
-    _family_arguments(build)
+    add_family_arguments(build)
 
     boot = commands.add_parser(
         "bootstrap",
@@ -111,7 +81,8 @@ def cmd_images_list(args: argparse.Namespace) -> int:
     sizes = _sizes(family)
     rows = []
     for image in family:
-        parent = family.tag(image.parent) if image.parent else f"{family.distro.official_image} (root)"
+        root = f"{family.distro.official_image} (root)"
+        parent = family.tag(image.parent) if image.parent else root
         rows.append({
             "tag": family.tag(image.name),
             "kind": str(image.kind),
@@ -157,7 +128,8 @@ def cmd_images_build(args: argparse.Namespace) -> int:
     built = build_images(engine, family, names, progress=_say, verbose=args.verbose)
     width = max(len(family.tag(b.image.name)) for b in built)
     for b in built:
-        print(f"{family.tag(b.image.name).ljust(width)}  {b.size / 1e6:7.1f} MB  {'  '.join(b.names)}")
+        tag = family.tag(b.image.name).ljust(width)
+        print(f"{tag}  {b.size / 1e6:7.1f} MB  {'  '.join(b.names)}")
     return 0
 
 

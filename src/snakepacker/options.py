@@ -25,7 +25,7 @@ from snakepacker.family.cpython import (
     find_release,
     minor_key,
 )
-from snakepacker.family.distros import DEFAULT_DISTRO, Distro, get_distro
+from snakepacker.family.distros import DEFAULT_DISTRO, DISTROS, Distro, get_distro
 from snakepacker.sources import release_of_file
 
 ENV_PREFIX = "SNAKEPACKER_"
@@ -105,6 +105,35 @@ class FamilyOptions:
             root_image=getattr(args, "root_image", None),
             network=NetworkOptions.from_args(args, env),
         )
+
+
+def add_family_arguments(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("family options (each also read from SNAKEPACKER_<NAME>)")
+    group.add_argument("--distro", choices=list(DISTROS),
+                       help=f"the distro the family stands on (default {DEFAULT_DISTRO})")
+    group.add_argument("--minors", metavar="X.Y,…",
+                       help=f"narrow the family to these CPython minors (default all: "
+                            f"{MINORS[0]} to {MINORS[-1]})")
+    group.add_argument("--route", metavar="X.Y=ROUTE,…",
+                       help="force how a minor is installed: "
+                            + ", ".join(r.value for r in Route)
+                            + " (default: distro where the release ships it, else source)")
+    group.add_argument("--cpython", metavar="VERSION|FILE,…",
+                       help="tarball for a source-built minor: a version (3.12.3), X.Y=VERSION, "
+                            "or a local file (default: python.org's newest patch release)")
+    group.add_argument("--cpython-mirror", metavar="URL|DIR",
+                       help="fetch CPython tarballs from here first")
+    group.add_argument("--release-grade", action="store_true",
+                       help="build CPython with PGO and LTO (slow; default is a quick build)")
+    group.add_argument("--namespace", help="registry namespace (default snakepacker)")
+    group.add_argument("--registry", help="registry of the long names (default ghcr.io)")
+    group.add_argument("--root-image", metavar="IMAGE",
+                       help="build base from this image instead of the distro root")
+    group.add_argument("--ca-cert", action="append", metavar="FILE",
+                       help="extra CA certificates for build stages that reach PyPI "
+                            "(repeatable; SNAKEPACKER_CA_CERTS=FILE:FILE); never kept in images")
+    group.add_argument("--index-url", metavar="URL",
+                       help="package index for build stages (SNAKEPACKER_INDEX_URL)")
 
 
 def _split(value: str | None) -> list[str]:

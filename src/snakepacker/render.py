@@ -13,7 +13,6 @@ from snakepacker.family.cpython import Route, minor_key
 from snakepacker.family.distros import DPKG_EXCLUDES
 from snakepacker.family.images import Family, Image
 
-
 # The tools every image carries: their names in /usr/local/bin and their files here.
 TOOLS = {
     "apt-install": "apt_install.sh",

@@ -21,7 +21,9 @@ MINORS: tuple[str, ...] = tuple(f"3.{n}" for n in range(7, 15))
 PYTHON_ORG = "python.org"
 # Which vendor's archive holds a suite's pool.
 _SUITE_VENDORS = {
-    **dict.fromkeys(("bionic", "focal", "jammy", "noble", "plucky", "questing", "resolute"), "ubuntu"),
+    **dict.fromkeys(
+        ("bionic", "focal", "jammy", "noble", "plucky", "questing", "resolute"), "ubuntu"
+    ),
     **dict.fromkeys(("bullseye", "bookworm", "trixie", "forky", "sid"), "debian"),
 }
 

@@ -658,6 +658,8 @@ class Result:
         self.unowned: Dict[str, Dict[str, Set[str]]] = {}
         # file -> sonames found nowhere
         self.missing: Dict[str, Set[str]] = {}
+        # system library path (as the loader finds it) -> owning packages
+        self.libraries: Dict[str, List[str]] = {}
         self.notes: List[str] = []
         self.scanned = 0
         self.elf_files = 0
@@ -670,6 +672,7 @@ class Result:
             "packages": {key: lists(self.packages[key]) for key in sorted(self.packages)},
             "unowned": {key: lists(self.unowned[key]) for key in sorted(self.unowned)},
             "missing": lists(self.missing),
+            "libraries": {key: self.libraries[key] for key in sorted(self.libraries)},
         }
 
 
@@ -743,6 +746,7 @@ def scan(roots: List[str], verbose: int = 0, dpkg: Optional[DpkgDb] = None) -> R
             owners = dpkg.owner_of(candidate, listed)
             if owners:
                 break
+        result.libraries[path] = sorted(owners)
         if not owners:
             target = result.unowned.setdefault(path, {})
             for user, sonames in users.items():
@@ -777,7 +781,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--json",
         action="store_true",
         help='print {"packages": {PACKAGE: {FILE: [SONAME...]}}, "unowned": '
-        '{LIBRARY: {FILE: [SONAME...]}}, "missing": {FILE: [SONAME...]}} instead',
+        '{LIBRARY: {FILE: [SONAME...]}}, "missing": {FILE: [SONAME...]}, "libraries": '
+        "{LIBRARY: [PACKAGE...]}} instead",
     )
     parser.add_argument(
         "--ignore-missing",

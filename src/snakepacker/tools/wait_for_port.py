@@ -239,10 +239,11 @@ class Waiter:
         next_try = time.monotonic()
         while not self.stopping.is_set():
             # Each try has a timeout of its own, so that an address that never
-            # answers (filtered) can not hold the wait beyond --timeout; the
-            # first try may take a full period even with --timeout 0.
+            # answers (filtered) can not hold the wait beyond --timeout; it is
+            # at most one period, and a try near the deadline still gets a
+            # quarter of a second (so --timeout 0 means "try once").
             remaining = self.deadline - time.monotonic()
-            limit = period if first else min(period, max(remaining, 0.01))
+            limit = min(period, max(remaining, 0.25))
             reason = self.attempt(endpoint, limit)
             with self.changed:
                 if first:
