@@ -1,0 +1,622 @@
+"""find-libdeps on real ELF files and the real dpkg database of this host.
+
+The expected packages are worked out independently of find-libdeps: readelf
+gives the needed sonames, ldd the library the loader picks, dpkg-query -S the
+package owning it.
+"""
+
+from __future__ import annotations
+
+import glob
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from snakepacker.tools import find_libdeps
+
+TOOL = Path(find_libdeps.__file__)
+
+pytestmark = pytest.mark.skipif(
+    not os.path.isdir("/var/lib/dpkg/info"), reason="needs a Debian host with a dpkg database"
+)
+
+needs_cc = pytest.mark.skipif(shutil.which("cc") is None, reason="needs a C compiler")
+needs_binutils = pytest.mark.skipif(
+    shutil.which("readelf") is None or shutil.which("ldd") is None, reason="needs readelf and ldd"
+)
+
+
+def run(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, str(TOOL), *args], capture_output=True, text=True, timeout=120
+    )
+
+
+def packages_of(result: subprocess.CompletedProcess[str]) -> list[str]:
+    return result.stdout.split()
+
+
+# --- an independent oracle ------------------------------------------------------
+
+
+def needed_sonames(path: Path) -> list[str]:
+    out = subprocess.run(["readelf", "-d", str(path)], capture_output=True, text=True).stdout
+    return re.findall(r"\(NEEDED\)\s+Shared library: \[([^\]]+)\]", out)
+
+
+def ldd_paths(path: Path) -> dict[str, str]:
+    out = subprocess.run(["ldd", str(path)], capture_output=True, text=True).stdout
+    found = dict(re.findall(r"^\s*(\S+) => (/\S+)", out, re.MULTILINE))
+    # The dynamic loader itself is printed as a bare path.
+    for loader in re.findall(r"^\s*(/\S+) \(0x", out, re.MULTILINE):
+        found.setdefault(os.path.basename(loader), loader)
+    return found
+
+
+def usr_merge_twins(path: str) -> list[str]:
+    for top in ("/lib/", "/lib64/", "/bin/", "/sbin/"):
+        if path.startswith(top):
+            return [path, "/usr" + path]
+        if path.startswith("/usr" + top):
+            return [path, path[4:]]
+    return [path]
+
+
+def dpkg_owner(path: str) -> str | None:
+    resolved = os.path.join(os.path.realpath(os.path.dirname(path)), os.path.basename(path))
+    for candidate in [
+        *usr_merge_twins(path),
+        *usr_merge_twins(resolved),
+        *usr_merge_twins(os.path.realpath(path)),
+    ]:
+        out = subprocess.run(["dpkg-query", "-S", candidate], capture_output=True, text=True)
+        if out.returncode == 0:
+            for line in out.stdout.splitlines():
+                owner, _, listed = line.partition(": ")
+                if listed == candidate and not owner.startswith("diversion by"):
+                    return owner.split(":")[0].split(",")[0].strip()
+    return None
+
+
+def expected_packages(files: list[Path]) -> set[str]:
+    expected: set[str] = set()
+    for path in files:
+        found = ldd_paths(path)
+        for soname in needed_sonames(path):
+            owner = dpkg_owner(found[soname])
+            assert owner is not None, f"no package owns {found[soname]}"
+            expected.add(owner)
+    return expected
+
+
+# --- fixtures ---------------------------------------------------------------------
+
+
+def system_extension_modules() -> list[Path]:
+    """Extension modules of the Debian Python: owned by packages, linked to others."""
+    found = sorted(glob.glob("/usr/lib/python3*/lib-dynload/*.so"))
+    found += sorted(glob.glob("/usr/lib/python3/dist-packages/*.so"))
+    return [Path(p) for p in found if not os.path.islink(p)]
+
+
+@pytest.fixture
+def modules_tree(tmp_path: Path) -> Path:
+    modules = system_extension_modules()
+    if len(modules) < 5:
+        pytest.skip("no Debian Python extension modules on this host")
+    tree = tmp_path / "tree"
+    tree.mkdir()
+    for module in modules:
+        shutil.copy(module, tree / module.name)
+    return tree
+
+
+def compile_c(
+    out: Path, source: str, *flags: str, shared: bool = True, cwd: Path | None = None
+) -> Path:
+    src = out.parent / f".{out.name}.c"
+    # Use libc, so that libc.so.6 is needed even with --as-needed linking.
+    src.write_text('#include <stdio.h>\nint libc_user(void) { return puts("x"); }\n' + source)
+    cmd = ["cc", "-o", str(out), str(src), *(["-shared", "-fPIC"] if shared else []), *flags]
+    subprocess.run(cmd, check=True, cwd=cwd, capture_output=True)
+    src.unlink()
+    return out
+
+
+def find_manylinux_wheel(cache: Path) -> Path:
+    """A manylinux wheel with vendored libraries: from disk if any, else from PyPI."""
+    patterns = ["/opt/wheels/*.whl", "/opt/pypi*/files/*.whl", "/opt/pypi*/simple/*/*.whl"]
+    preferred = ("pillow-", "numpy-", "scipy-", "lxml-")
+    candidates = sorted(
+        (p for pattern in patterns for p in glob.glob(pattern)),
+        key=lambda p: os.path.getsize(p),
+    )
+    tag = f"cp{sys.version_info.major}{sys.version_info.minor}"
+    for path in candidates:
+        name = os.path.basename(path).lower()
+        if name.startswith(preferred) and "manylinux" in name and "x86_64" in name and tag in name:
+            with zipfile.ZipFile(path) as wheel:
+                if any(".libs/" in n for n in wheel.namelist()):
+                    return Path(path)
+    cache.mkdir(parents=True, exist_ok=True)
+    cached = sorted(cache.glob("pillow-*.whl"))
+    if cached:
+        return cached[0]
+    download = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "download",
+            "--only-binary=:all:",
+            "--no-deps",
+            "-d",
+            str(cache),
+            "pillow",
+        ],
+        capture_output=True,
+        text=True,
+    )
+    cached = sorted(cache.glob("pillow-*.whl"))
+    if download.returncode != 0 or not cached:
+        pytest.skip("no manylinux wheel on disk and none could be downloaded")
+    return cached[0]
+
+
+@pytest.fixture(scope="session")
+def wheel_tree(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    wheel = find_manylinux_wheel(tmp_path_factory.mktemp("wheel-cache"))
+    tree = tmp_path_factory.mktemp("wheel")
+    with zipfile.ZipFile(wheel) as archive:
+        archive.extractall(tree)
+    for info_path in tree.rglob("*"):
+        if info_path.is_file():
+            info_path.chmod(0o755)
+    return tree
+
+
+# --- the machine's own libraries -------------------------------------------------
+
+
+@needs_binutils
+def test_system_extension_modules_match_dpkg_query(modules_tree: Path) -> None:
+    result = run(str(modules_tree))
+    assert result.returncode == 0, result.stderr
+    got = packages_of(result)
+    assert got == sorted(set(got)), "output must be sorted and unique"
+    expected = expected_packages(sorted(modules_tree.iterdir()))
+    assert set(got) == expected
+    assert "libc6" in got
+
+
+@needs_binutils
+@pytest.mark.parametrize(
+    ("module", "package_pattern"),
+    [
+        ("_ssl", r"libssl\d"),
+        ("_ctypes", r"libffi\d"),
+        ("_lzma", r"liblzma\d+"),
+        ("_uuid", r"libuuid\d+"),
+        ("_bz2", r"libbz2-[\d.]+"),
+        ("_sqlite3", r"libsqlite3-\d+"),
+    ],
+)
+def test_single_module(tmp_path: Path, module: str, package_pattern: str) -> None:
+    matches = [p for p in system_extension_modules() if p.name.startswith(module + ".")]
+    if not matches:
+        pytest.skip(f"{module} is built in or absent here")
+    shutil.copy(matches[0], tmp_path / matches[0].name)
+    result = run(str(tmp_path))
+    assert result.returncode == 0, result.stderr
+    got = packages_of(result)
+    assert any(re.fullmatch(package_pattern, p) for p in got), got
+    assert set(got) == expected_packages([tmp_path / matches[0].name])
+
+
+def test_elf_is_recognised_whatever_its_name(tmp_path: Path) -> None:
+    modules = [p for p in system_extension_modules() if p.name.startswith("_ssl.")]
+    if not modules:
+        pytest.skip("no _ssl extension module")
+    shutil.copy(modules[0], tmp_path / "no-extension-at-all")
+    got = packages_of(run(str(tmp_path)))
+    assert any(p.startswith("libssl") for p in got), got
+
+
+def test_symlinks_are_not_followed(tmp_path: Path) -> None:
+    modules = [p for p in system_extension_modules() if p.name.startswith("_ssl.")]
+    if not modules:
+        pytest.skip("no _ssl extension module")
+    (tmp_path / "link.so").symlink_to(modules[0])
+    (tmp_path / "dirlink").symlink_to(modules[0].parent)
+    result = run(str(tmp_path))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == ""
+
+
+def test_scanning_a_system_directory_itself() -> None:
+    # /usr/lib/python3.X/lib-dynload as given, with the real file names.
+    dirs = sorted(glob.glob("/usr/lib/python3*/lib-dynload"))
+    if not dirs:
+        pytest.skip("no Debian Python")
+    result = run(dirs[0])
+    assert result.returncode == 0, result.stderr
+    assert "libc6" in packages_of(result)
+
+
+# --- /usr-merge, diversions and the dpkg database --------------------------------
+
+
+def test_usr_merge_library_registered_under_lib() -> None:
+    # libc6 registers its libraries under /lib/<triplet>; the loader may find them
+    # under /usr/lib/<triplet>.
+    listed = subprocess.run(["dpkg-query", "-L", "libc6"], capture_output=True, text=True)
+    libc = [line for line in listed.stdout.splitlines() if line.endswith("/libc.so.6")]
+    if not libc or not libc[0].startswith("/lib/"):
+        pytest.skip("libc6 does not register libc.so.6 under /lib here")
+    usr_path = "/usr" + libc[0]
+    if not os.path.exists(usr_path):
+        pytest.skip("no /usr-merge on this host")
+    assert usr_path not in listed.stdout.splitlines()
+    db = find_libdeps.DpkgDb()
+    candidates = find_libdeps.owner_candidates(usr_path)
+    listed_owners = db.owners(candidates)
+    assert db.owner_of(usr_path, listed_owners) == set()
+    assert db.owner_of(libc[0], listed_owners) == {"libc6"}
+
+
+@needs_cc
+def test_usr_merge_through_runpath(tmp_path: Path) -> None:
+    # RUNPATH makes the loader find libc.so.6 under /usr/lib/<triplet> first.
+    triplet_dirs = glob.glob("/usr/lib/*-linux-gnu*/libc.so.6")
+    if not triplet_dirs:
+        pytest.skip("no multiarch libc")
+    libdir = os.path.dirname(triplet_dirs[0])
+    tree = tmp_path / "tree"
+    tree.mkdir()
+    compile_c(tree / "libuser.so", "int f(void) { return 1; }\n", f"-Wl,-rpath,{libdir}")
+    result = run("--json", str(tree))
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert data["libraries"][f"{libdir}/libc.so.6"] == ["libc6"]
+    assert list(data["packages"]) == ["libc6"]
+
+
+def test_diversions_are_read() -> None:
+    db = find_libdeps.DpkgDb()
+    with open("/var/lib/dpkg/diversions") as handle:
+        lines = handle.read().splitlines()
+    if len(lines) < 3:
+        pytest.skip("no diversions on this host")
+    original, moved, by = lines[0], lines[1], lines[2]
+    assert db.diverted_to[moved][0] == original
+    listed = db.owners([original, moved])
+    if by != ":" and by in listed.get(original, set()):
+        # The file now at the original path is the diverting package's.
+        assert db.owner_of(original, listed) == {by}
+    assert by not in db.owner_of(moved, listed)
+
+
+def test_arch_qualified_list_files_give_plain_names() -> None:
+    arch_lists = glob.glob("/var/lib/dpkg/info/*:*.list")
+    if not arch_lists:
+        pytest.skip("no arch-qualified list files")
+    name = os.path.basename(arch_lists[0])[: -len(".list")]
+    with open(arch_lists[0]) as handle:
+        paths = [line for line in handle.read().splitlines() if line and line != "/."]
+    files = [p for p in paths if os.path.isfile(p) and not os.path.islink(p)]
+    if not files:
+        pytest.skip("that package ships no regular file")
+    owners = find_libdeps.DpkgDb().owners([files[0]])
+    assert name.split(":")[0] in owners[files[0]]
+    assert all(":" not in owner for owner in owners[files[0]])
+
+
+# --- libraries inside the tree, RUNPATH and RPATH ---------------------------------
+
+
+@needs_cc
+@pytest.mark.parametrize("dtags", ["--enable-new-dtags", "--disable-new-dtags"])
+def test_origin_runpath_library_inside_tree_is_no_system_dep(tmp_path: Path, dtags: str) -> None:
+    tree = tmp_path / "tree"
+    (tree / "pkg" / "lib").mkdir(parents=True)
+    compile_c(
+        tree / "pkg" / "lib" / "libsnakeinner.so.1",
+        "int inner(void) { return 2; }\n",
+        "-Wl,-soname,libsnakeinner.so.1",
+    )
+    compile_c(
+        tree / "pkg" / "ext.so",
+        "int inner(void);\nint outer(void) { return inner(); }\n",
+        f"-L{tree / 'pkg' / 'lib'}",
+        "-l:libsnakeinner.so.1",
+        f"-Wl,{dtags}",
+        "-Wl,-rpath,$ORIGIN/lib",
+    )
+    tag = "RUNPATH" if dtags == "--enable-new-dtags" else "RPATH"
+    dynamic = subprocess.run(["readelf", "-d", str(tree / "pkg" / "ext.so")], capture_output=True)
+    assert f"({tag})".encode() in dynamic.stdout
+    result = run("--json", str(tree))
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert list(data["packages"]) == ["libc6"]
+    assert data["missing"] == {}
+    assert not any("libsnakeinner" in lib for lib in data["libraries"])
+
+    # Move the library where $ORIGIN/lib does not reach and out of the tree:
+    # now it must be reported missing, which shows the lookup above was real.
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    shutil.move(str(tree / "pkg" / "lib" / "libsnakeinner.so.1"), outside)
+    missing = run(str(tree))
+    assert missing.returncode == 1
+    assert "libsnakeinner.so.1" in missing.stderr
+    assert str(tree / "pkg" / "ext.so") in missing.stderr
+
+
+@needs_cc
+def test_library_found_by_name_elsewhere_in_tree(tmp_path: Path) -> None:
+    # Not on any search path, but shipped inside the tree (preloaded by the app).
+    build = tmp_path / "build"
+    build.mkdir()
+    compile_c(build / "libsnakepre.so", "int pre(void) { return 3; }\n")
+    tree = tmp_path / "tree"
+    (tree / "a").mkdir(parents=True)
+    (tree / "b").mkdir()
+    compile_c(
+        tree / "a" / "user.so",
+        "int pre(void);\nint use(void) { return pre(); }\n",
+        f"-L{build}",
+        "-lsnakepre",
+    )
+    shutil.copy(build / "libsnakepre.so", tree / "b" / "libsnakepre.so")
+    result = run(str(tree))
+    assert result.returncode == 0, result.stderr
+    assert packages_of(result) == ["libc6"]
+
+
+@needs_cc
+def test_needed_library_found_nowhere(tmp_path: Path) -> None:
+    build = tmp_path / "build"
+    build.mkdir()
+    compile_c(build / "libsnakefake.so", "int fake(void) { return 4; }\n")
+    tree = tmp_path / "tree"
+    tree.mkdir()
+    user = compile_c(
+        tree / "needs_fake.so",
+        "int fake(void);\nint use(void) { return fake(); }\n",
+        f"-L{build}",
+        "-lsnakefake",
+    )
+    (build / "libsnakefake.so").unlink()
+
+    result = run(str(tree))
+    assert result.returncode == 1
+    assert str(user) in result.stderr
+    assert "libsnakefake.so" in result.stderr
+    assert "error" in result.stderr
+    assert "Traceback" not in result.stderr
+
+    ignored = run("--ignore-missing", str(tree))
+    assert ignored.returncode == 0
+    assert "warning" in ignored.stderr
+    assert "libsnakefake.so" in ignored.stderr
+    assert packages_of(ignored) == ["libc6"]
+
+    data = json.loads(run("--json", "--ignore-missing", str(tree)).stdout)
+    assert data["missing"] == {str(user): ["libsnakefake.so"]}
+
+
+@needs_cc
+def test_library_owned_by_no_package_is_a_warning(tmp_path: Path) -> None:
+    libdir = tmp_path / "opt-lib"
+    libdir.mkdir()
+    compile_c(libdir / "libsnakelocal.so", "int local(void) { return 5; }\n")
+    tree = tmp_path / "tree"
+    tree.mkdir()
+    user = compile_c(
+        tree / "uses_local.so",
+        "int local(void);\nint use(void) { return local(); }\n",
+        f"-L{libdir}",
+        "-lsnakelocal",
+        f"-Wl,-rpath,{libdir}",
+    )
+    result = run(str(tree))
+    assert result.returncode == 0
+    assert packages_of(result) == ["libc6"]
+    assert "warning" in result.stderr
+    assert str(libdir / "libsnakelocal.so") in result.stderr
+    assert "no package" in result.stderr
+    data = json.loads(run("--json", str(tree)).stdout)
+    assert data["unowned"] == {str(libdir / "libsnakelocal.so"): {str(user): ["libsnakelocal.so"]}}
+
+
+# --- files that are not (good) ELF -------------------------------------------------
+
+
+def test_non_elf_named_so_is_skipped(tmp_path: Path) -> None:
+    (tmp_path / "fake.so").write_text("this is not a shared object\n")
+    (tmp_path / "empty.so").write_bytes(b"")
+    (tmp_path / "script.py").write_text("print('hi')\n")
+    result = run(str(tmp_path))
+    assert result.returncode == 0
+    assert result.stdout == ""
+    assert result.stderr == ""
+    verbose = run("-v", str(tmp_path))
+    assert verbose.returncode == 0
+    assert "fake.so" in verbose.stderr
+    assert "not ELF" in verbose.stderr
+    assert "script.py" not in verbose.stderr  # only -vv lists every non-ELF file
+    assert "script.py" in run("-vv", str(tmp_path)).stderr
+
+
+@pytest.mark.parametrize("size", [4, 20, 63, 200, 4096])
+def test_truncated_elf_is_skipped(tmp_path: Path, size: int) -> None:
+    modules = [p for p in system_extension_modules() if p.name.startswith("_ssl.")]
+    if not modules:
+        pytest.skip("no _ssl extension module")
+    whole = modules[0].read_bytes()
+    assert len(whole) > 4096
+    (tmp_path / "cut.so").write_bytes(whole[:size])
+    result = run("-v", str(tmp_path))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == ""
+    assert "cut.so" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_static_executable_and_object_files_have_no_deps(tmp_path: Path) -> None:
+    if shutil.which("cc") is None:
+        pytest.skip("needs a C compiler")
+    compile_c(tmp_path / "thing.o", "int x(void) { return 0; }\n", "-c", shared=False)
+    static = subprocess.run(
+        ["cc", "-static", "-o", str(tmp_path / "static"), "-x", "c", "-"],
+        input=b"int main(void) { return 0; }\n",
+        capture_output=True,
+    )
+    if static.returncode != 0:
+        (tmp_path / "static").unlink(missing_ok=True)
+    result = run(str(tmp_path))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == ""
+
+
+def test_parse_file_reads_needed_and_soname() -> None:
+    modules = [p for p in system_extension_modules() if p.name.startswith("_ssl.")]
+    if not modules:
+        pytest.skip("no _ssl extension module")
+    elf, why = find_libdeps.parse_file(str(modules[0]))
+    assert elf is not None, why
+    assert elf.kind[0] in (1, 2)
+    if shutil.which("readelf"):
+        assert elf.needed == needed_sonames(modules[0])
+    libc = glob.glob("/usr/lib/*-linux-gnu*/libc.so.6")
+    if libc:
+        libc_elf, _ = find_libdeps.parse_file(libc[0])
+        assert libc_elf is not None
+        assert libc_elf.soname == "libc.so.6"
+
+
+# --- a real manylinux wheel -----------------------------------------------------------
+
+
+def test_manylinux_wheel_vendored_libs_are_not_reported(wheel_tree: Path) -> None:
+    vendored = {p.name for d in wheel_tree.glob("*.libs") for p in d.iterdir()}
+    assert vendored, "the wheel should vendor libraries"
+    result = run("--json", str(wheel_tree))
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert data["missing"] == {}
+    reported_sonames = {
+        soname
+        for files in data["packages"].values()
+        for sonames in files.values()
+        for soname in sonames
+    }
+    assert not reported_sonames & vendored
+    assert not any(os.path.basename(lib) in vendored for lib in data["libraries"])
+    # The vendored libraries themselves were scanned: their own needs appear.
+    users = {user for files in data["packages"].values() for user in files}
+    assert any(".libs/" in user for user in users)
+    assert "libc6" in data["packages"]
+    plain = run(str(wheel_tree))
+    assert packages_of(plain) == sorted(data["packages"])
+
+
+@needs_binutils
+def test_manylinux_wheel_agrees_with_ldd_and_dpkg(wheel_tree: Path) -> None:
+    elves = []
+    for path in wheel_tree.rglob("*"):
+        if path.is_file() and not path.is_symlink():
+            with open(path, "rb") as handle:
+                if handle.read(4) == b"\x7fELF":
+                    elves.append(path)
+    expected: set[str] = set()
+    for path in elves:
+        found = ldd_paths(path)
+        for soname in needed_sonames(path):
+            if soname not in found:
+                # ldd on a vendored library alone may not find its vendored
+                # neighbours (they are found through the module loading it).
+                assert list(wheel_tree.rglob(soname)), soname
+                continue
+            lib = found[soname]
+            if str(wheel_tree) in os.path.realpath(lib):
+                continue
+            owner = dpkg_owner(lib)
+            assert owner is not None
+            expected.add(owner)
+    assert set(packages_of(run(str(wheel_tree)))) == expected
+
+
+# --- command line ----------------------------------------------------------------------
+
+
+def test_json_shape(modules_tree: Path) -> None:
+    result = run("--json", str(modules_tree))
+    assert result.returncode == 0
+    data = json.loads(result.stdout)
+    assert set(data) == {"packages", "unowned", "missing", "libraries"}
+    assert data["packages"]
+    for package, files in data["packages"].items():
+        assert re.fullmatch(r"[a-z0-9][a-z0-9+.-]+", package)
+        for user, sonames in files.items():
+            assert Path(user).parent == modules_tree
+            assert sonames == sorted(sonames)
+            assert all(isinstance(s, str) for s in sonames)
+    assert sorted(data["packages"]) == packages_of(run(str(modules_tree)))
+
+
+def test_several_dirs_and_overlapping_dirs(modules_tree: Path, tmp_path: Path) -> None:
+    once = run(str(modules_tree))
+    twice = run(str(modules_tree), str(modules_tree), str(tmp_path))
+    assert once.returncode == twice.returncode == 0
+    assert once.stdout == twice.stdout
+
+
+@pytest.mark.parametrize(
+    "args", [[], ["/nonexistent/snakepacker-dir"], ["--bogus", "/tmp"], ["--json"]]
+)
+def test_bad_command_line(args: list[str]) -> None:
+    result = run(*args)
+    assert result.returncode == 2
+    assert len(result.stderr.splitlines()) == 1
+    assert "usage" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_main_in_process(modules_tree: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert find_libdeps.main([str(modules_tree)]) == 0
+    assert "libc6" in capsys.readouterr().out.split()
+
+
+def test_expand_search_path_tokens() -> None:
+    kind = (2, 1, 62)  # 64-bit little-endian x86-64
+    assert find_libdeps.expand_search_path("$ORIGIN/../lib:${ORIGIN}/x", "/a/b", kind) == [
+        "/a/lib",
+        "/a/b/x",
+    ]
+    lib_dirs = find_libdeps.expand_search_path("/opt/$LIB", "/a", kind)
+    assert "/opt/lib/x86_64-linux-gnu" in lib_dirs
+    assert "/opt/lib64" in lib_dirs
+    assert find_libdeps.expand_search_path("/p/${PLATFORM}", "/a", kind) == ["/p/x86_64"]
+    assert find_libdeps.expand_search_path("relative:$UNKNOWN/x", "/a", kind) == []
+
+
+def test_ld_so_conf_includes_are_followed(tmp_path: Path) -> None:
+    (tmp_path / "conf.d").mkdir()
+    (tmp_path / "conf.d" / "b.conf").write_text("/opt/b\n# comment\n")
+    (tmp_path / "conf.d" / "a.conf").write_text("/opt/a  /opt/a2\n")
+    (tmp_path / "ld.so.conf").write_text("/first\ninclude conf.d/*.conf\nhwcap 0 nosegneg\n")
+    assert find_libdeps.read_ld_so_conf(str(tmp_path / "ld.so.conf")) == [
+        "/first",
+        "/opt/a",
+        "/opt/a2",
+        "/opt/b",
+    ]

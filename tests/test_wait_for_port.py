@@ -1,0 +1,369 @@
+"""wait-for-port against real sockets on the loopback interface."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from snakepacker.tools import wait_for_port
+
+TOOL = Path(wait_for_port.__file__)
+UNRESOLVABLE = "snakepacker-test-host.invalid"
+
+
+def run(*args: str, timeout: float = 30) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, str(TOOL), *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        stdin=subprocess.DEVNULL,
+    )
+
+
+def timed_run(*args: str) -> tuple[subprocess.CompletedProcess[str], float]:
+    start = time.monotonic()
+    result = run(*args)
+    return result, time.monotonic() - start
+
+
+class Port:
+    """A loopback port that is reserved (bound) but refuses connections until opened."""
+
+    def __init__(self, family: int = socket.AF_INET) -> None:
+        self.host = "127.0.0.1" if family == socket.AF_INET else "::1"
+        self.sock = socket.socket(family, socket.SOCK_STREAM)
+        self.sock.bind((self.host, 0))
+        self.port: int = self.sock.getsockname()[1]
+        self.timer: threading.Timer | None = None
+
+    @property
+    def endpoint(self) -> str:
+        if ":" in self.host:
+            return f"[{self.host}]:{self.port}"
+        return f"{self.host}:{self.port}"
+
+    def open(self) -> None:
+        self.sock.listen(16)
+
+    def open_after(self, delay: float) -> None:
+        self.timer = threading.Timer(delay, self.open)
+        self.timer.start()
+
+    def close(self) -> None:
+        if self.timer is not None:
+            self.timer.cancel()
+            self.timer.join()
+        self.sock.close()
+
+
+def _has_ipv6_loopback() -> bool:
+    if not socket.has_ipv6:
+        return False
+    try:
+        with socket.socket(socket.AF_INET6, socket.SOCK_STREAM) as sock:
+            sock.bind(("::1", 0))
+    except OSError:
+        return False
+    return True
+
+
+@pytest.fixture
+def port() -> Iterator[Port]:
+    reserved = Port()
+    yield reserved
+    reserved.close()
+
+
+@pytest.fixture
+def port2() -> Iterator[Port]:
+    reserved = Port()
+    yield reserved
+    reserved.close()
+
+
+def test_open_port_exits_zero_and_says_so(port: Port) -> None:
+    port.open()
+    result = run("-t", "5", port.endpoint)
+    assert result.returncode == 0, result.stderr
+    assert f"{port.endpoint} is up" in result.stderr
+    assert result.stdout == ""
+
+
+def test_listener_that_opens_late(port: Port) -> None:
+    # Refused first: proves the tool really waits instead of succeeding at once.
+    early = run("-t", "0", port.endpoint)
+    assert early.returncode == wait_for_port.EXIT_TIMEOUT
+    port.open_after(1.0)
+    result, elapsed = timed_run("--period", "0.1", "--timeout", "20", port.endpoint)
+    assert result.returncode == 0, result.stderr
+    assert elapsed >= 0.9  # it did not report the port up before it opened
+
+
+def test_port_that_never_opens_times_out_and_is_named(port: Port) -> None:
+    result, elapsed = timed_run("--period=0.5", "-t", "1", port.endpoint)
+    assert result.returncode == 10
+    assert port.endpoint in result.stderr
+    assert "timed out" in result.stderr
+    assert "Traceback" not in result.stderr
+    # timeout + one period + generous slack for interpreter start-up
+    assert elapsed < 1 + 0.5 + 3
+
+
+def test_silent_endpoint_does_not_hold_the_wait_past_the_timeout() -> None:
+    # A listener whose backlog is full drops further SYNs without an answer, like
+    # a filtered port: each try must give up on its own.
+    server = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    server.bind(("127.0.0.1", 0))
+    server.listen(0)
+    endpoint = f"127.0.0.1:{server.getsockname()[1]}"
+    fillers = []
+    try:
+        for _ in range(4):
+            filler = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            filler.setblocking(False)
+            filler.connect_ex(server.getsockname())
+            fillers.append(filler)
+        time.sleep(0.2)
+        result, elapsed = timed_run("-v", "-p", "0.5", "-t", "1", endpoint)
+    finally:
+        for filler in fillers:
+            filler.close()
+        server.close()
+    assert result.returncode == 10, result.stderr
+    assert endpoint in result.stderr.splitlines()[-1]
+    assert elapsed < 1 + 0.5 + 3
+
+
+def test_name_that_does_not_resolve_counts_as_down() -> None:
+    endpoint = f"{UNRESOLVABLE}:80"
+    result, elapsed = timed_run("-v", "-p", "0.2", "-t", "1", endpoint)
+    assert result.returncode == 10
+    assert "does not resolve" in result.stderr
+    assert endpoint in result.stderr.splitlines()[-1]
+    assert "Traceback" not in result.stderr
+    assert elapsed < 1 + 0.2 + 3
+
+
+def test_localhost_name_resolves(port: Port) -> None:
+    port.open()
+    result = run("-t", "5", f"localhost:{port.port}")
+    # localhost may resolve to ::1 first: the IPv4 address must still be tried.
+    assert result.returncode == 0, result.stderr
+
+
+@pytest.mark.skipif(not _has_ipv6_loopback(), reason="no IPv6 loopback on this host")
+def test_ipv6_in_brackets() -> None:
+    port = Port(socket.AF_INET6)
+    try:
+        refused = run("-t", "0", port.endpoint)
+        assert refused.returncode == 10
+        assert f"[::1]:{port.port}" in refused.stderr
+        port.open()
+        result = run("-t", "5", port.endpoint)
+        assert result.returncode == 0, result.stderr
+        assert f"[::1]:{port.port} is up" in result.stderr
+    finally:
+        port.close()
+
+
+def test_several_endpoints_are_waited_for_together(port: Port, port2: Port) -> None:
+    port.open_after(0.5)
+    port2.open_after(1.0)
+    result, elapsed = timed_run("-p", "0.1", "-t", "20", port.endpoint, port2.endpoint)
+    assert result.returncode == 0, result.stderr
+    assert f"{port.endpoint} is up" in result.stderr
+    assert f"{port2.endpoint} is up" in result.stderr
+    assert elapsed >= 0.9
+
+
+def test_only_the_endpoints_still_down_are_named(port: Port, port2: Port) -> None:
+    port.open()
+    result = run("-p", "0.2", "-t", "1", port.endpoint, port2.endpoint, f"{UNRESOLVABLE}:1")
+    assert result.returncode == 10
+    last = result.stderr.strip().splitlines()[-1]
+    assert port2.endpoint in last
+    assert f"{UNRESOLVABLE}:1" in last
+    assert port.endpoint not in last
+
+
+def test_endpoint_that_accepted_once_is_not_tried_again(port: Port, port2: Port) -> None:
+    # port accepts once, then closes for good; port2 opens much later. The wait
+    # must still succeed: an endpoint that was up is not waited for again.
+    accepted = threading.Event()
+
+    def accept_once() -> None:
+        port.sock.listen(1)
+        conn, _ = port.sock.accept()
+        conn.close()
+        port.sock.close()
+        accepted.set()
+
+    thread = threading.Thread(target=accept_once, daemon=True)
+    thread.start()
+    port2.open_after(1.5)
+    result = run("-p", "0.1", "-t", "20", port.endpoint, port2.endpoint)
+    assert accepted.is_set()
+    assert result.returncode == 0, result.stderr
+
+
+def test_command_after_double_dash_gets_our_pid_and_its_exit_code(port: Port) -> None:
+    port.open()
+    proc = subprocess.Popen(
+        [sys.executable, str(TOOL), "-q", port.endpoint, "--", "sh", "-c", "echo $$; exit 7"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 7, err
+    assert out.strip() == str(proc.pid)
+
+
+def test_command_options_are_not_ours(port: Port) -> None:
+    port.open()
+    result = run(port.endpoint, "--", "sh", "-c", 'echo "$@"', "sh", "-t", "--period", "x")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "-t --period x"
+
+
+def test_command_is_not_run_on_timeout(port: Port, tmp_path: Path) -> None:
+    marker = tmp_path / "ran"
+    result = run("-t", "0.3", port.endpoint, "--", "touch", str(marker))
+    assert result.returncode == 10
+    assert not marker.exists()
+
+
+def test_command_that_does_not_exist(port: Port) -> None:
+    port.open()
+    result = run(port.endpoint, "--", "/nonexistent/snakepacker-command")
+    assert result.returncode == 127
+    assert "/nonexistent/snakepacker-command" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        [],
+        ["-t", "5"],
+        ["localhost"],
+        ["localhost:"],
+        ["localhost:http"],
+        ["localhost:0"],
+        ["localhost:65536"],
+        ["localhost:-1"],
+        [":80"],
+        ["::1:80"],
+        ["[::1]80"],
+        ["[::1:80"],
+        ["[127.0.0.1]:80"],
+        ["--period", "0", "localhost:80"],
+        ["--period=-1", "localhost:80"],
+        ["-p", "nan", "localhost:80"],
+        ["--period", "soon", "localhost:80"],
+        ["--timeout", "-1", "localhost:80"],
+        ["-t", "-0.5", "localhost:80"],
+        ["--timeout=inf", "localhost:80"],
+        ["--timeout"],
+        ["--bogus", "localhost:80"],
+        ["-q", "-v", "localhost:80"],
+        ["localhost:80", "--"],
+    ],
+)
+def test_bad_input_is_one_usage_line_and_exit_2(args: list[str]) -> None:
+    result = run(*args)
+    assert result.returncode == 2
+    assert result.stdout == ""
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("wait-for-port: ")
+    assert "usage: wait-for-port" in lines[0]
+    assert "Traceback" not in result.stderr
+
+
+def test_help_documents_the_timeout_exit_status() -> None:
+    result = run("--help")
+    assert result.returncode == 0
+    assert "10" in result.stdout
+    assert "--timeout" in result.stdout
+    assert "--period" in result.stdout
+
+
+def test_period_and_timeout_in_both_forms(port: Port) -> None:
+    port.open()
+    for args in (
+        ["--period=0.5", "--timeout=5"],
+        ["--period", "0.5", "--timeout", "5"],
+        ["-p", "0.5", "-t", "5"],
+        ["-t5"],
+    ):
+        result = run(*args, port.endpoint)
+        assert result.returncode == 0, (args, result.stderr)
+
+
+def test_quiet_prints_nothing(port: Port, port2: Port) -> None:
+    port.open()
+    up = run("-q", "-t", "5", port.endpoint)
+    assert up.returncode == 0
+    assert up.stderr == ""
+    down = run("-q", "-t", "0.3", port2.endpoint)
+    assert down.returncode == 10
+    assert down.stderr == ""
+
+
+def test_verbose_reports_failed_tries(port2: Port) -> None:
+    quiet_by_default = run("-p", "0.1", "-t", "0.3", port2.endpoint)
+    assert "not up yet" not in quiet_by_default.stderr
+    verbose = run("-v", "-p", "0.1", "-t", "0.3", port2.endpoint)
+    assert verbose.returncode == 10
+    assert f"{port2.endpoint} is not up yet" in verbose.stderr
+    assert "refused" in verbose.stderr.lower()
+
+
+def test_zero_timeout_tries_once(port: Port) -> None:
+    port.open()
+    assert run("-t", "0", port.endpoint).returncode == 0
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("db:5432", ("db", 5432)),
+        ("10.0.0.7:6379", ("10.0.0.7", 6379)),
+        ("[::1]:8080", ("::1", 8080)),
+        ("[fe80::1%eth0]:22", ("fe80::1%eth0", 22)),
+        ("a.b-c.example:65535", ("a.b-c.example", 65535)),
+    ],
+)
+def test_parse_endpoint(text: str, expected: tuple[str, int]) -> None:
+    assert wait_for_port.parse_endpoint(text) == expected
+
+
+def test_main_in_process_returns_codes(port: Port) -> None:
+    port.open()
+    assert wait_for_port.main(["-q", "-t", "5", port.endpoint]) == 0
+    assert wait_for_port.main(["-q", "localhost:0"]) == 2
+
+
+def test_installed_console_script_if_present(port: Port) -> None:
+    script = Path(sys.executable).parent / "wait-for-port"
+    if not script.exists():
+        pytest.skip("snakepacker is not installed into this environment")
+    port.open()
+    result = subprocess.run(
+        [str(script), "-t", "5", port.endpoint], capture_output=True, text=True, timeout=30
+    )
+    assert result.returncode == 0, result.stderr
+
+
+def test_tool_file_is_executable() -> None:
+    assert os.access(TOOL, os.X_OK)
