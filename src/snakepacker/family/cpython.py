@@ -56,7 +56,8 @@ class Release:
         """The archive (ubuntu or debian) whose pool holds the tarball."""
         if self.on_python_org:
             return None
-        return _SUITE_VENDORS[self.suite.split(",")[0]]
+        release = self.suite.split(",")[0].split("-")[0]  # "focal-updates" -> "focal"
+        return _SUITE_VENDORS[release]
 
     @property
     def context_name(self) -> str:

