@@ -1,0 +1,191 @@
+"""Render pack's two-stage Dockerfile from a plan."""
+
+from __future__ import annotations
+
+import functools
+import json
+import shlex
+from dataclasses import dataclass
+from importlib import resources
+
+import jinja2
+
+from snakepacker import __version__
+from snakepacker.family.cpython import PythonSpec
+from snakepacker.pack.options import PackOptions
+from snakepacker.pack.project import Kind, Project
+
+SRC = "/usr/src/app"  # where the project's code is copied in the build stage
+INFO = "/usr/share/snakepacker/pack"  # the lists the build stage hands to the final one
+APP_UID = 10001
+
+# Run in the build stage by the venv's Python: write the console scripts and the
+# name and version of the distributions that were asked for (by name, or installed
+# from the project's directory) into INFO. Double quotes only: it sits in single ones.
+_PROBE = (
+    "import importlib.metadata as m, json, re, sys; "
+    "out, names = sys.argv[1], set(sys.argv[2:]); "
+    "norm = lambda n: re.sub(r\"[-_.]+\", \"-\", n or \"\").lower(); "
+    "url = lambda d: json.loads(d.read_text(\"direct_url.json\") or \"{}\").get(\"url\"); "
+    f"top = [d for d in m.distributions() if norm(d.metadata[\"Name\"]) in names "
+    f"or url(d) == \"file://{SRC}\"]; "
+    "open(out + \"/scripts.txt\", \"w\").write(\"\".join(sorted("
+    "e.name + \"\\n\" for d in top for e in d.entry_points if e.group == \"console_scripts\"))); "
+    "open(out + \"/dists.txt\", \"w\").write(\"\".join("
+    "d.metadata[\"Name\"] + \" \" + d.version + \"\\n\" for d in top))"
+)
+
+
+@dataclass(frozen=True)
+class Plan:
+    """Everything the Dockerfile depends on, decided before rendering."""
+
+    options: PackOptions
+    python: PythonSpec
+    build_ref: str
+    final_ref: str
+    entrypoint: tuple[str, ...] | None
+    cmd: tuple[str, ...] | None
+    version: str | None  # the project's version, for the label, when known
+
+    @property
+    def project(self) -> Project:
+        return self.options.project
+
+
+@functools.cache
+def _environment() -> jinja2.Environment:
+    loader = jinja2.FileSystemLoader(str(resources.files("snakepacker").joinpath("templates")))
+    return jinja2.Environment(
+        loader=loader, undefined=jinja2.StrictUndefined, trim_blocks=True,
+        lstrip_blocks=True, keep_trailing_newline=True, autoescape=False,
+    )
+
+
+def _quote_label(value: str) -> str:
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", " ") + '"'
+
+
+def _install(plan: Plan, args: list[str]) -> str:
+    venv = plan.options.venv_path
+    if plan.options.installer == "uv":
+        return f"uv pip install --python {venv}/bin/python " + " ".join(args)
+    return f"{venv}/bin/python -m pip install " + " ".join(args)
+
+
+def _compile(plan: Plan) -> str:
+    venv = plan.options.venv_path
+    return f"{venv}/bin/python -m compileall -q -j0 {venv} > /dev/null || true"
+
+
+def _steps(plan: Plan) -> tuple[list[str], str | None, str | None]:
+    """The dependency step's shell lines, the project step, and the lock COPY."""
+    opts = plan.options
+    project = opts.project
+    deps: list[str] = []
+    lock_copy = None
+    project_step = None
+    if project.kind is Kind.REQUIREMENT:
+        assert project.requirement is not None
+        deps.append(_install(plan, [shlex.quote(project.requirement)]))
+        return deps, None, None
+    if project.lock == "uv.lock":
+        lock_copy = "pyproject.toml uv.lock /tmp/lock/"
+        extras = " ".join(f"--extra {shlex.quote(e)}" for e in opts.extras)
+        deps.append(
+            "uv export --quiet --frozen --no-dev --no-emit-project --no-hashes "
+            + (extras + " " if extras else "")
+            + "--project /tmp/lock --output-file /tmp/lock/requirements.txt"
+        )
+        deps.append(_install(plan, ["--requirement", "/tmp/lock/requirements.txt"]))
+    elif project.lock:
+        lock_copy = f"{shlex.quote(project.lock)} /tmp/lock/requirements.txt"
+        deps.append(_install(plan, ["--requirement", "/tmp/lock/requirements.txt"]))
+    elif project.dependencies:
+        deps.append(_install(plan, [shlex.quote(d) for d in project.dependencies]))
+    if deps:
+        # Compiled here too, so that the step after the project's install only
+        # compiles the project's own files.
+        deps.append(_compile(plan))
+    if project.kind is not Kind.REQUIREMENTS:
+        target = SRC + (f"[{','.join(opts.extras)}]" if opts.extras else "")
+        no_deps = ["--no-deps"] if project.complete else []
+        project_step = _install(plan, [*no_deps, shlex.quote(target)])
+    return deps, project_step, lock_copy
+
+
+def render(plan: Plan) -> str:
+    opts = plan.options
+    project = opts.project
+    venv = opts.venv_path
+    deps, project_step, lock_copy = _steps(plan)
+    cache = "/root/.cache/uv" if opts.installer == "uv" else "/root/.cache/pip"
+    if opts.installer == "uv":
+        uninstall = f"uv pip uninstall --python {venv}/bin/python pip setuptools wheel 2>&1 " \
+                    "| grep -v 'not installed' || true"
+    else:
+        uninstall = f"{venv}/bin/python -m pip uninstall --yes --quiet setuptools wheel pip " \
+                    "2>&1 | grep -v 'not installed' || true"
+    names = [project.name] if project.name else []
+    labels = {
+        "org.opencontainers.image.title": project.name or project.label,
+        "org.opencontainers.image.source": project.source_url or project.label,
+        "org.opencontainers.image.description":
+            f"{project.label}, packed by snakepacker on CPython {plan.python.minor}",
+        "io.snakepacker.python": plan.python.minor,
+        "io.snakepacker.venv": venv,
+    }
+    if plan.version:
+        labels["org.opencontainers.image.version"] = plan.version
+    code_dir = opts.workdir if project.kind is Kind.REQUIREMENTS else None
+    context = {
+        "version": __version__,
+        "label": project.label,
+        "tags": opts.tags,
+        "build_ref": plan.build_ref,
+        "final_ref": plan.final_ref,
+        "py": plan.python,
+        "venv": venv,
+        "installer": opts.installer,
+        "cache_mount": f"type=cache,target={cache},id=snakepacker-{opts.installer}",
+        "deps_step": deps,
+        "lock_file": lock_copy is not None,
+        "lock_copy": lock_copy,
+        "project_step": project_step,
+        "src": code_dir or SRC,
+        "code_dir": code_dir,
+        "context_needed": project.kind is not Kind.REQUIREMENT,
+        "keep_pip": opts.keep_pip,
+        "uninstall": uninstall,
+        "info": INFO,
+        "probe": _PROBE,
+        "names": " ".join(shlex.quote(n) for n in names),
+        "apt": opts.apt,
+        "create_user": opts.user != "root" and not opts.user[0].isdigit(),
+        "user": opts.user,
+        "uid": APP_UID,
+        "workdir": opts.workdir,
+        "labels": {k: _quote_label(v) for k, v in labels.items()},
+        "entrypoint": json.dumps(list(plan.entrypoint)) if plan.entrypoint else None,
+        "cmd": json.dumps(list(plan.cmd)) if plan.cmd else None,
+    }
+    text = _environment().get_template("pack.j2").render(context)
+    return _tidy(text)
+
+
+def render_build_stage(plan: Plan) -> str:
+    """Only the build stage: built first when the console scripts or the version must be
+    read from the installed distribution. Its text is the full Dockerfile's up to the
+    final stage, so the full build then finds every step in the cache."""
+    text = render(plan)
+    marker = "# ============================== final stage"
+    return text[: text.index(marker)].rstrip() + "\n"
+
+
+def _tidy(text: str) -> str:
+    lines: list[str] = []
+    for line in text.splitlines():
+        if not line.strip() and (not lines or not lines[-1].strip()):
+            continue
+        lines.append(line.rstrip())
+    return "\n".join(lines).strip() + "\n"

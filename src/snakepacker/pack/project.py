@@ -1,0 +1,263 @@
+"""What `pack` learns about its SOURCE before anything is built.
+
+SOURCE is a project directory (pyproject.toml, setup.cfg/setup.py or a bare
+requirements file) or a requirement string. Everything here is read statically on the
+host: no build backend runs. What cannot be known that way (dynamic dependencies, the
+console scripts of a requirement) is left as None and found in the build stage.
+"""
+
+from __future__ import annotations
+
+import configparser
+import enum
+import re
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from snakepacker.errors import UsageError
+
+_REQUIREMENT = re.compile(
+    r"^\s*(?P<name>[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?)\s*"
+    r"(?P<extras>\[[A-Za-z0-9._,\s-]*\])?\s*"
+    r"(?P<rest>(?:[<>=!~;@(].*)?)$"
+)
+_PINNED = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*(\[[^\]]*\])?\s*===?\s*[^\s,;*]+\s*(;.*)?$")
+REQUIREMENTS_FILES = ("requirements.txt", "requirements.lock")
+
+
+class Kind(enum.StrEnum):
+    PYPROJECT = "pyproject"  # a pyproject.toml with a [project] table (or poetry's)
+    SETUPTOOLS = "setuptools"  # setup.cfg and/or setup.py, no [project] table
+    REQUIREMENTS = "requirements"  # only a requirements file and code: nothing to install
+    REQUIREMENT = "requirement"  # a requirement string, no directory
+
+
+def normalize(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def requirement_name(requirement: str) -> str | None:
+    match = _REQUIREMENT.match(requirement)
+    return normalize(match["name"]) if match else None
+
+
+@dataclass(frozen=True)
+class Project:
+    kind: Kind
+    root: Path | None  # the project directory; None for a requirement string
+    requirement: str | None = None  # the requirement string
+    name: str | None = None  # normalized distribution name, when known
+    version: str | None = None
+    requires_python: str | None = None
+    # Dependencies known statically: installed in their own layer before the code.
+    dependencies: tuple[str, ...] = ()
+    # True when `dependencies` (or the lock) is everything the project needs, so the
+    # project itself installs with --no-deps.
+    complete: bool = False
+    lock: str | None = None  # "uv.lock", or a pinned requirements file (relative path)
+    scripts: tuple[str, ...] | None = None  # console scripts; None when unknown
+    source_url: str | None = None
+    tool: dict[str, Any] = field(default_factory=dict)  # [tool.snakepacker]
+
+    @property
+    def label(self) -> str:
+        """How the user named it: the requirement, or the directory's name."""
+        if self.requirement is not None:
+            return self.requirement
+        assert self.root is not None
+        return self.root.name
+
+    @property
+    def image_name(self) -> str:
+        """A default image name: the distribution's name, else the directory's."""
+        base = self.name or (requirement_name(self.requirement) if self.requirement else None)
+        base = base or (self.root.name if self.root else "app")
+        return re.sub(r"[^a-z0-9._-]+", "-", base.lower()).strip("-._") or "app"
+
+
+def looks_like_path(source: str) -> bool:
+    return source.startswith((".", "/", "~")) or "/" in source or source.endswith(
+        (".toml", ".py", ".cfg", ".txt")
+    )
+
+
+def inspect_source(source: str, extras: tuple[str, ...] = ()) -> Project:
+    """Read SOURCE; UsageError when it is neither an existing project nor a requirement."""
+    path = Path(source).expanduser()
+    if path.is_file() and path.name in ("pyproject.toml", "setup.py", "setup.cfg"):
+        path = path.parent
+    if path.is_file() and path.suffix == ".txt":
+        return _requirements_project(path.parent, path.name)
+    if path.is_dir():
+        return inspect_directory(path.resolve(), extras)
+    if looks_like_path(source) or path.exists():
+        raise UsageError(f"SOURCE {source!r}: no such project directory")
+    if not source.strip():
+        raise UsageError("SOURCE is empty: name a project directory or a requirement")
+    match = _REQUIREMENT.match(source)
+    if not match:
+        raise UsageError(
+            f"SOURCE {source!r} is neither a project directory nor a requirement string"
+        )
+    return Project(
+        Kind.REQUIREMENT, None, requirement=source.strip(), name=normalize(match["name"])
+    )
+
+
+def inspect_directory(root: Path, extras: tuple[str, ...] = ()) -> Project:
+    pyproject = root / "pyproject.toml"
+    data: dict[str, Any] = {}
+    if pyproject.is_file():
+        try:
+            data = tomllib.loads(pyproject.read_text())
+        except tomllib.TOMLDecodeError as exc:
+            raise UsageError(f"{pyproject}: not valid TOML ({exc})") from None
+    tool = data.get("tool", {}).get("snakepacker", {})
+    if not isinstance(tool, dict):
+        raise UsageError(f"{pyproject}: [tool.snakepacker] must be a table")
+    lock = _lock_file(root, tool)
+
+    if "project" in data:
+        return _pep621(root, data["project"], tool, lock, extras)
+    poetry = data.get("tool", {}).get("poetry")
+    if isinstance(poetry, dict):
+        scripts = poetry.get("scripts")
+        return Project(
+            Kind.PYPROJECT, root, name=_opt_normalize(poetry.get("name")),
+            version=poetry.get("version"),
+            scripts=tuple(scripts) if isinstance(scripts, dict) else (),
+            lock=lock, tool=tool,
+        )
+    if (root / "setup.cfg").is_file() or (root / "setup.py").is_file():
+        return _setuptools(root, tool, lock, extras)
+    if lock and lock != "uv.lock":
+        return _requirements_project(root, lock, tool)
+    for candidate in REQUIREMENTS_FILES:
+        if (root / candidate).is_file():
+            return _requirements_project(root, candidate, tool)
+    if pyproject.is_file():
+        raise UsageError(
+            f"{pyproject} has no [project] table and there is no setup.py, setup.cfg "
+            "or requirements.txt: nothing to install"
+        )
+    raise UsageError(
+        f"{root} is not a Python project (no pyproject.toml, setup.py, setup.cfg or "
+        "requirements.txt)"
+    )
+
+
+def _opt_normalize(name: object) -> str | None:
+    return normalize(name) if isinstance(name, str) and name else None
+
+
+def _lock_file(root: Path, tool: dict[str, Any]) -> str | None:
+    """uv.lock, a requirements file named in [tool.snakepacker] requirements, or a
+    requirements.txt whose every line is pinned."""
+    named = tool.get("requirements")
+    if named:
+        if not (root / named).is_file():
+            raise UsageError(f"[tool.snakepacker] requirements: {root / named} does not exist")
+        return str(named)
+    if (root / "uv.lock").is_file():
+        return "uv.lock"
+    for candidate in REQUIREMENTS_FILES:
+        path = root / candidate
+        if path.is_file() and is_pinned(path.read_text()):
+            return candidate
+    return None
+
+
+def is_pinned(text: str) -> bool:
+    """True when every requirement line pins one version (options and hashes allowed)."""
+    lines = [line.split(" #")[0].strip() for line in text.replace("\\\n", " ").splitlines()]
+    reqs = [line for line in lines if line and not line.startswith(("#", "-", "--"))]
+    return bool(reqs) and all(_PINNED.match(line.split(" --hash")[0].strip()) for line in reqs)
+
+
+def _pep621(
+    root: Path, project: dict[str, Any], tool: dict[str, Any], lock: str | None,
+    extras: tuple[str, ...],
+) -> Project:
+    dynamic = set(project.get("dynamic", []))
+    name = _opt_normalize(project.get("name"))
+    deps: list[str] = []
+    complete = "dependencies" not in dynamic and (
+        not extras or "optional-dependencies" not in dynamic
+    )
+    if "dependencies" not in dynamic:
+        deps = list(project.get("dependencies", []))
+    optional = project.get("optional-dependencies", {})
+    for extra in extras:
+        if extra not in optional and "optional-dependencies" not in dynamic:
+            raise UsageError(f"{root.name} has no extra {extra!r} "
+                             f"(it has: {', '.join(optional) or 'none'})")
+        deps += optional.get(extra, [])
+    # A project may name itself with extras inside its own extras: expand those here,
+    # since the project is not on the index.
+    expanded: list[str] = []
+    seen_extras = set(extras)
+    while deps:
+        dep = deps.pop(0)
+        if name and requirement_name(dep) == name:
+            match = _REQUIREMENT.match(dep)
+            inner = match["extras"] if match and match["extras"] else "[]"
+            for extra in (e.strip() for e in inner[1:-1].split(",") if e.strip()):
+                if extra not in seen_extras:
+                    seen_extras.add(extra)
+                    deps += optional.get(extra, [])
+            continue
+        expanded.append(dep)
+    scripts = None if "scripts" in dynamic else tuple(project.get("scripts", {}))
+    urls = project.get("urls", {})
+    source = next((urls[k] for k in urls if k.lower() in ("source", "repository", "homepage")),
+                  None)
+    return Project(
+        Kind.PYPROJECT, root, name=name,
+        version=None if "version" in dynamic else project.get("version"),
+        requires_python=None if "requires-python" in dynamic else project.get("requires-python"),
+        dependencies=tuple(expanded), complete=complete or lock == "uv.lock",
+        lock=lock, scripts=scripts, source_url=source, tool=tool,
+    )
+
+
+def _setuptools(
+    root: Path, tool: dict[str, Any], lock: str | None, extras: tuple[str, ...]
+) -> Project:
+    cfg = configparser.ConfigParser(interpolation=None)
+    if (root / "setup.cfg").is_file():
+        cfg.read(root / "setup.cfg")
+
+    def get(section: str, key: str) -> str | None:
+        return cfg.get(section, key, fallback=None)
+
+    def lines(value: str | None) -> list[str]:
+        return [v.strip() for v in (value or "").splitlines() if v.strip()]
+
+    deps = lines(get("options", "install_requires"))
+    for extra in extras:
+        deps += lines(get("options.extras_require", extra))
+    scripts_cfg = lines(get("options.entry_points", "console_scripts"))
+    has_setup_py = (root / "setup.py").is_file()
+    scripts: tuple[str, ...] | None = tuple(s.split("=")[0].strip() for s in scripts_cfg)
+    if has_setup_py and not scripts:
+        scripts = None  # setup.py may declare them
+    return Project(
+        Kind.SETUPTOOLS, root, name=_opt_normalize(get("metadata", "name")),
+        version=get("metadata", "version"),
+        requires_python=get("options", "python_requires"),
+        dependencies=tuple(deps), complete=not has_setup_py,
+        lock=lock, scripts=scripts, tool=tool,
+    )
+
+
+def _requirements_project(
+    root: Path, file: str, tool: dict[str, Any] | None = None
+) -> Project:
+    """A directory of code with a requirements file: the file is installed, the code
+    is copied to the working directory."""
+    return Project(
+        Kind.REQUIREMENTS, root.resolve(), name=None, lock=file, complete=True, scripts=(),
+        tool=tool or {},
+    )

@@ -1,0 +1,114 @@
+"""The size report printed after a pack.
+
+How the numbers are found: ``docker image inspect`` gives the size of the family's
+``base`` image and of the final stage's parent (X.Y or X.Y-pillow); the parent minus
+base is the interpreter (with Pillow's libraries for -pillow). ``docker history`` of
+the packed image lists its layers newest first; the ones above the parent's are pack's
+own, and each is put in a bucket by the instruction that made it: the apt-install step
+is the system libraries, the COPY of the venv (and of a requirements-only project's
+code) is the venv, anything else (links, the user, the lists) is "other".
+
+The floor is what the app cannot do without: base + interpreter + system libraries +
+venv, the venv counted without pip, setuptools and wheel (measured with ``du`` in the
+image when --keep-pip kept them). Total ÷ floor is pack's overhead.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from dataclasses import dataclass
+
+from snakepacker.engine import Engine
+from snakepacker.errors import EngineError
+
+
+@dataclass(frozen=True)
+class SizeReport:
+    base: int
+    interpreter: int
+    system_libraries: int
+    venv: int
+    other: int
+    total: int
+    build_tools: int = 0  # pip/setuptools/wheel bytes inside the venv (--keep-pip)
+
+    @property
+    def floor(self) -> int:
+        return self.base + self.interpreter + self.system_libraries + self.venv \
+            - self.build_tools
+
+    @property
+    def ratio(self) -> float:
+        return self.total / self.floor if self.floor else float("nan")
+
+    def lines(self) -> list[str]:
+        def mb(n: int) -> str:
+            return f"{n / 1e6:8.1f} MB"
+
+        rows = [
+            ("base", self.base),
+            ("interpreter", self.interpreter),
+            ("system libraries", self.system_libraries),
+            ("venv", self.venv),
+        ]
+        if self.other:
+            rows.append(("other (links, user, lists)", self.other))
+        rows.append(("total", self.total))
+        out = [f"  {name:<28}{mb(size)}" for name, size in rows]
+        note = " (venv without pip/setuptools/wheel)" if self.build_tools else ""
+        out.append(f"  {'floor' + note:<28}{mb(self.floor)}")
+        out.append(f"  {'total / floor':<28}{self.ratio:8.3f}")
+        return out
+
+
+def history(engine: Engine, ref: str) -> list[tuple[int, str]]:
+    """(size in bytes, instruction) of REF's layers, newest first."""
+    proc = subprocess.run(
+        [engine.client, "history", "--no-trunc", "--human=false",
+         "--format", "{{.Size}}\t{{.CreatedBy}}", ref],
+        env=engine.env, capture_output=True, text=True,
+    )
+    if proc.returncode != 0:
+        raise EngineError(f"`docker history {ref}` failed: {proc.stderr.strip()}")
+    rows = []
+    for line in proc.stdout.splitlines():
+        size, _, created = line.partition("\t")
+        rows.append((int(size or 0), created))
+    return rows
+
+
+def size_report(
+    engine: Engine, image: str, *, base_ref: str, parent_ref: str, venv: str,
+    code_dir: str | None = None, keep_pip: bool = False,
+) -> SizeReport:
+    base = engine.image_size(base_ref) or 0
+    parent = engine.image_size(parent_ref) or 0
+    total = engine.image_size(image) or 0
+    layers = history(engine, image)
+    ours = layers[: len(layers) - len(history(engine, parent_ref))]
+    libs = venv_bytes = other = 0
+    for size, created in ours:
+        if "apt-install" in created:
+            libs += size
+        elif created.lstrip().startswith("COPY") and (
+            f" {venv} " in f" {created} " or (code_dir and f" {code_dir} " in f" {created} ")
+        ):
+            venv_bytes += size
+        else:
+            other += size
+    tools = _build_tools_bytes(engine, image, venv) if keep_pip else 0
+    return SizeReport(base, parent - base, libs, venv_bytes, other, total, tools)
+
+
+def _build_tools_bytes(engine: Engine, image: str, venv: str) -> int:
+    script = (
+        f"cd {venv}/lib/python*/site-packages && "
+        "du -scb pip pip-* setuptools setuptools-* wheel wheel-* _distutils_hack "
+        "pkg_resources 2>/dev/null | tail -n1 | cut -f1"
+    )
+    proc = engine.run(["--rm", "--entrypoint", "sh", "--user", "0", image, "-c", script],
+                      check=False)
+    try:
+        return int(proc.stdout.strip().splitlines()[-1])
+    except (ValueError, IndexError):
+        return 0
