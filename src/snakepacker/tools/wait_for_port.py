@@ -2,17 +2,18 @@
 """true"
 # This block is shell for /bin/sh and the module docstring for Python.
 # The shell part looks for a Python interpreter (the image may have none on
-# PATH) and runs this same file with it.
+# PATH) and runs this same file with it, isolated from the environment and
+# without site-packages: the tools need nothing but the standard library.
 for v in 3 3.14 3.13 3.12 3.11 3.10 3.9 3.8 3.7; do
-    if command -v "python$v" >/dev/null 2>&1; then exec "python$v" "$0" "$@"; fi
+    if command -v "python$v" >/dev/null 2>&1; then exec "python$v" -I -S "$0" "$@"; fi
 done
 for minor in 14 13 12 11 10 9 8 7; do
     for py in /opt/python/3."$minor"/bin/python3 /opt/python/3."$minor".*/bin/python3; do
-        if [ -x "$py" ]; then exec "$py" "$0" "$@"; fi
+        if [ -x "$py" ]; then exec "$py" -I -S "$0" "$@"; fi
     done
 done
 if [ -x /usr/share/python3/app/bin/python ]; then
-    exec /usr/share/python3/app/bin/python "$0" "$@"
+    exec /usr/share/python3/app/bin/python -I -S "$0" "$@"
 fi
 echo "wait-for-port: no Python interpreter found in this image" >&2
 exit 127
@@ -199,12 +200,22 @@ class Waiter:
         self.up: List[Endpoint] = []
         self.tried = 0
         self.stopping = threading.Event()
+        self.log_lock = threading.Lock()
         self.deadline = 0.0
 
-    def log(self, level: int, message: str) -> None:
-        if self.options.verbosity >= level:
+    def log(self, level: int, message: str, final: bool = False) -> None:
+        if self.options.verbosity < level:
+            return
+        with self.log_lock:
+            # Nothing from the probing threads once the verdict is out.
+            if self.stopping.is_set() and not final:
+                return
             sys.stderr.write("%s: %s\n" % (PROG, message))
             sys.stderr.flush()
+
+    def stop(self) -> None:
+        with self.log_lock:
+            self.stopping.set()
 
     def attempt(self, endpoint: Endpoint, limit: float) -> Optional[str]:
         """One try; None when a connection was accepted, else why not."""
@@ -245,6 +256,9 @@ class Waiter:
             remaining = self.deadline - time.monotonic()
             limit = min(period, max(remaining, 0.25))
             reason = self.attempt(endpoint, limit)
+            if reason is None:
+                # Said before the main thread learns of it, which may exit at once.
+                self.log(1, "%s is up" % show(endpoint))
             with self.changed:
                 if first:
                     self.tried += 1
@@ -253,7 +267,6 @@ class Waiter:
                     self.up.append(endpoint)
                 self.changed.notify_all()
             if reason is None:
-                self.log(1, "%s is up" % show(endpoint))
                 return
             if reason != last_reason:
                 self.log(2, "%s is not up yet: %s" % (show(endpoint), reason))
@@ -291,7 +304,7 @@ class Waiter:
                 else:
                     self.changed.wait(hard_deadline - now)
             down = [e for e in self.options.endpoints if e not in self.up]
-        self.stopping.set()
+        self.stop()
         return down
 
 
@@ -318,6 +331,7 @@ def main(argv: Optional[List[str]] = None) -> int:
             1,
             "timed out after %gs; still down: %s"
             % (options.timeout, ", ".join(show(e) for e in down)),
+            final=True,
         )
         return EXIT_TIMEOUT
     if options.command:
