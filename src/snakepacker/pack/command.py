@@ -133,6 +133,9 @@ def choose_entrypoint(
     if not scripts:
         raise UsageError(f"{project.label} has no console script: pass --entrypoint "
                          "(e.g. --entrypoint 'python -m app')")
+    if project.name and project.name in scripts:
+        # Several, one named like the distribution (black and blackd): that one.
+        return (project.name,), None
     raise UsageError(f"{project.label} has several console scripts ({', '.join(scripts)}): "
                      "pick one with --entrypoint")
 

@@ -97,13 +97,25 @@ def inspect_source(source: str, extras: tuple[str, ...] = ()) -> Project:
     if not source.strip():
         raise UsageError("SOURCE is empty: name a project directory or a requirement")
     match = _REQUIREMENT.match(source)
-    if not match:
+    if not match or not _valid_specifiers(match["rest"]):
         raise UsageError(
             f"SOURCE {source!r} is neither a project directory nor a requirement string"
         )
     return Project(
         Kind.REQUIREMENT, None, requirement=source.strip(), name=normalize(match["name"])
     )
+
+
+_CLAUSE = re.compile(r"^\s*(~=|===|==|!=|<=|>=|<|>)\s*[A-Za-z0-9][A-Za-z0-9.*+!-]*\s*$")
+
+
+def _valid_specifiers(rest: str) -> bool:
+    """The version part of a requirement, up to its marker, reads as clauses."""
+    spec = rest.split(";", 1)[0].strip()
+    if not spec or spec.startswith("@"):
+        return True
+    spec = spec.removeprefix("(").removesuffix(")")
+    return all(_CLAUSE.match(part) for part in spec.split(","))
 
 
 def inspect_directory(root: Path, extras: tuple[str, ...] = ()) -> Project:

@@ -1,0 +1,402 @@
+"""`snakepacker pack` without an engine: inspection, options, choices and the Dockerfile."""
+
+from __future__ import annotations
+
+import argparse
+import re
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from snakepacker.cli import build_parser, main
+from snakepacker.errors import UsageError
+from snakepacker.pack import pyversions
+from snakepacker.pack.command import choose_entrypoint, choose_minor, write_context
+from snakepacker.pack.dockerfile import Plan, render, render_build_stage
+from snakepacker.pack.options import merge
+from snakepacker.pack.project import Kind, inspect_source, is_pinned
+
+DEMO = Path(__file__).resolve().parents[1] / "examples" / "demo-app"
+ENV: dict[str, str] = {}  # no SNAKEPACKER_* from the caller's environment
+
+
+def write(folder: Path, files: dict[str, str]) -> Path:
+    for name, text in files.items():
+        path = folder / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(textwrap.dedent(text))
+    return folder
+
+
+def pyproject(**project: object) -> str:
+    lines = ["[project]"]
+    for key, value in project.items():
+        if isinstance(value, dict):
+            continue
+        lines.append(f"{key.replace('_', '-')} = {_toml(value)}")
+    for key, value in project.items():
+        if isinstance(value, dict):
+            lines.append(f"[project.{key}]")
+            lines += [f'"{k}" = {_toml(v)}' for k, v in value.items()]
+    return "\n".join(lines) + "\n"
+
+
+def _toml(value: object) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, list):
+        return "[" + ", ".join(_toml(v) for v in value) + "]"
+    return f'"{value}"'
+
+
+def pack_args(*argv: str) -> argparse.Namespace:
+    return build_parser().parse_args(["pack", *argv])
+
+
+def options_for(source: str | Path, *argv: str, env: dict[str, str] | None = None):
+    project = inspect_source(str(source))
+    return merge(pack_args(str(source), *argv), project, ENV if env is None else env)
+
+
+# -- requires-python ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("spec", "minor", "ok"), [
+    (None, "3.7", True),
+    (">=3.10", "3.10", True),
+    (">=3.10", "3.9", False),
+    (">=3.10.4", "3.10", True),  # some patch release fits
+    (">=3.8,<3.11", "3.11", False),
+    ("<3.11", "3.10", True),
+    ("~=3.10", "3.14", True),
+    ("~=3.10.2", "3.11", False),
+    ("~=3.10.2", "3.10", True),
+    ("==3.11.*", "3.11", True),
+    ("==3.11.*", "3.12", False),
+    ("!=3.11.*, >=3.10", "3.11", False),
+    ("!=3.11.*, >=3.10", "3.12", True),
+    (">3.12", "3.12", True),  # 3.12.1 > 3.12
+    ("==3.12.3", "3.12", True),
+    ("==3.12.3", "3.13", False),
+    (" >= 3.9 ", "3.9", True),
+])
+def test_requires_python(spec: str | None, minor: str, ok: bool) -> None:
+    assert pyversions.allows(spec, minor) is ok
+
+
+@pytest.mark.parametrize("spec", [">=three", "3.10", "~=3", ">=3.*"])
+def test_requires_python_unreadable(spec: str) -> None:
+    with pytest.raises(UsageError, match="requires-python"):
+        pyversions.allows(spec, "3.12")
+
+
+def test_choose_minor_newest_allowed() -> None:
+    assert choose_minor(None, ">=3.8", ["3.10", "3.12"]) == "3.12"
+    assert choose_minor(None, "<3.12", ["3.10", "3.12"]) == "3.10"
+    assert choose_minor(None, None, ["3.12", "3.10"]) == "3.12"
+    assert choose_minor("3.10", ">=3.8", ["3.10", "3.12"]) == "3.10"
+
+
+def test_choose_minor_errors() -> None:
+    with pytest.raises(UsageError, match="allows none of the family's Pythons"):
+        choose_minor(None, "<3.9", ["3.10", "3.12"])
+    with pytest.raises(UsageError, match=r"unknown Python minor '3\.99'"):
+        choose_minor("3.99", None, ["3.10", "3.12"])
+    with pytest.raises(UsageError, match="not in the family here"):
+        choose_minor("3.11", None, ["3.10", "3.12"])
+    with pytest.raises(UsageError, match="does not satisfy"):
+        choose_minor("3.10", ">=3.11", ["3.10", "3.12"])
+
+
+# -- inspecting SOURCE ---------------------------------------------------------------
+
+
+def test_inspect_demo_app() -> None:
+    project = inspect_source(str(DEMO))
+    assert project.kind is Kind.PYPROJECT
+    assert project.name == "demo-app"
+    assert project.version == "0.1.0"
+    assert project.scripts == ("demo-app",)
+    assert project.complete
+    assert any(d.startswith("psycopg2") for d in project.dependencies)
+
+
+def test_inspect_requirement_strings() -> None:
+    for text, name in (("ipython[notebook]", "ipython"), ("black==24.*", "black"),
+                       ("Flask_Login>=0.6", "flask-login")):
+        project = inspect_source(text)
+        assert project.kind is Kind.REQUIREMENT
+        assert project.name == name
+        assert project.scripts is None  # known only once installed
+    with pytest.raises(UsageError, match="no such project directory"):
+        inspect_source("./no-such-dir")
+    with pytest.raises(UsageError, match="neither a project directory nor a requirement"):
+        inspect_source("black ==")
+
+
+def test_inspect_dynamic_and_extras(tmp_path: Path) -> None:
+    write(tmp_path, {"pyproject.toml": """\
+        [project]
+        name = "My.App"
+        dynamic = ["version", "scripts"]
+        dependencies = ["requests"]
+        [project.optional-dependencies]
+        db = ["psycopg2"]
+        all = ["my-app[db]", "rich"]
+    """})
+    project = inspect_source(str(tmp_path), ("all",))
+    assert project.name == "my-app"
+    assert project.version is None and project.scripts is None
+    assert project.dependencies == ("requests", "rich", "psycopg2")
+    with pytest.raises(UsageError, match="no extra 'nope'"):
+        inspect_source(str(tmp_path), ("nope",))
+
+
+def test_inspect_setup_cfg_and_setup_py(tmp_path: Path) -> None:
+    write(tmp_path, {"setup.cfg": """\
+        [metadata]
+        name = cfg_app
+        version = 2.0
+        [options]
+        python_requires = >=3.11
+        install_requires =
+            attrs
+            click>=8
+        [options.entry_points]
+        console_scripts =
+            cfg-app = cfg_app:main
+    """})
+    project = inspect_source(str(tmp_path))
+    assert (project.kind, project.name, project.requires_python) == (
+        Kind.SETUPTOOLS, "cfg-app", ">=3.11")
+    assert project.dependencies == ("attrs", "click>=8")
+    assert project.scripts == ("cfg-app",) and project.complete
+    (tmp_path / "setup.py").write_text("from setuptools import setup\nsetup()\n")
+    assert not inspect_source(str(tmp_path)).complete  # setup.py may add more
+
+
+def test_locks_are_honoured(tmp_path: Path) -> None:
+    write(tmp_path, {"pyproject.toml": pyproject(name="a", dependencies=["b"]),
+                     "requirements.txt": "b==1.0\nc==2.0 ; python_version >= '3.8'\n"})
+    assert inspect_source(str(tmp_path)).lock == "requirements.txt"
+    (tmp_path / "requirements.txt").write_text("b>=1\n")
+    assert inspect_source(str(tmp_path)).lock is None  # not pinned: pyproject's deps win
+    (tmp_path / "uv.lock").write_text("version = 1\n")
+    assert inspect_source(str(tmp_path)).lock == "uv.lock"
+    assert is_pinned("# c\n--index-url x\nfoo==1.2 \\\n    --hash=sha256:ab\n")
+
+
+def test_requirements_only_project(tmp_path: Path) -> None:
+    write(tmp_path, {"requirements.txt": "flask\n", "app.py": "print('hi')\n"})
+    project = inspect_source(str(tmp_path))
+    assert project.kind is Kind.REQUIREMENTS and project.lock == "requirements.txt"
+    assert project.scripts == ()
+
+
+def test_not_a_project(tmp_path: Path) -> None:
+    with pytest.raises(UsageError, match="not a Python project"):
+        inspect_source(str(tmp_path))
+
+
+# -- options -------------------------------------------------------------------------
+
+
+def test_tool_table_and_command_line(tmp_path: Path) -> None:
+    write(tmp_path, {"pyproject.toml": pyproject(name="a", scripts={"a": "a:main"}) + """
+[tool.snakepacker]
+python = "3.10"
+installer = "pip"
+apt = ["ffmpeg"]
+keep-pip = true
+minors = ["3.10", "3.12"]
+entrypoint = "a --serve"
+"""})
+    opts = options_for(tmp_path)
+    assert (opts.python, opts.installer, opts.apt, opts.keep_pip) == ("3.10", "pip",
+                                                                       ("ffmpeg",), True)
+    assert opts.family.minors == ("3.10", "3.12") and opts.minors_given
+    assert opts.entrypoint == ("a", "--serve")
+    assert opts.tags == ("a:latest",)
+    opts = options_for(tmp_path, "--python", "3.12", "--installer", "uv", "--apt", "curl",
+                       "--no-keep-pip", "--minors", "3.12", "-t", "x:1", "-t", "x:2")
+    assert (opts.python, opts.installer, opts.apt, opts.keep_pip) == ("3.12", "uv",
+                                                                       ("curl",), False)
+    assert opts.family.minors == ("3.12",)
+    assert opts.tags == ("x:1", "x:2")
+    # The environment beats pyproject.toml for family options.
+    opts = options_for(tmp_path, env={"SNAKEPACKER_MINORS": "3.11"})
+    assert opts.family.minors == ("3.11",)
+
+
+def test_tool_table_rejects_unknown_keys(tmp_path: Path) -> None:
+    write(tmp_path, {"pyproject.toml": pyproject(name="a") + "[tool.snakepacker]\npyton = 1\n"})
+    with pytest.raises(UsageError, match="unknown key 'pyton'"):
+        options_for(tmp_path)
+
+
+@pytest.mark.parametrize("argv", [
+    ("--installer", "conda"), ("--venv-path", "relative"), ("--user", "Bad User"),
+    ("--apt", "rm -rf"),
+])
+def test_bad_option_values(argv: tuple[str, ...]) -> None:
+    with pytest.raises((UsageError, SystemExit)):
+        options_for(DEMO, *argv)
+
+
+def test_entrypoint_choice() -> None:
+    project = inspect_source(str(DEMO))
+    assert choose_entrypoint(project, None, None, ("demo-app",)) == (("demo-app",), None)
+    assert choose_entrypoint(project, ("x",), ("y",), ()) == (("x",), ("y",))
+    assert choose_entrypoint(project, None, ("python", "-m", "a"), ()) == (
+        None, ("python", "-m", "a"))
+    with pytest.raises(UsageError, match="no console script"):
+        choose_entrypoint(project, None, None, ())
+    with pytest.raises(UsageError, match="several console scripts"):
+        choose_entrypoint(project, None, None, ("a", "b"))
+    black = inspect_source("black")
+    assert choose_entrypoint(black, None, None, ("black", "blackd")) == (("black",), None)
+    with pytest.raises(UsageError, match="known only once it is installed"):
+        choose_entrypoint(black, None, None, None)
+
+
+# -- the Dockerfile ------------------------------------------------------------------
+
+
+def plan_for(source: str | Path, *argv: str, minor: str = "3.12") -> Plan:
+    opts = options_for(source, *argv)
+    project = opts.project
+    entry, cmd = choose_entrypoint(project, opts.entrypoint, opts.cmd,
+                                   project.scripts if project.scripts is not None else ())
+    pillow = "-pillow" if opts.pillow else ""
+    return Plan(opts, opts.family.python(minor), f"snakepacker/python:all{pillow}",
+                f"snakepacker/python:{minor}{pillow}", entry, cmd, project.version)
+
+
+def instructions(text: str) -> list[str]:
+    """The Dockerfile's instructions, continuation lines joined, comments dropped."""
+    joined = re.sub(r"\\\n", " ", "\n".join(
+        line for line in text.splitlines() if not line.lstrip().startswith("#")))
+    return [line.strip() for line in joined.splitlines() if line.strip()]
+
+
+def test_dockerfile_demo_app() -> None:
+    text = render(plan_for(DEMO))
+    steps = instructions(text)
+    assert steps[0] == "FROM snakepacker/python:all AS build"
+    assert "FROM snakepacker/python:3.12" in steps
+    assert not any(line.startswith("# syntax") for line in text.splitlines())
+    # The dependencies are installed before the code is copied; the project after,
+    # not editable and without dependencies.
+    deps = next(i for i, s in enumerate(steps) if "'psycopg2>=2.9'" in s)
+    copy = steps.index("COPY . /usr/src/app")
+    project = next(i for i, s in enumerate(steps) if "--no-deps /usr/src/app" in s)
+    assert deps < copy < project
+    assert "--mount=type=cache,target=/root/.cache/uv" in steps[deps]
+    assert "-e " not in steps[project] and "--editable" not in steps[project]
+    assert "find-libdeps /usr/share/python3/app" in text
+    assert "uv pip uninstall" in text and "pip setuptools wheel" in text
+    assert "compileall" in text
+    assert "/opt/python/3.12/bin/python3.12 -m venv --without-pip /usr/share/python3/app" in text
+    assert 'ENTRYPOINT ["demo-app"]' in steps
+    assert "USER app" in steps and "WORKDIR /app" in steps
+    assert 'org.opencontainers.image.version="0.1.0"' in text
+    assert 'io.snakepacker.python="3.12"' in text
+    # CA material only ever as a secret mount.
+    assert "ca-certificates.crt /run/secrets/ca-certs" in text
+    assert not re.search(r"^(COPY|ADD)\b.*\.(pem|crt)", text, re.M)
+
+
+def test_dockerfile_options() -> None:
+    text = render(plan_for(DEMO, "--installer", "pip", "--keep-pip", "--apt", "ffmpeg",
+                           "--user", "root", "--venv-path", "/opt/app", "--pillow",
+                           "--workdir", "/srv", minor="3.10"))
+    steps = instructions(text)
+    assert steps[0] == "FROM snakepacker/python:all-pillow AS build"
+    assert "FROM snakepacker/python:3.10-pillow" in steps
+    assert "/usr/bin/python3.10 -m venv /opt/app" in text
+    assert "/opt/app/bin/python -m pip install" in text
+    assert "--mount=type=cache,target=/root/.cache/pip" in text
+    assert "pip uninstall" not in text
+    assert any(s.startswith("RUN apt-install") and s.endswith(" ffmpeg") for s in steps)
+    assert not any(s.startswith("USER") for s in steps) and "useradd" not in text
+    assert "WORKDIR /srv" in steps
+
+
+def test_dockerfile_requirement_and_build_stage() -> None:
+    text = render(plan_for("black==24.*", "--entrypoint", "black"))
+    steps = instructions(text)
+    assert not any(s.startswith("COPY . ") for s in steps)  # nothing from the context
+    assert "uv pip install --python /usr/share/python3/app/bin/python 'black==24.*'" in text
+    stage = render_build_stage(plan_for("black==24.*", "--entrypoint", "black"))
+    assert text.startswith(stage.rstrip("\n"))  # same steps: the full build hits the cache
+    assert "FROM snakepacker/python:3.12\n" not in stage
+
+
+def test_dockerfile_uv_lock_and_requirements_only(tmp_path: Path) -> None:
+    write(tmp_path / "locked", {"pyproject.toml": pyproject(name="l", scripts={"l": "l:m"}),
+                                "uv.lock": "version = 1\n"})
+    text = render(plan_for(tmp_path / "locked"))
+    assert "COPY pyproject.toml uv.lock /tmp/lock/" in text
+    assert "uv export --quiet --frozen --no-dev --no-emit-project" in text
+    write(tmp_path / "plain", {"requirements.txt": "flask\n", "app.py": "\n"})
+    text = render(plan_for(tmp_path / "plain", "--entrypoint", "python app.py"))
+    steps = instructions(text)
+    assert "COPY requirements.txt /tmp/lock/requirements.txt" in steps
+    assert "COPY . /app" in steps and "COPY --from=build /app /app" in steps
+    assert 'ENTRYPOINT ["python", "app.py"]' in steps
+
+
+def test_context_leaves_out_junk(tmp_path: Path) -> None:
+    project = write(tmp_path / "p", {
+        "pyproject.toml": pyproject(name="p"), "p/__init__.py": "",
+        "p/__pycache__/x.pyc": "", ".git/HEAD": "", ".venv/pyvenv.cfg": "",
+        "myenv/pyvenv.cfg": "", "build/lib/x": "", "p.egg-info/PKG-INFO": "",
+    })
+    out = tmp_path / "ctx"
+    write_context(inspect_source(str(project)), "FROM scratch\n", out)
+    found = sorted(str(p.relative_to(out)) for p in out.rglob("*") if p.is_file())
+    assert found == [".dockerignore", "Dockerfile", "p/__init__.py", "pyproject.toml"]
+    assert "Dockerfile" in (out / ".dockerignore").read_text().split()
+
+
+# -- the command line, no engine -------------------------------------------------------
+
+
+def test_cli_dockerfile(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["pack", str(DEMO), "--dockerfile", "--minors", "3.10,3.12"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("# Generated by `snakepacker pack`")
+    assert "FROM snakepacker/python:3.12" in out  # pyproject says python = "3.12"
+
+
+@pytest.mark.parametrize(("argv", "message"), [
+    (["./missing-project"], "no such project directory"),
+    ([str(DEMO), "--python", "3.99"], "unknown Python minor '3.99'"),
+    (["black", "--dockerfile"], "pass --entrypoint"),
+])
+def test_cli_errors_are_one_line(
+    argv: list[str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["pack", *argv, "--dockerfile"]) != 0
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("snakepacker: error: ") and message in err[0]
+
+
+def test_cli_requires_python_none_fits(tmp_path: Path,
+                                       capsys: pytest.CaptureFixture[str]) -> None:
+    write(tmp_path, {"pyproject.toml": pyproject(name="old", requires_python="<3.9",
+                                                 scripts={"old": "old:main"})})
+    assert main(["pack", str(tmp_path), "--dockerfile", "--minors", "3.10,3.12"]) == 2
+    err = capsys.readouterr().err
+    assert "requires-python '<3.9' allows none of the family's Pythons (3.10, 3.12)" in err
+
+
+def test_cli_help_mentions_every_option(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        main(["pack", "--help"])
+    out = capsys.readouterr().out
+    for option in ("--tag", "--python", "--installer", "--pillow", "--venv-path",
+                   "--keep-pip", "--apt", "--entrypoint", "--cmd", "--user", "--workdir",
+                   "--dockerfile", "--ca-cert", "--index-url", "[tool.snakepacker]"):
+        assert option in out
