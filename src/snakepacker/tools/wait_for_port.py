@@ -346,4 +346,9 @@ def main(argv: Optional[List[str]] = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    status = main()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    # Leave at once: a probing thread may still sit in a name lookup, and
+    # the usual interpreter shutdown would only add to the wait.
+    os._exit(status)
