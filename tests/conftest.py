@@ -24,7 +24,9 @@ FAMILY_TAGS = ("3.10", "3.12", "3.12-pillow")
 NAMESPACE = "snakepacker"
 
 
-def snakepacker(*args: str, check: bool = False, timeout: float = 3600) -> subprocess.CompletedProcess[str]:
+def snakepacker(
+    *args: str, check: bool = False, timeout: float = 3600
+) -> subprocess.CompletedProcess[str]:
     """Run the real command line, as a user would."""
     return subprocess.run(
         [sys.executable, "-m", "snakepacker", *args],

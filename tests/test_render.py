@@ -14,7 +14,8 @@ import pytest
 from snakepacker.family.distros import DISTROS
 from snakepacker.family.images import Family
 from snakepacker.options import FamilyOptions
-from snakepacker.render import TOOLS, render
+from snakepacker.render import render
+from snakepacker.tools import TOOL_FILES
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -96,7 +97,7 @@ def test_source_stage_text_is_shared_by_the_target_and_all() -> None:
 def test_contexts_name_the_tools_and_the_verified_tarballs() -> None:
     fam = family(minors="3.10,3.12", cpython="3.12.3")
     base = render(fam, fam.get("base"))
-    assert set(base.files) == {f"tools/{name}" for name in TOOLS}
+    assert set(base.files) == {f"tools/{name}" for name in TOOL_FILES}
     assert all(path.is_file() for path in base.files.values())
     assert render(fam, fam.get("3.12")).tarballs == {"cpython-3.12.3.tar.xz": "3.12"}
     assert render(fam, fam.get("3.10")).tarballs == {}

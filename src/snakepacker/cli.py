@@ -8,7 +8,7 @@ import sys
 from collections.abc import Sequence
 
 from snakepacker import __version__
-from snakepacker.errors import EngineError, SnakepackerError
+from snakepacker.errors import EngineError, SnakepackerError, UsageError
 from snakepacker.family.distros import DISTROS, get_distro
 from snakepacker.family.images import Family
 from snakepacker.options import FamilyOptions, add_family_arguments
@@ -120,7 +120,7 @@ def cmd_images_build(args: argparse.Namespace) -> int:
 
     family = Family(FamilyOptions.from_args(args))
     if args.all == bool(args.tags):
-        raise SnakepackerError("name the tags to build, or --all (not both)")
+        raise UsageError("name the tags to build, or --all (not both)")
     names = [image.name for image in family] if args.all else args.tags
     for name in names:
         family.get(name)  # unknown tags fail before the engine is touched

@@ -12,18 +12,7 @@ import jinja2
 from snakepacker.family.cpython import Route, minor_key
 from snakepacker.family.distros import DPKG_EXCLUDES
 from snakepacker.family.images import Family, Image
-
-# The tools every image carries: their names in /usr/local/bin and their files here.
-TOOLS = {
-    "apt-install": "apt_install.sh",
-    "wait-for-port": "wait_for_port.py",
-    "find-libdeps": "find_libdeps.py",
-}
-
-
-def tool_files() -> dict[str, Path]:
-    folder = Path(str(resources.files("snakepacker.tools")))
-    return {name: folder / file for name, file in TOOLS.items()}
+from snakepacker.tools import TOOL_FILES
 
 
 @dataclass(frozen=True)
@@ -70,7 +59,7 @@ def render(family: Family, image: Image) -> Rendered:
     files: dict[str, Path] = {}
     tarballs: dict[str, str] = {}
     if image.template == "base":
-        files.update({f"tools/{name}": path for name, path in tool_files().items()})
+        files.update({f"tools/{name}": path for name, path in TOOL_FILES.items()})
     sources = [image.python] if image.template == "python" else pythons
     if image.template in ("python", "all"):
         for py in sources:

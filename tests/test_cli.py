@@ -1,0 +1,72 @@
+"""The command line: listing, printing Dockerfiles, and bad input."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tests.conftest import snakepacker
+
+
+def test_images_list_json_has_one_row_per_tag() -> None:
+    proc = snakepacker("images", "list", "--json", "--minors", "3.12", check=True)
+    rows = {row["tag"]: row for row in json.loads(proc.stdout)}
+    assert set(rows) == {"base", "3.12", "all", "all-pillow", "3.12-pillow"}
+    assert rows["3.12-pillow"]["kind"] == "target" and rows["3.12-pillow"]["from"] == "3.12"
+    assert rows["3.12-pillow"]["python"] == "3.12"
+    assert rows["all"]["names"] == ["ghcr.io/snakepacker/python/all", "snakepacker/python:all"]
+    assert rows["base"]["from"] == "ubuntu:jammy (root)"
+    assert all("size" in row for row in rows.values())
+
+
+def test_images_list_table_has_a_header_and_every_tag() -> None:
+    lines = snakepacker("images", "list", check=True).stdout.splitlines()
+    assert lines[0].split()[:5] == ["TAG", "KIND", "FROM", "PYTHON", "SIZE"]
+    assert len(lines) == 1 + 3 + 2 * 8
+
+
+def test_images_dockerfile_prints_the_rendered_file() -> None:
+    out = snakepacker("images", "dockerfile", "3.13", "--distro", "trixie", check=True).stdout
+    names = "ghcr.io/snakepacker/python/3.13-trixie, snakepacker/python:3.13-trixie"
+    assert out.startswith(f"# {names}\n")
+    assert "RUN apt-install python3 python3.13" in out
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("images", "dockerfile", "2.7"), "unknown image tag '2.7'"),
+        (("images", "list", "--minors", "3.15"), "unknown Python minor '3.15'"),
+        (("images", "build", "3.12", "--cpython", "3.12.1"), "no known CPython tarball"),
+        (("images", "build"), "name the tags to build, or --all"),
+        (("images", "build", "nope"), "unknown image tag 'nope'"),
+        (("images", "build", "3.12", "--ca-cert", "/nonexistent.pem"),
+         "CA certificate file not found"),
+        (("images", "build", "3.12", "--cpython", "/nonexistent/Python-3.12.3.tar.xz"),
+         "CPython tarball not found"),
+    ],
+)
+def test_bad_input_is_one_line_and_a_non_zero_exit(args: tuple[str, ...], message: str) -> None:
+    proc = snakepacker(*args)
+    assert proc.returncode == 2
+    assert proc.stderr.count("\n") == 1 and message in proc.stderr
+    assert proc.stderr.startswith("snakepacker: error: ")
+    assert "Traceback" not in proc.stderr
+
+
+def test_unknown_distro_is_rejected_by_the_parser() -> None:
+    proc = snakepacker("bootstrap", "hardy")
+    assert proc.returncode == 2 and "unknown distro 'hardy'" in proc.stderr
+    proc = snakepacker("images", "list", "--distro", "hardy")
+    assert proc.returncode == 2 and "invalid choice: 'hardy'" in proc.stderr
+
+
+def test_help_names_every_command() -> None:
+    out = snakepacker("--help", check=True).stdout
+    for command in ("images", "bootstrap", "pack"):
+        assert command in out
+    out = snakepacker("images", "build", "--help", check=True).stdout
+    for option in ("--all", "--minors", "--route", "--cpython", "--ca-cert", "--index-url",
+                   "--release-grade"):
+        assert option in out

@@ -1,0 +1,111 @@
+"""Choosing a docker client, a daemon that is down, and how a failed build reads."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from snakepacker.engine import Engine
+from snakepacker.errors import BuildError
+from tests.conftest import Docker, snakepacker
+
+
+def cli_with(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    old = {key: os.environ.get(key) for key in env}
+    os.environ.update(env)
+    try:
+        return snakepacker(*args)
+    finally:
+        for key, value in old.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+def test_a_client_that_does_not_run_is_named() -> None:
+    proc = cli_with({"SNAKEPACKER_DOCKER": "/nonexistent/docker"}, "images", "build", "base")
+    assert proc.returncode == 3
+    expected = "no docker client that can build with BuildKit: /nonexistent/docker: does not run"
+    assert expected in proc.stderr
+
+
+def test_a_new_client_without_buildx_is_refused() -> None:
+    client = Path("/usr/local/bin/docker")
+    if not client.exists():
+        pytest.skip("this machine has no second docker client")
+    if subprocess.run([client, "buildx", "version"], capture_output=True).returncode == 0:
+        pytest.skip(f"{client} has buildx")
+    proc = cli_with({"SNAKEPACKER_DOCKER": str(client)}, "images", "build", "base")
+    assert proc.returncode == 3 and "needs the buildx plugin" in proc.stderr
+
+
+@pytest.mark.engine
+def test_a_daemon_that_is_down_is_one_clear_line(engine: Engine) -> None:
+    proc = cli_with(
+        {"SNAKEPACKER_DOCKER": engine.client, "DOCKER_HOST": "unix:///nonexistent/docker.sock"},
+        "images", "build", "base",
+    )
+    assert proc.returncode == 3
+    assert proc.stderr.startswith("snakepacker: error: the Docker daemon is not running")
+    assert proc.stderr.count("\n") == 1
+
+
+@pytest.mark.engine
+def test_find_picks_a_client_that_builds_with_buildkit(engine: Engine, docker: Docker) -> None:
+    assert docker("version", "--format", "{{.Server.Version}}").stdout.strip()
+    assert engine.env["DOCKER_BUILDKIT"] == "1"
+
+
+@pytest.mark.engine
+def test_a_failed_build_names_its_step_shows_its_tail_and_tags_nothing(
+    engine: Engine, family_images: dict[str, str], tmp_path: Path
+) -> None:
+    (tmp_path / "Dockerfile").write_text(
+        f"FROM {family_images['base']}\nRUN echo first-line-of-output && exit 7\n"
+    )
+    with pytest.raises(BuildError) as caught:
+        engine.build(tmp_path, label="broken")
+    message = str(caught.value)
+    head = message.splitlines()[0]
+    assert head.startswith("building broken failed at [")
+    assert "RUN echo first-line-of-output && exit 7" in head
+    assert "first-line-of-output" in message.split("\n", 1)[1]
+
+
+@pytest.mark.engine
+def test_a_bad_tarball_fails_before_building_and_leaves_tags_alone(
+    engine: Engine, family_images: dict[str, str], tmp_path: Path
+) -> None:
+    before = engine.image_id(family_images["3.12"])
+    mirror = tmp_path / "mirror"
+    mirror.mkdir()
+    (mirror / "python3.12_3.12.3.orig.tar.xz").write_bytes(b"tampered")
+    proc = cli_with(
+        {"SNAKEPACKER_CACHE": str(tmp_path / "cache")},
+        "images", "build", "3.12", "--minors", "3.12", "--cpython", "3.12.3",
+        "--cpython-mirror", str(mirror),
+    )
+    assert proc.returncode == 5
+    assert "sha256 mismatch for CPython 3.12.3" in proc.stderr
+    assert "building" not in proc.stderr
+    assert engine.image_id(family_images["3.12"]) == before
+
+
+@pytest.mark.engine
+def test_a_failed_family_build_keeps_the_old_tag(
+    engine: Engine, family_images: dict[str, str]
+) -> None:
+    """`all` narrowed to 3.10 must install pip and uv from the index again; an index that
+    does not answer fails that step, and the `all` tag still names the old image."""
+    before = engine.image_id(family_images["all"])
+    proc = snakepacker(
+        "images", "build", "all", "--minors", "3.10", "--index-url", "http://127.0.0.1:9/simple",
+    )
+    assert proc.returncode == 4, proc.stderr[-2000:]
+    assert "snakepacker: error: building all failed at [" in proc.stderr
+    assert engine.image_id(family_images["all"]) == before
+    assert engine.image_id("ghcr.io/snakepacker/python/all") == before
