@@ -1,0 +1,303 @@
+"""`snakepacker pack` on a real engine: the demo project, a requirement string, bad input.
+
+The ``family_images`` fixture (tests/conftest.py) builds or finds the family's CI slice;
+the packs here reach PyPI through SNAKEPACKER_CA_CERTS, as `scripts/test` sets it.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import textwrap
+import uuid
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import Docker, snakepacker
+
+pytestmark = pytest.mark.engine
+
+DEMO = Path(__file__).resolve().parents[1] / "examples" / "demo-app"
+VENV = "/usr/share/python3/app"
+NOBODY = "65534:65534"
+PREFIX = "snakepacker-test/pack"
+
+
+def untag(docker: Docker, *tags: str) -> None:
+    docker("image", "rm", "--force", *tags, check=False)
+
+
+def exists(docker: Docker, tag: str) -> bool:
+    return docker("image", "inspect", tag, check=False).returncode == 0
+
+
+def pack(*argv: str):
+    return snakepacker("pack", *argv)
+
+
+@pytest.fixture(scope="module")
+def demo(family_images: dict[str, str], docker: Docker) -> str:
+    tag = f"{PREFIX}-demo:pytest"
+    untag(docker, tag)
+    proc = pack(str(DEMO), "-t", tag)
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    assert "total / floor" in proc.stdout
+    return tag
+
+
+def dpkg(docker: Docker, image: str) -> dict[str, tuple[str, str]]:
+    """Installed package -> (its Pre-Depends and Depends, its Provides), in IMAGE."""
+    out = docker.run(image, ["dpkg-query", "-W", "-f",
+                             "${db:Status-Abbrev}\t${Package}\t${Pre-Depends}, ${Depends}"
+                             "\t${Provides}\n"],
+                     "--entrypoint", "", "--user", "0").stdout
+    rows = {}
+    for line in out.splitlines():
+        status, name, deps, provides = line.split("\t")
+        if status.startswith("ii"):
+            rows[name] = (deps, provides)
+    return rows
+
+
+def closure(packages: set[str], installed: dict[str, tuple[str, str]]) -> set[str]:
+    """PACKAGES and every installed package they depend on, through Provides too."""
+    provided: dict[str, set[str]] = {}
+    for name, row in installed.items():
+        for virtual in row[1].split(","):
+            if virtual.strip():
+                provided.setdefault(virtual.split("(")[0].strip(), set()).add(name)
+    seen: set[str] = set()
+    todo = [p for p in packages if p in installed]
+    while todo:
+        name = todo.pop()
+        if name in seen:
+            continue
+        seen.add(name)
+        for clause in installed[name][0].split(","):
+            for alternative in clause.split("|"):
+                dep = alternative.split("(")[0].strip().split(":")[0]
+                if not dep:
+                    continue
+                if dep in installed:
+                    todo.append(dep)
+                    break
+                if dep in provided:
+                    todo.extend(provided[dep])
+                    break
+    return seen
+
+
+# -- the demo project ------------------------------------------------------------------
+
+
+def test_demo_runs_read_only_as_non_root(docker: Docker, demo: str) -> None:
+    for user in ([], ["--user", NOBODY]):
+        out = docker.run(demo, [], "--read-only", "--tmpfs", "/tmp", *user).stdout
+        assert "demo-app on Python 3.12" in out
+        assert re.search(r"psycopg2 [\d.]+, libpq \d+", out)
+        assert re.search(r"pillow [\d.]+, a 8x8 RGB image", out)
+    uid = docker.run(demo, ["-u"], "--read-only", "--entrypoint", "id").stdout.strip()
+    assert uid != "0"
+
+
+def test_demo_has_no_compiler_and_no_pip(docker: Docker, demo: str) -> None:
+    script = (
+        "for tool in gcc cc c++ ld make pip pip3 uv; do command -v $tool; done; "
+        f"ls {VENV}/bin {VENV}/lib/python3.12/site-packages; "
+        "python -m pip --version 2>/dev/null; true"
+    )
+    out = docker.run(demo, ["-c", script], "--entrypoint", "sh").stdout.split()
+    for banned in ("gcc", "cc", "make", "pip", "pip3", "uv", "setuptools", "wheel",
+                   "_distutils_hack"):
+        assert not [word for word in out if word.rsplit("/", 1)[-1] == banned], banned
+    assert not [word for word in out if re.match(r"(pip|setuptools|wheel)-.*dist-info", word)]
+    assert "demo_app" in out and "psycopg2" in out and "pillow.libs" in out
+
+
+def test_demo_run_writes_no_pyc(docker: Docker, demo: str) -> None:
+    # As root on a writable file system, so that Python could write any .pyc it misses.
+    name = "snakepacker-test-pack-pyc"
+    docker("rm", "--force", name, check=False)
+    try:
+        docker("run", "--name", name, "--user", "0", demo)
+        docker("start", "--attach", name)
+        changes = docker("diff", name).stdout.splitlines()
+    finally:
+        docker("rm", "--force", name, check=False)
+    assert not [c for c in changes if c.endswith(".pyc") or "__pycache__" in c], changes
+
+
+def test_demo_packages_are_exactly_base_interpreter_and_libdeps(
+    docker: Docker, demo: str, family_images: dict[str, str]
+) -> None:
+    named = set(docker.run(demo, ["/usr/share/snakepacker/pack/apt-packages.txt"],
+                           "--entrypoint", "cat").stdout.split())
+    # An extension built from an sdist against a system library...
+    assert "libpq5" in named
+    # ...and a wheel's vendored libraries are no system dependency.
+    assert not [p for p in named if p.startswith(("libjpeg", "libtiff", "libwebp"))]
+    final = dpkg(docker, demo)
+    parent = dpkg(docker, family_images["3.12"])
+    assert set(parent) <= set(final)
+    added = set(final) - set(parent)
+    assert named <= set(final)
+    assert added == closure(named, final) - set(parent)
+
+
+def test_demo_metadata(docker: Docker, demo: str) -> None:
+    config = docker("image", "inspect", "--format",
+                    "{{json .Config.Labels}}|{{json .Config.Entrypoint}}|{{.Config.User}}"
+                    "|{{.Config.WorkingDir}}", demo).stdout.strip()
+    labels, entrypoint, user, workdir = config.split("|")
+    assert '"org.opencontainers.image.version":"0.1.0"' in labels
+    assert '"io.snakepacker.python":"3.12"' in labels
+    assert '"org.opencontainers.image.source":"demo-app"' in labels
+    assert entrypoint == '["demo-app"]' and user == "app" and workdir == "/app"
+    link = docker.run(demo, ["-f", "/usr/bin/demo-app"], "--entrypoint", "readlink").stdout
+    assert link.strip() == f"{VENV}/bin/demo-app"
+    # No CA material from the build secrets.
+    out = docker.run(demo, ["-c", "ls /tmp /run/secrets 2>&1; find / -xdev -name "
+                            "'snakepacker-ca.pem' 2>/dev/null; true"], "--entrypoint", "sh").stdout
+    assert "snakepacker-ca" not in out
+
+
+def test_code_change_reuses_the_dependency_layer(docker: Docker, demo: str,
+                                                 tmp_path: Path) -> None:
+    project = tmp_path / "demo-app"
+    shutil.copytree(DEMO, project)
+    tag = f"{PREFIX}-demo-changed:pytest"
+    untag(docker, tag)
+    init = project / "src" / "demo_app" / "__init__.py"
+    # A change no earlier run made, so that the engine's cache cannot hold its result.
+    token = uuid.uuid4().hex[:8]
+    init.write_text(init.read_text().replace('print(f"demo-app on',
+                                             f'print(f"changed {token} demo-app on'))
+    proc = pack(str(project), "-t", tag, "-v")
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    # The step that installs the dependencies came from the cache; the project's did not.
+    lines = proc.stderr.splitlines()
+    deps_step = next(re.match(r"(#\d+) ", line)[1] for line in lines
+                     if "[build 3/" in line and "--mount=type=cache" in line)
+    assert f"{deps_step} CACHED" in lines
+    project_step = next(re.match(r"(#\d+) ", line)[1] for line in lines if "[build 5/" in line)
+    assert f"{project_step} CACHED" not in lines
+    out = docker.run(tag, [], "--read-only", "--tmpfs", "/tmp").stdout
+    assert f"changed {token} demo-app on Python 3.12" in out
+    untag(docker, tag)
+
+
+def test_dockerfile_builds_with_plain_docker_build(
+    docker: Docker, demo: str, tmp_path: Path
+) -> None:
+    proc = pack(str(DEMO), "--dockerfile")
+    assert proc.returncode == 0, proc.stderr
+    dockerfile = tmp_path / "Dockerfile"
+    dockerfile.write_text(proc.stdout)
+    secrets = []
+    certs = os.environ.get("SNAKEPACKER_CA_CERTS", "").split(os.pathsep)[0]
+    if certs:
+        secrets = ["--secret", f"id=ca-certs,src={certs}"]
+    image = docker.build(str(DEMO), "-f", str(dockerfile), *secrets)
+    try:
+        out = docker.run(image, [], "--read-only", "--tmpfs", "/tmp", "--user", NOBODY).stdout
+        assert "demo-app on Python 3.12" in out
+    finally:
+        docker("image", "rm", "--force", image, check=False)
+
+
+# -- a requirement string ----------------------------------------------------------------
+
+
+def test_requirement_string(docker: Docker, family_images: dict[str, str]) -> None:
+    tag = f"{PREFIX}-black:pytest"
+    untag(docker, tag)
+    proc = pack("black==24.*", "-t", tag)
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    out = docker.run(tag, ["--version"], "--read-only", "--tmpfs", "/tmp",
+                     "--user", NOBODY).stdout
+    assert out.startswith("black, 24.")
+    labels = docker("image", "inspect", "--format", "{{json .Config.Labels}}", tag).stdout
+    assert '"org.opencontainers.image.version":"24.' in labels
+    untag(docker, tag)
+
+
+def test_requirement_with_pip_on_distro_python(docker: Docker,
+                                               family_images: dict[str, str]) -> None:
+    tag = f"{PREFIX}-black310:pytest"
+    untag(docker, tag)
+    proc = pack("black==24.*", "-t", tag, "--installer", "pip", "--python", "3.10")
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    out = docker.run(tag, ["--version"], "--read-only", "--tmpfs", "/tmp").stdout
+    assert "Python (CPython) 3.10" in out
+    listing = docker.run(tag, ["-c", f"ls {VENV}/lib/python3.10/site-packages {VENV}/bin"],
+                         "--entrypoint", "sh").stdout.split()
+    assert not [w for w in listing if w.startswith(("pip", "setuptools", "wheel"))]
+    untag(docker, tag)
+
+
+# -- bad input: one clear line, exit != 0, nothing tagged ------------------------------------
+
+
+def project(folder: Path, body: str) -> Path:
+    folder.mkdir(parents=True)
+    (folder / "pyproject.toml").write_text(textwrap.dedent(body))
+    (folder / "app.py").write_text("def main():\n    pass\n")
+    return folder
+
+
+def assert_clean_failure(proc, docker: Docker, tag: str, message: str,
+                         one_line: bool = True) -> None:
+    assert proc.returncode != 0
+    err = proc.stderr.strip().splitlines()
+    errors = [line for line in err if line.startswith("snakepacker: error: ")]
+    assert len(errors) == 1 and message in errors[0], proc.stderr[-3000:]
+    if one_line:
+        assert err == errors, proc.stderr
+    assert not exists(docker, tag)
+
+
+def test_bad_source(docker: Docker, family_images: dict[str, str], tmp_path: Path) -> None:
+    tag = f"{PREFIX}-bad:pytest"
+    untag(docker, tag)
+    assert_clean_failure(pack(str(tmp_path / "nope"), "-t", tag), docker, tag,
+                         "no such project directory")
+    assert_clean_failure(pack(str(DEMO), "-t", tag, "--python", "3.99"), docker, tag,
+                         "unknown Python minor '3.99'")
+    old = project(tmp_path / "old", """\
+        [project]
+        name = "old"
+        version = "1"
+        requires-python = "<3.9"
+        scripts = {old = "app:main"}
+    """)
+    assert_clean_failure(pack(str(old), "-t", tag), docker, tag,
+                         "requires-python '<3.9' allows none of the family's Pythons")
+    none = project(tmp_path / "none", """\
+        [project]
+        name = "none"
+        version = "1"
+    """)
+    assert_clean_failure(pack(str(none), "-t", tag), docker, tag, "has no console script")
+
+
+def test_dependency_that_fails_to_build(docker: Docker, family_images: dict[str, str],
+                                        tmp_path: Path) -> None:
+    tag = f"{PREFIX}-broken:pytest"
+    untag(docker, tag)
+    # pycairo is published for Linux as an sdist only, and needs cairo's headers, which
+    # the build stage does not have.
+    broken = project(tmp_path / "broken", """\
+        [project]
+        name = "broken"
+        version = "1"
+        dependencies = ["pycairo"]
+        scripts = {broken = "app:main"}
+    """)
+    proc = pack(str(broken), "-t", tag)
+    assert_clean_failure(proc, docker, tag, "building broken failed at [build 3/",
+                         one_line=False)
+    assert proc.returncode == 4
+    tail = proc.stderr.split("snakepacker: error:", 1)[1]
+    assert 'Dependency "cairo" not found' in tail
