@@ -1,0 +1,231 @@
+"""Benchmark `snakepacker pack` against a naive single-stage build and the floor.
+
+    .venv/bin/python bench/pack.py [--only NAME ...] [--skip-naive]
+
+For ipython, black, a small Flask app and a Pillow app it prints one row each:
+
+- pack: the packed image's size; floor: the size report's floor (base + interpreter +
+  system libraries + venv without build tools); naive: the same app built in one stage
+  on the family's base (distro python3 + pip + build-essential + pip install), as a
+  Dockerfile written without care would do it;
+- cold: a pack whose layers are all new (a venv path no earlier run used), with the
+  installer's download cache as it is; warm: a pack after a one-line change to the
+  project's own code (projects only);
+- start: median wall time, inside the container, of `python -c 'import MOD'` on a
+  read-only root file system, and the same in a writable container where the .pyc
+  files are present; their ratio.
+
+Extra CA certificates come from SNAKEPACKER_CA_CERTS, as for the tests. Not a test:
+nothing here asserts on time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+from snakepacker.engine import Engine
+
+FLASK_APP = {
+    "pyproject.toml": """\
+        [build-system]
+        requires = ["setuptools>=68"]
+        build-backend = "setuptools.build_meta"
+        [project]
+        name = "hello-flask"
+        version = "0.1.0"
+        dependencies = ["flask>=3"]
+        [project.scripts]
+        hello-flask = "hello_flask:main"
+    """,
+    "hello_flask.py": """\
+        from flask import Flask
+
+        app = Flask(__name__)
+
+
+        @app.get("/")
+        def index():
+            return "hello"
+
+
+        def main():
+            print(app.test_client().get("/").data.decode())
+    """,
+}
+PILLOW_APP = {
+    "pyproject.toml": """\
+        [build-system]
+        requires = ["setuptools>=68"]
+        build-backend = "setuptools.build_meta"
+        [project]
+        name = "thumbs"
+        version = "0.1.0"
+        dependencies = ["pillow>=10"]
+        [project.scripts]
+        thumbs = "thumbs:main"
+    """,
+    "thumbs.py": """\
+        from PIL import Image
+
+
+        def main():
+            image = Image.new("RGB", (640, 480), "navy")
+            image.thumbnail((64, 64))
+            print(image.size)
+    """,
+}
+
+
+@dataclass(frozen=True)
+class Case:
+    name: str
+    source: str | dict[str, str]  # a requirement, or the files of a project
+    module: str  # what `import` measures
+    code_file: str | None = None  # the file the warm rebuild changes
+
+
+CASES = (
+    Case("ipython", "ipython", "IPython"),
+    Case("black", "black", "black"),
+    Case("flask app", FLASK_APP, "hello_flask", "hello_flask.py"),
+    Case("pillow app", PILLOW_APP, "thumbs", "thumbs.py"),
+)
+
+
+def say(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def pack(source: str, tag: str, *extra: str) -> tuple[float, dict[str, float]]:
+    started = time.monotonic()
+    proc = subprocess.run([sys.executable, "-m", "snakepacker", "pack", source, "-t", tag,
+                           *extra], capture_output=True, text=True)
+    seconds = time.monotonic() - started
+    if proc.returncode != 0:
+        raise SystemExit(f"pack {source} failed:\n{proc.stderr[-3000:]}")
+    sizes = {}
+    for line in proc.stdout.splitlines():
+        label, _, value = line.strip().rpartition(" ")
+        if value == "MB":
+            label, _, value = label.rpartition(" ")
+            sizes[label.strip().split(" (")[0]] = float(value)
+    return seconds, sizes
+
+
+def naive(engine: Engine, case: Case, context: Path, tag: str) -> float:
+    """Size (MB) of a single-stage build on the family's base."""
+    install = "/app" if isinstance(case.source, dict) else f"'{case.source}'"
+    copy = "COPY . /app\n" if isinstance(case.source, dict) else ""
+    (context / "Dockerfile.naive").write_text(textwrap.dedent(f"""\
+        FROM snakepacker/python:base
+        RUN apt-get update && apt-get install -y python3 python3-pip build-essential
+        {copy}RUN --mount=type=secret,id=ca-certs,target=/ca.pem \\
+            if [ -s /ca.pem ]; then export PIP_CERT=/ca.pem; fi; pip install {install}
+        CMD ["python3"]
+    """))
+    args = [engine.client, "build", "-q", "-t", tag, "-f", str(context / "Dockerfile.naive")]
+    certs = os.environ.get("SNAKEPACKER_CA_CERTS", "").split(os.pathsep)[0]
+    if certs:
+        args += ["--secret", f"id=ca-certs,src={certs}"]
+    proc = subprocess.run([*args, str(context)], env=engine.env, capture_output=True,
+                          text=True)
+    if proc.returncode != 0:
+        say(f"naive build of {case.name} failed: {proc.stderr[-1500:]}")
+        return float("nan")
+    return (engine.image_size(tag) or 0) / 1e6
+
+
+START = (
+    "import statistics, subprocess, sys, time\n"
+    "runs = []\n"
+    "for _ in range(15):\n"
+    "    t = time.perf_counter()\n"
+    "    subprocess.run([sys.executable, '-c', 'import {module}'], check=True)\n"
+    "    runs.append(time.perf_counter() - t)\n"
+    "print(statistics.median(runs[3:]))\n"
+)
+
+
+def start_time(engine: Engine, tag: str, module: str, read_only: bool) -> float:
+    options = ["--read-only", "--tmpfs", "/tmp"] if read_only else ["--user", "0"]
+    proc = engine.run(["--rm", *options, "--entrypoint", "python", tag, "-c",
+                       START.format(module=module)], check=False)
+    if proc.returncode != 0:
+        say(f"start time of {tag} failed: {proc.stderr[-800:]}")
+        return float("nan")
+    return float(proc.stdout.strip())
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--only", action="append", help="run only these cases (by name)")
+    parser.add_argument("--skip-naive", action="store_true", help="no naive builds")
+    args = parser.parse_args()
+    engine = Engine.find()
+    rows = []
+    for case in CASES:
+        if args.only and case.name not in args.only:
+            continue
+        slug = case.name.replace(" ", "-")
+        tag = f"snakepacker-bench/{slug}:pack"
+        with tempfile.TemporaryDirectory(prefix="snakepacker-bench-") as tmp:
+            context = Path(tmp)
+            if isinstance(case.source, dict):
+                for name, text in case.source.items():
+                    (context / name).write_text(textwrap.dedent(text))
+                source = str(context)
+            else:
+                source = case.source
+            say(f"{case.name}: cold pack")
+            venv = f"/usr/share/python3/bench-{uuid.uuid4().hex[:8]}"
+            cold, _ = pack(source, f"{tag}-cold", "--venv-path", venv)
+            engine.remove([f"{tag}-cold"])
+            say(f"{case.name}: pack")
+            _, sizes = pack(source, tag)
+            warm = float("nan")
+            if case.code_file:
+                say(f"{case.name}: warm rebuild after a one-line change")
+                path = context / case.code_file
+                path.write_text(path.read_text() + f"# changed {uuid.uuid4().hex}\n")
+                warm, _ = pack(source, tag)
+            size = (engine.image_size(tag) or 0) / 1e6
+            naive_size = float("nan")
+            if not args.skip_naive:
+                say(f"{case.name}: naive single-stage build")
+                naive_dir = context / "naive"
+                naive_dir.mkdir()
+                if isinstance(case.source, dict):
+                    for name in case.source:
+                        shutil.copy(context / name, naive_dir / name)
+                naive_size = naive(engine, case, naive_dir, f"snakepacker-bench/{slug}:naive")
+            ro = start_time(engine, tag, case.module, read_only=True)
+            rw = start_time(engine, tag, case.module, read_only=False)
+        rows.append((case.name, size, sizes.get("floor", float("nan")), naive_size, cold, warm,
+                     ro, rw))
+
+    header = ("app", "pack MB", "floor MB", "pack/floor", "naive MB", "pack/naive",
+              "cold s", "warm s", "start ro ms", "start rw ms", "ro/rw")
+    print(" | ".join(header))
+    print(" | ".join("---" for _ in header))
+    for name, size, floor, naive_size, cold, warm, ro, rw in rows:
+        print(" | ".join([
+            name, f"{size:.1f}", f"{floor:.1f}", f"{size / floor:.3f}", f"{naive_size:.1f}",
+            f"{size / naive_size:.2f}", f"{cold:.0f}",
+            "-" if warm != warm else f"{warm:.1f}",
+            f"{ro * 1000:.0f}", f"{rw * 1000:.0f}", f"{ro / rw:.2f}",
+        ]))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
