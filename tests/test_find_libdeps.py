@@ -620,3 +620,96 @@ def test_ld_so_conf_includes_are_followed(tmp_path: Path) -> None:
         "/opt/a2",
         "/opt/b",
     ]
+
+
+# --- the shortcuts that keep it fast ----------------------------------------------
+
+X86_64 = (2, 1, 62)  # 64-bit little-endian x86-64
+
+
+def test_list_file_guesses_follow_debian_library_names() -> None:
+    guesses = find_libdeps.list_file_guesses
+    assert guesses("libc.so.6", X86_64)[:2] == ["libc6:amd64.list", "libc6.list"]
+    assert "libgcc-s1:amd64.list" in guesses("libgcc_s.so.1", X86_64)
+    assert "libstdc++6:amd64.list" in guesses("libstdc++.so.6", X86_64)
+    assert "libfoo2-1.list" in guesses("libfoo2.so.1", X86_64)
+    assert "libfoo-1.2.list" in guesses("libfoo-1.2.so", X86_64)
+    assert "libssl3t64:amd64.list" in guesses("libssl.so.3", X86_64)
+    assert "zlib1g:amd64.list" in guesses("libz.so.1", X86_64)
+    # glibc's other libraries are all in libc6.
+    assert "libc6:amd64.list" in guesses("libm.so.6", X86_64)
+    assert "libc6:i386.list" in guesses("libc.so.6", (1, 1, 3))
+
+
+def fake_dpkg(tmp_path: Path, files: dict[str, str]) -> find_libdeps.DpkgDb:
+    info = tmp_path / "info"
+    info.mkdir()
+    for name, text in files.items():
+        (info / name).write_text(text)
+    return find_libdeps.DpkgDb(str(info), str(tmp_path / "no-diversions"))
+
+
+def test_dpkg_hints_settle_without_listing_the_database(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    lib = "/usr/lib/x86_64-linux-gnu/libfoo.so.1"
+    db = fake_dpkg(
+        tmp_path,
+        {"libfoo1:amd64.list": f"/.\n/usr\n{lib}\n", "other.list": "/usr/bin/other\n"},
+    )
+
+    def no_listing(path: str) -> list[str]:
+        raise AssertionError(f"listed {path}")
+
+    monkeypatch.setattr(find_libdeps.os, "listdir", no_listing)
+    hints = find_libdeps.list_file_guesses("libfoo.so.1", X86_64)
+    assert db.owners([lib], [[lib]], hints) == {lib: {"libfoo1"}}
+
+
+def test_dpkg_missed_hints_fall_back_to_shlibs_then_every_list(tmp_path: Path) -> None:
+    lib = "/usr/lib/x86_64-linux-gnu/libbar.so.2"
+    other = "/usr/lib/x86_64-linux-gnu/libqux.so.0"
+    db = fake_dpkg(
+        tmp_path,
+        {
+            "odd-name.list": f"{lib}\n",
+            "odd-name.shlibs": "libbar 2 odd-name (>= 2)\n",
+            "unrelated.shlibs": "libnone 1 unrelated\n",
+            "qux-runtime.list": f"{other}\n",
+        },
+    )
+    hints = find_libdeps.list_file_guesses("libbar.so.2", X86_64)
+    shlibs = ["odd-name.shlibs", "unrelated.shlibs"]
+    assert db._packages_providing(shlibs, {"libbar.so.2"}) == {"odd-name"}
+    assert db.owners([lib, other], [[lib], [other]], hints) == {
+        lib: {"odd-name"},
+        other: {"qux-runtime"},
+    }
+
+
+def test_dpkg_hints_give_the_same_owners_as_reading_everything() -> None:
+    libc = sorted(glob.glob("/usr/lib/*-linux-gnu*/libc.so.6"))
+    if not libc:
+        pytest.skip("no multiarch libc")
+    finder = find_libdeps.Finder()
+    kind = finder.kind_of(libc[0])
+    assert kind is not None
+    candidates = find_libdeps.owner_candidates(libc[0])
+    groups = [find_libdeps.soname_candidates(libc[0])]
+    hints = find_libdeps.list_file_guesses("libc.so.6", kind)
+    fast = find_libdeps.DpkgDb().owners(candidates, groups, hints)
+    slow = find_libdeps.DpkgDb().owners(candidates)
+    owners = {path: slow[path] for path in candidates if path in slow}
+    assert owners
+    assert {path: fast[path] for path in candidates if path in fast} == owners
+
+
+def test_a_directory_reached_by_two_names_is_listed_once(tmp_path: Path) -> None:
+    (tmp_path / "real").mkdir()
+    (tmp_path / "real" / "libx.so.1").write_bytes(b"")
+    (tmp_path / "alias").symlink_to("real")
+    finder = find_libdeps.Finder()
+    names = finder.listing(str(tmp_path / "real"))
+    assert names == {"libx.so.1"}
+    assert finder.listing(str(tmp_path / "alias")) is names
+    assert finder.listing(str(tmp_path / "missing")) == frozenset()

@@ -199,8 +199,13 @@ def read_elf(fd: int, path: str, head: bytes) -> Optional[ElfFile]:
 
     loads: List[Tuple[int, int, int]] = []  # (vaddr, filesz, offset)
     dynamic: Optional[Tuple[int, int]] = None  # (offset, filesz)
-    for index in range(e_phnum):
-        fields = struct.unpack_from(ph_format, table, index * e_phentsize)
+    if e_phentsize == ph_size:
+        headers: Iterable[Tuple[int, ...]] = struct.iter_unpack(ph_format, table)
+    else:
+        headers = (
+            struct.unpack_from(ph_format, table, index * e_phentsize) for index in range(e_phnum)
+        )
+    for fields in headers:
         if elf_class == ELFCLASS64:
             p_type, _flags, p_offset, p_vaddr, _paddr, p_filesz = fields[:6]
         else:
@@ -320,6 +325,25 @@ def parse_file(path: str) -> Tuple[Optional[ElfFile], str]:
         os.close(fd)
 
 
+def _read_file(path: str) -> Optional[bytes]:
+    """The whole content of a file, None if it can not be read."""
+    try:
+        fd = os.open(path, OPEN_FLAGS)
+    except OSError:
+        return None
+    try:
+        chunks = []
+        while True:
+            chunk = os.read(fd, 1 << 20)
+            if not chunk:
+                return b"".join(chunks)
+            chunks.append(chunk)
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
+
+
 def multiarch_triplets(kind: ElfKind) -> List[str]:
     """Debian multiarch directory names that may hold libraries of this kind."""
     elf_class, data, machine = kind
@@ -348,6 +372,50 @@ def multiarch_triplets(kind: ElfKind) -> List[str]:
             return ["mips64el-linux-gnuabi64"] if little else ["mips64-linux-gnuabi64"]
         return ["mipsel-linux-gnu"] if little else ["mips-linux-gnu"]
     return []
+
+
+# The Debian architecture of each multiarch triplet: the list files of
+# Multi-Arch: same packages are named package:arch.list.
+DPKG_ARCHES = {
+    "x86_64-linux-gnu": "amd64",
+    "x86_64-linux-gnux32": "x32",
+    "i386-linux-gnu": "i386",
+    "aarch64-linux-gnu": "arm64",
+    "arm-linux-gnueabihf": "armhf",
+    "arm-linux-gnueabi": "armel",
+    "powerpc64le-linux-gnu": "ppc64el",
+    "powerpc64-linux-gnu": "ppc64",
+    "powerpc-linux-gnu": "powerpc",
+    "s390x-linux-gnu": "s390x",
+    "riscv64-linux-gnu": "riscv64",
+    "loongarch64-linux-gnu": "loong64",
+    "mips64el-linux-gnuabi64": "mips64el",
+    "mipsel-linux-gnu": "mipsel",
+}
+# Libraries whose package is not named after them.
+PACKAGE_OF_LIBRARY = {"libz": "zlib1g"}
+
+
+def list_file_guesses(soname: str, kind: ElfKind) -> List[str]:
+    """The dpkg list files most likely to register the library soname.
+
+    Only a hint for the order in which the list files are read.  Debian
+    policy names the package of libfoo.so.1 libfoo1 (of libfoo2.so.1
+    libfoo2-1); the 64-bit time_t transition appended t64 to many of those
+    names; glibc's libraries are all in libc6.
+    """
+    name = soname.lower().replace("_", "-")
+    stem, _so, version = name.partition(".so")
+    version = version.lstrip(".")
+    package = stem + ("-" if version and stem[-1:].isdigit() else "") + version
+    packages = [package, package + "t64", PACKAGE_OF_LIBRARY.get(stem, "libc6"), "libc6"]
+    arches = [DPKG_ARCHES[t] for t in multiarch_triplets(kind) if t in DPKG_ARCHES]
+    names: List[str] = []
+    for package in packages:
+        for arch in arches:
+            names.append("%s:%s.list" % (package, arch))
+        names.append(package + ".list")
+    return names
 
 
 def platform_names(kind: ElfKind) -> List[str]:
@@ -489,7 +557,9 @@ class Finder:
     """Looks libraries up as the dynamic loader would, with caches."""
 
     def __init__(self) -> None:
-        self._listings: Dict[str, FrozenSet[str]] = {}
+        # directory, and (st_dev, st_ino) of directory -> names in it
+        self._listings: Dict[object, FrozenSet[str]] = {}
+        self._search_paths: Dict[Tuple[str, str, ElfKind], List[str]] = {}
         self._kinds: Dict[str, Optional[ElfKind]] = {}
         self._system_dirs: Dict[ElfKind, List[str]] = {}
         self._system_hits: Dict[Tuple[str, ElfKind], Optional[str]] = {}
@@ -498,8 +568,14 @@ class Finder:
     def listing(self, directory: str) -> FrozenSet[str]:
         names = self._listings.get(directory)
         if names is None:
+            # /lib/<triplet> and /usr/lib/<triplet> are often one directory
+            # with a thousand entries: list it once.
             try:
-                names = frozenset(os.listdir(directory))
+                info = os.stat(directory)
+                names = self._listings.get((info.st_dev, info.st_ino))
+                if names is None:
+                    names = frozenset(os.listdir(directory))
+                    self._listings[(info.st_dev, info.st_ino)] = names
             except OSError:
                 names = frozenset()
             self._listings[directory] = names
@@ -562,7 +638,11 @@ class Finder:
         dirs: List[str] = []
         # DT_RPATH counts only when there is no DT_RUNPATH.
         for value in elf.runpath or elf.rpath:
-            dirs.extend(expand_search_path(value, origin, elf.kind))
+            key = (value, origin, elf.kind)
+            expanded = self._search_paths.get(key)
+            if expanded is None:
+                expanded = self._search_paths[key] = expand_search_path(value, origin, elf.kind)
+            dirs.extend(expanded)
         if dirs:
             found = self.search(soname, dirs, elf.kind)
             if found is not None:
@@ -595,14 +675,19 @@ class DpkgDb:
             self.diverted_from[original] = package
 
     def owners(
-        self, paths: Iterable[str], enough: Optional[List[List[str]]] = None
+        self,
+        paths: Iterable[str],
+        enough: Optional[List[List[str]]] = None,
+        hints: Iterable[str] = (),
     ) -> Dict[str, Set[str]]:
         """Map each of paths (as registered with dpkg) to the packages listing it.
 
-        Reading every list file takes a while, so the lists of library
-        packages (those with a shlibs or symbols file) are read first; if
-        enough is given, reading stops once every group of paths in it has
-        one path found.
+        Reading every list file takes a while.  If enough is given, reading
+        stops once every group of paths in it has one path found, and the most
+        likely list files are read first: those named in hints (tried without
+        listing the directory), then those of the packages whose shlibs file
+        describes one of the libraries, then those of library packages (with a
+        shlibs or symbols file), then the rest.
         """
         wanted = set(paths)
         for path in list(wanted):
@@ -611,6 +696,50 @@ class DpkgDb:
         found: Dict[str, Set[str]] = {}
         if not wanted or not self.available:
             return found
+
+        # path -> indexes of the groups it settles; groups touched by a
+        # diversion are never settled early.
+        settles: Dict[bytes, List[int]] = {}
+        open_groups = set()
+        for index, group in enumerate(enough or []):
+            if any(p in self.diverted_to or p in self.diverted_from for p in group):
+                continue
+            open_groups.add(index)
+            for path in group:
+                settles.setdefault(os.fsencode(path), []).append(index)
+        wanted.update(p for group in enough or [] for p in group)
+        wanted_bytes = {os.fsencode(p) for p in wanted}
+        can_stop = enough is not None and len(open_groups) == len(enough)
+        done: Set[str] = set()  # list files read
+
+        def read_lists(names: Iterable[str]) -> bool:
+            """Read list files not read yet; True once every group is settled."""
+            for name in names:
+                if name in done:
+                    continue
+                done.add(name)
+                content = _read_file(os.path.join(self.info_dir, name))
+                if content is None:
+                    continue
+                hits = wanted_bytes.intersection(content.split(b"\n"))
+                if not hits:
+                    continue
+                # libfoo1:amd64.list belongs to the package libfoo1.
+                package = name[: -len(".list")].split(":", 1)[0]
+                for hit in hits:
+                    found.setdefault(os.fsdecode(hit), set()).add(package)
+                    for index in settles.get(hit, ()):
+                        open_groups.discard(index)
+                if can_stop and not open_groups:
+                    return True
+            return False
+
+        # Most libraries are in the package named after them (libfoo.so.1 in
+        # libfoo1): a handful of opens may settle everything, without listing
+        # the thousands of files of the dpkg directory.
+        if can_stop and read_lists(hints):
+            return found
+
         try:
             names = os.listdir(self.info_dir)
         except OSError:
@@ -628,8 +757,9 @@ class DpkgDb:
                 library_packages.add(name[: -len(".symbols")])
         # The shlibs files say which package provides which soname: the list
         # files of those packages are read first.
+        unsettled = [group for index, group in enumerate(enough or []) if index in open_groups]
         hinted = self._packages_providing(
-            shlibs, {os.path.basename(p) for group in enough or [] for p in group}
+            shlibs, {os.path.basename(p) for group in unsettled for p in group}
         )
 
         def order(name: str) -> int:
@@ -637,38 +767,7 @@ class DpkgDb:
             return 0 if stem in hinted else (1 if stem in library_packages else 2)
 
         lists.sort(key=order)
-
-        # path -> indexes of the groups it settles; groups touched by a
-        # diversion are never settled early.
-        settles: Dict[bytes, List[int]] = {}
-        open_groups = set()
-        for index, group in enumerate(enough or []):
-            if any(p in self.diverted_to or p in self.diverted_from for p in group):
-                continue
-            open_groups.add(index)
-            for path in group:
-                settles.setdefault(os.fsencode(path), []).append(index)
-        wanted.update(p for group in enough or [] for p in group)
-        wanted_bytes = {os.fsencode(p) for p in wanted}
-        can_stop = enough is not None and len(open_groups) == len(enough)
-
-        for name in lists:
-            try:
-                with open(os.path.join(self.info_dir, name), "rb") as handle:
-                    content = handle.read()
-            except OSError:
-                continue
-            hits = wanted_bytes.intersection(content.split(b"\n"))
-            if not hits:
-                continue
-            # libfoo1:amd64.list belongs to the package libfoo1.
-            package = name[: -len(".list")].split(":", 1)[0]
-            for hit in hits:
-                found.setdefault(os.fsdecode(hit), set()).add(package)
-                for index in settles.get(hit, ()):
-                    open_groups.discard(index)
-            if can_stop and not open_groups:
-                break
+        read_lists(lists)
         return found
 
     def _packages_providing(self, shlibs: List[str], sonames: Set[str]) -> Set[str]:
@@ -676,11 +775,16 @@ class DpkgDb:
         stems: Set[str] = set()
         if not sonames:
             return stems
+        # "libz.so.1" is described as "libz 1", "libfoo-1.2.so" as "libfoo 1.2":
+        # files that do not hold any of the library names are not parsed.
+        libraries = {os.fsencode(soname.split(".so", 1)[0].rsplit("-", 1)[0]) for soname in sonames}
         for name in shlibs:
+            content = _read_file(os.path.join(self.info_dir, name))
+            if content is None or not any(library in content for library in libraries):
+                continue
             try:
-                with open(os.path.join(self.info_dir, name), encoding="utf-8") as handle:
-                    lines = handle.read().splitlines()
-            except (OSError, UnicodeError):
+                lines = content.decode("utf-8").splitlines()
+            except UnicodeError:
                 continue
             for line in lines:
                 # "[type:] library version dependencies": libz 1 -> libz.so.1
@@ -758,14 +862,17 @@ def walk(root: str, notes: List[str]) -> Iterator[Tuple[str, int, List[str], Lis
             continue
         files: List[str] = []
         others: List[str] = []
+        prefix = directory if directory.endswith("/") else directory + "/"
         try:
             with os.scandir(dir_fd) as entries:
+                # Most entries are files: test for those first.  The type
+                # comes with the directory entry, without a stat call.
                 for entry in entries:
                     try:
-                        if entry.is_dir(follow_symlinks=False):
-                            stack.append(os.path.join(directory, entry.name))
-                        elif entry.is_file(follow_symlinks=False):
+                        if entry.is_file(follow_symlinks=False):
                             files.append(entry.name)
+                        elif entry.is_dir(follow_symlinks=False):
+                            stack.append(prefix + entry.name)
                         else:
                             others.append(entry.name)
                     except OSError:
@@ -833,7 +940,10 @@ def scan(roots: List[str], verbose: int = 0, dpkg: Optional[DpkgDb] = None) -> R
     # 1. Walk the trees: parse every regular file that is ELF, and remember
     #    every name a library inside the trees can be found under.
     elves: List[ElfFile] = []
-    tree_names: Set[str] = set()
+    # The names in the trees, one list per directory: made into a set only
+    # if some soname is found nowhere.
+    tree_lists: List[List[str]] = []
+    tree_sonames: List[str] = []
     for root in real_roots:
         if not os.path.isdir(root):
             elf, why = parse_file(root)
@@ -844,21 +954,21 @@ def scan(roots: List[str], verbose: int = 0, dpkg: Optional[DpkgDb] = None) -> R
         # This loop runs for every file of the trees, most of them not ELF:
         # it is kept short.
         os_open, os_read, os_close = os.open, os.read, os.close
-        notes = result.notes
+        flags, magic, notes = OPEN_FLAGS, ELF_MAGIC, result.notes
         for directory, dir_fd, files, others in walk(root, notes):
-            tree_names.update(files)
-            tree_names.update(others)
+            tree_lists.append(files)
+            tree_lists.append(others)
             result.scanned += len(files)
             for name in files:
                 try:
-                    fd = os_open(name, OPEN_FLAGS, dir_fd=dir_fd)
+                    fd = os_open(name, flags, dir_fd=dir_fd)
                 except OSError as exc:
                     if verbose:
                         notes.append("skipped %s/%s: %s" % (directory, name, exc.strerror or exc))
                     continue
                 try:
                     head = os_read(fd, HEADER_SIZE)
-                    if head[:4] != ELF_MAGIC:
+                    if head[:4] != magic:
                         if verbose >= 2 or (verbose and looks_like_library(name)):
                             notes.append("skipped %s/%s: not ELF" % (directory, name))
                         continue
@@ -873,10 +983,11 @@ def scan(roots: List[str], verbose: int = 0, dpkg: Optional[DpkgDb] = None) -> R
                     continue
                 elves.append(elf)
                 if elf.soname:
-                    tree_names.add(elf.soname)
+                    tree_sonames.append(elf.soname)
     result.elf_files = len(elves)
 
     # 2. Resolve every needed soname.
+    tree_names: Optional[Set[str]] = None
     finder = Finder()
     real_paths: Dict[str, str] = {}
     system: Dict[str, Dict[str, Set[str]]] = {}  # library path -> file -> sonames
@@ -884,14 +995,19 @@ def scan(roots: List[str], verbose: int = 0, dpkg: Optional[DpkgDb] = None) -> R
         for soname in elf.needed:
             found = finder.find(soname, elf)
             if found is None:
+                if tree_names is None:
+                    tree_names = {name for names in tree_lists for name in names}
+                    tree_names.update(tree_sonames)
                 if os.path.basename(soname) not in tree_names:
                     result.missing.setdefault(elf.path, set()).add(soname)
                 continue
+            if is_under(found, real_roots):
+                continue  # shipped inside the trees
             real = real_paths.get(found)
             if real is None:
                 real = real_paths[found] = os.path.realpath(found)
-            if is_under(real, real_roots) or is_under(found, real_roots):
-                continue  # shipped inside the trees
+            if is_under(real, real_roots):
+                continue  # shipped inside the trees, through a link
             system.setdefault(found, {}).setdefault(elf.path, set()).add(soname)
 
     # 3. Map the system libraries to their packages.
@@ -901,9 +1017,15 @@ def scan(roots: List[str], verbose: int = 0, dpkg: Optional[DpkgDb] = None) -> R
         result.notes.append("no dpkg database at %s: no library has an owner" % dpkg.info_dir)
     candidates = {path: owner_candidates(path) for path in system}
     # Reading can stop early once the soname path of every library is found.
+    hints: List[str] = []
+    for path in system:
+        kind = finder.kind_of(path)
+        if kind is not None:
+            hints.extend(list_file_guesses(os.path.basename(path), kind))
     listed = dpkg.owners(
         (p for paths in candidates.values() for p in paths),
         [soname_candidates(path) for path in system],
+        hints,
     )
     for path, users in system.items():
         owners: Set[str] = set()
@@ -1039,4 +1161,9 @@ def main(argv: Optional[List[str]] = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    status = main()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    # Leave at once: tearing down the interpreter and everything the scan
+    # built takes a few milliseconds and serves no purpose here.
+    os._exit(status)
