@@ -299,7 +299,7 @@ def test_dockerfile_demo_app() -> None:
     assert "compileall" in text
     assert "/opt/python/3.12/bin/python3.12 -m venv --without-pip /usr/share/python3/app" in text
     assert 'ENTRYPOINT ["demo-app"]' in steps
-    assert "USER app" in steps and "WORKDIR /app" in steps
+    assert "USER 10001:10001" in steps and "WORKDIR /app" in steps
     assert 'org.opencontainers.image.version="0.1.0"' in text
     assert 'io.snakepacker.python="3.12"' in text
     # CA material only ever as a secret mount.
@@ -318,7 +318,7 @@ def test_dockerfile_options() -> None:
     assert "/opt/app/bin/python -m pip install" in text
     assert "--mount=type=cache,target=/root/.cache/pip" in text
     assert "pip uninstall" not in text
-    assert any(s.startswith("RUN apt-install") and s.endswith(" ffmpeg") for s in steps)
+    assert any(s.startswith("RUN xargs -a ") and s.endswith(" apt-install ffmpeg") for s in steps)
     assert not any(s.startswith("USER") for s in steps) and "useradd" not in text
     assert "WORKDIR /srv" in steps
 

@@ -53,8 +53,12 @@ def render(family: Family, image: Image) -> Rendered:
         "newest": pythons[-1],
         "release_grade": options.release_grade,
     }
-    text = _environment().get_template(f"{image.template}.j2").render(context)
-    text = _tidy(text)
+    if image.app is not None:
+        from snakepacker.pack.apps import render_app  # pack builds on the family
+
+        text = render_app(family, image.app)
+    else:
+        text = _tidy(_environment().get_template(f"{image.template}.j2").render(context))
 
     files: dict[str, Path] = {}
     tarballs: dict[str, str] = {}

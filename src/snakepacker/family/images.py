@@ -11,6 +11,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 from snakepacker.errors import UsageError
+from snakepacker.family.apps import APPS, AppRecipe, check_recipes
 from snakepacker.family.cpython import PythonSpec
 from snakepacker.options import FamilyOptions
 
@@ -32,6 +33,7 @@ class Image:
     python: PythonSpec | None = None  # the interpreter of a target image
     pillow: bool = False
     summary: str = ""
+    app: AppRecipe | None = None  # the recipe of an application image
 
     @property
     def depends_on(self) -> tuple[str, ...]:
@@ -39,9 +41,10 @@ class Image:
 
 
 class Family:
-    def __init__(self, options: FamilyOptions):
+    def __init__(self, options: FamilyOptions, apps: Iterable[AppRecipe] = APPS):
         self.options = options
         self.distro = options.distro
+        self.apps = check_recipes(apps)
         self.images: dict[str, Image] = {}
         for image in self._define():
             self.images[image.name] = image
@@ -62,6 +65,13 @@ class Family:
             yield Image(f"{spec.minor}-pillow", Kind.TARGET, "python-pillow", spec.minor,
                         needs=("all-pillow",), python=spec, pillow=True,
                         summary=f"CPython {spec.minor} + the libraries Pillow needs")
+        # Applications whose Python is in the (possibly narrowed) family.
+        for app in self.apps:
+            if app.python in self.options.minors:
+                yield Image(app.name, Kind.APP, "app", app.target,
+                            needs=("all-pillow" if app.pillow else "all",),
+                            python=self.options.python(app.python), pillow=app.pillow,
+                            summary=app.summary, app=app)
 
     # -- names -----------------------------------------------------------------
 

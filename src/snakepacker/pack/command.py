@@ -79,6 +79,12 @@ def add_parser(commands: argparse._SubParsersAction) -> argparse.ArgumentParser:
     parser.add_argument("--workdir", metavar="PATH",
                         help=f"the image's WORKDIR (default {DEFAULT_WORKDIR}); a "
                              "requirements-only project's code is copied there")
+    parser.add_argument("--env", action="append", metavar="KEY=VALUE",
+                        help="an environment variable of the image (repeatable)")
+    parser.add_argument("--volume", action="append", metavar="PATH",
+                        help="declare a volume (repeatable)")
+    parser.add_argument("--port", action="append", metavar="N",
+                        help="a port the app listens on, EXPOSEd (repeatable)")
     parser.add_argument("--dockerfile", action="store_true",
                         help="print the Dockerfile instead of building")
     parser.add_argument("-v", "--verbose", action="store_true", help="show every build line")

@@ -87,7 +87,8 @@ def _steps(plan: Plan) -> tuple[list[str], str | None, str | None]:
     project_step = None
     if project.kind is Kind.REQUIREMENT:
         assert project.requirement is not None
-        deps.append(_install(plan, [shlex.quote(project.requirement)]))
+        pins = [shlex.quote(d) for d in project.dependencies]
+        deps.append(_install(plan, [shlex.quote(project.requirement), *pins]))
         return deps, None, None
     if project.lock == "uv.lock":
         lock_copy = "pyproject.toml uv.lock /tmp/lock/"
@@ -120,12 +121,11 @@ def render(plan: Plan) -> str:
     venv = opts.venv_path
     deps, project_step, lock_copy = _steps(plan)
     cache = "/root/.cache/uv" if opts.installer == "uv" else "/root/.cache/pip"
+    # Both installers only warn, and exit 0, for a package that is not there.
     if opts.installer == "uv":
-        uninstall = f"uv pip uninstall --python {venv}/bin/python pip setuptools wheel 2>&1 " \
-                    "| grep -v 'not installed' || true"
+        uninstall = f"uv pip uninstall --python {venv}/bin/python pip setuptools wheel"
     else:
-        uninstall = f"{venv}/bin/python -m pip uninstall --yes --quiet setuptools wheel pip " \
-                    "2>&1 | grep -v 'not installed' || true"
+        uninstall = f"{venv}/bin/python -m pip uninstall --yes --quiet setuptools wheel pip"
     names = [project.name] if project.name else []
     labels = {
         "org.opencontainers.image.title": project.name or project.label,
@@ -163,9 +163,15 @@ def render(plan: Plan) -> str:
         "apt": opts.apt,
         "create_user": opts.user != "root" and not opts.user[0].isdigit(),
         "user": opts.user,
+        # USER names the created user by uid: hosts (and runAsNonRoot) need a number.
+        "user_id": f"{APP_UID}:{APP_UID}" if opts.user != "root" and not opts.user[0].isdigit()
+        else opts.user,
         "uid": APP_UID,
         "workdir": opts.workdir,
         "labels": {k: _quote_label(v) for k, v in labels.items()},
+        "env": [(key, json.dumps(value)) for key, value in opts.env],
+        "volumes": json.dumps(list(opts.volumes)) if opts.volumes else None,
+        "ports": " ".join(str(p) for p in opts.ports),
         "entrypoint": json.dumps(list(plan.entrypoint)) if plan.entrypoint else None,
         "cmd": json.dumps(list(plan.cmd)) if plan.cmd else None,
     }

@@ -41,6 +41,9 @@ _PACK_KEYS: dict[str, type | tuple[type, ...]] = {
     "workdir": str,
     "extras": (str, list),
     "requirements": str,  # read by project.py
+    "env": dict,
+    "volume": (str, list),
+    "port": (int, list),
 }
 # Family options that may also live there (command line and environment win).
 _FAMILY_KEYS: dict[str, str] = {
@@ -70,6 +73,9 @@ class PackOptions:
     workdir: str
     extras: tuple[str, ...]
     minors_given: bool  # the family's minors were named (else: those built locally)
+    env: tuple[tuple[str, str], ...] = ()  # ENV of the final image
+    volumes: tuple[str, ...] = ()
+    ports: tuple[int, ...] = ()
 
 
 def check_tool_table(tool: Mapping[str, Any], where: str = "[tool.snakepacker]") -> dict:
@@ -156,6 +162,12 @@ def merge(
         if not re.fullmatch(r"[a-z0-9][a-z0-9+.-]+(:[a-z0-9]+)?(=[A-Za-z0-9.+~:-]+)?", package):
             raise UsageError(f"--apt {package!r}: not a Debian package name")
     tags = _names(pick("tag", "tag")) or (f"{project.image_name}:latest",)
+    env = _env(pick("env", "env"))
+    volumes = _names(pick("volume", "volume"))
+    for volume in volumes:
+        if not volume.startswith("/") or re.search(r"[\s'\"$`\\]", volume):
+            raise UsageError(f"--volume {volume!r}: not an absolute path")
+    ports = _ports(pick("port", "port"))
     return PackOptions(
         project=project,
         family=family,
@@ -172,4 +184,32 @@ def merge(
         workdir=workdir,
         extras=_names(pick("extras", "extras")),
         minors_given=minors_given,
+        env=env,
+        volumes=volumes,
+        ports=ports,
     )
+
+
+def _env(value: list | dict | None) -> tuple[tuple[str, str], ...]:
+    """KEY=VALUE words (command line) or a table (pyproject.toml)."""
+    if not value:
+        return ()
+    items = value.items() if isinstance(value, dict) else (
+        word.partition("=")[::2] for word in value
+    )
+    pairs = tuple((str(k), str(v)) for k, v in items)
+    for key, _ in pairs:
+        if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", key):
+            raise UsageError(f"--env {key!r}: not a variable name (KEY=VALUE)")
+    return pairs
+
+
+def _ports(value: int | list | str | None) -> tuple[int, ...]:
+    items = value if isinstance(value, list) else [] if value is None else [value]
+    ports: list[int] = []
+    for item in items:
+        text = str(item)
+        if not text.isdigit() or not 0 < int(text) < 65536:
+            raise UsageError(f"--port {text!r}: not a TCP port (1-65535)")
+        ports.append(int(text))
+    return tuple(ports)
