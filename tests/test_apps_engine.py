@@ -1,0 +1,98 @@
+"""Application images on a real engine: each one's smoke check, read-only, non-root."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import FAMILY_ARGS, Docker, snakepacker
+
+pytestmark = pytest.mark.engine
+
+APPS = ("ruff", "black", "ipython", "jupyterlab")
+CALLER = "1234:1234"  # an unprivileged uid that exists in no image, as `$(id -u)` would be
+READ_ONLY = ("--read-only", "--tmpfs", "/tmp")
+
+
+@pytest.fixture(scope="module")
+def app_images(family_images: dict[str, str]) -> dict[str, str]:
+    proc = snakepacker("images", "build", *APPS, *FAMILY_ARGS)
+    if proc.returncode != 0:
+        pytest.fail(f"building {', '.join(APPS)} failed:\n{proc.stderr[-5000:]}")
+    return {app: f"snakepacker/python:{app}" for app in APPS}
+
+
+def tree(tmp_path: Path, name: str, text: str) -> Path:
+    folder = tmp_path / name
+    folder.mkdir()
+    (folder / "module.py").write_text(text)
+    folder.chmod(0o777)
+    (folder / "module.py").chmod(0o666)
+    return folder
+
+
+@pytest.mark.parametrize(
+    ("app", "bad", "expect"),
+    [
+        ("ruff", "import os\n", "F401"),
+        ("black", "x = {  'a':1 }\n", "would reformat"),
+    ],
+)
+def test_checkers_fail_a_bad_tree_and_pass_a_clean_one(
+    docker: Docker, app_images: dict[str, str], tmp_path: Path, app: str, bad: str,
+    expect: str,
+) -> None:
+    image = app_images[app]
+    dirty = tree(tmp_path, "dirty", bad)
+    clean = tree(tmp_path, "clean", 'X = {"a": 1}\n')
+    failed = docker.run(image, ["."], *READ_ONLY, "--user", CALLER, "-v", f"{dirty}:/app",
+                        check=False)
+    assert failed.returncode == 1, failed.stdout + failed.stderr
+    assert expect in failed.stdout + failed.stderr
+    passed = docker.run(image, ["."], *READ_ONLY, "--user", CALLER, "-v", f"{clean}:/app",
+                        check=False)
+    assert passed.returncode == 0, passed.stdout + passed.stderr
+    assert (dirty / "module.py").read_text() == bad  # checked, not rewritten
+
+
+def test_ipython_runs_read_only_as_non_root(docker: Docker, app_images: dict[str, str]) -> None:
+    for user in ((), ("--user", "65534:65534")):
+        out = docker.run(app_images["ipython"], ["-c", "import os; print(6 * 7, os.getuid())"],
+                         *READ_ONLY, *user).stdout.split()
+        assert out[0] == "42" and out[1] != "0"
+
+
+def test_jupyterlab_answers_http_on_a_published_port(
+    docker: Docker, app_images: dict[str, str]
+) -> None:
+    image = app_images["jupyterlab"]
+    name = f"snakepacker-jupyter-{int(time.time())}"
+    docker("run", "-d", "--name", name, *READ_ONLY, "-p", "127.0.0.1::8888", image)
+    try:
+        port = docker("port", name, "8888/tcp").stdout.split()[0].rsplit(":", 1)[1]
+        wait = subprocess.run(
+            [sys.executable, "-m", "snakepacker.tools.wait_for_port", "-t", "90",
+             f"127.0.0.1:{port}"], capture_output=True, text=True,
+        )
+        assert wait.returncode == 0, wait.stderr + docker("logs", name).stderr[-2000:]
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/api", timeout=5) as r:
+                    answer = json.load(r)
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.5)
+        assert "version" in answer
+        uid = docker("exec", name, "id", "-u").stdout.strip()
+        assert uid not in ("", "0")
+    finally:
+        docker("rm", "-f", name, check=False)
