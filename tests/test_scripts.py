@@ -9,7 +9,10 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-SCRIPTS = [ROOT / "scripts" / name for name in ("setup", "demo", "test", "apps")] + [ROOT / ".ci" / "run"]
+SCRIPTS = [
+    *(ROOT / "scripts" / name for name in ("setup", "demo", "test", "apps")),
+    ROOT / ".ci" / "run",
+]
 
 
 def test_readme_quick_start_and_ci_agree() -> None:

@@ -8,11 +8,9 @@ picks a client that can build with BuildKit and checks that its daemon answers.
 from __future__ import annotations
 
 import collections
-import json
 import os
 import re
 import subprocess
-import sys
 import tempfile
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -76,16 +74,8 @@ class Engine:
 
     # -- plain commands ----------------------------------------------------------
 
-    def _run(
-        self, args: Sequence[str], *, check: bool = True, input: bytes | None = None
-    ) -> subprocess.CompletedProcess[str]:
-        proc = subprocess.run(
-            [self.client, *args],
-            env=self.env,
-            input=input.decode() if input is not None else None,
-            capture_output=True,
-            text=True,
-        )
+    def _run(self, args: Sequence[str], *, check: bool = True) -> subprocess.CompletedProcess[str]:
+        proc = subprocess.run([self.client, *args], env=self.env, capture_output=True, text=True)
         if check and proc.returncode != 0:
             detail = _last_line(proc.stderr) or f"exit code {proc.returncode}"
             raise EngineError(f"`docker {' '.join(args[:2])}` failed: {detail}")
@@ -101,9 +91,6 @@ class Engine:
     def image_size(self, ref: str) -> int | None:
         proc = self._run(["image", "inspect", "--format", "{{.Size}}", ref], check=False)
         return int(proc.stdout.strip()) if proc.returncode == 0 else None
-
-    def inspect(self, ref: str) -> dict:
-        return json.loads(self._run(["image", "inspect", ref]).stdout)[0]
 
     def tag(self, image_id: str, refs: Iterable[str]) -> None:
         for ref in refs:
@@ -237,7 +224,3 @@ def _failure_message(label: str, tail: list[str], code: int) -> str:
         head += f" at {step}"
     head += f" (exit code {code})"
     return head + "\n" + "\n".join("    " + line for line in lines[-_TAIL_LINES:])
-
-
-def stream_to_stderr(line: str) -> None:
-    print(line, file=sys.stderr, flush=True)
