@@ -58,7 +58,7 @@ def render(family: Family, image: Image) -> Rendered:
 
         text = render_app(family, image.app)
     else:
-        text = _tidy(_environment().get_template(f"{image.template}.j2").render(context))
+        text = render_template(f"{image.template}.j2", context)
 
     files: dict[str, Path] = {}
     tarballs: dict[str, str] = {}
@@ -70,6 +70,11 @@ def render(family: Family, image: Image) -> Rendered:
             if py is not None and py.route is Route.SOURCE and py.release is not None:
                 tarballs[py.release.context_name] = py.minor
     return Rendered(image, text, files, tarballs)
+
+
+def render_template(name: str, context: dict[str, object]) -> str:
+    """Render one of the package's Dockerfile templates, tidied."""
+    return _tidy(_environment().get_template(name).render(context))
 
 
 def _tidy(text: str) -> str:

@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-import functools
 import json
 import shlex
 from dataclasses import dataclass
-from importlib import resources
-
-import jinja2
 
 from snakepacker import __version__
 from snakepacker.family.cpython import PythonSpec
 from snakepacker.pack.options import PackOptions
 from snakepacker.pack.project import Kind, Project
+from snakepacker.render import render_template
 
 SRC = "/usr/src/app"  # where the project's code is copied in the build stage
 INFO = "/usr/share/snakepacker/pack"  # the lists the build stage hands to the final one
@@ -51,15 +48,6 @@ class Plan:
     @property
     def project(self) -> Project:
         return self.options.project
-
-
-@functools.cache
-def _environment() -> jinja2.Environment:
-    loader = jinja2.FileSystemLoader(str(resources.files("snakepacker").joinpath("templates")))
-    return jinja2.Environment(
-        loader=loader, undefined=jinja2.StrictUndefined, trim_blocks=True,
-        lstrip_blocks=True, keep_trailing_newline=True, autoescape=False,
-    )
 
 
 def _quote_label(value: str) -> str:
@@ -175,8 +163,7 @@ def render(plan: Plan) -> str:
         "entrypoint": json.dumps(list(plan.entrypoint)) if plan.entrypoint else None,
         "cmd": json.dumps(list(plan.cmd)) if plan.cmd else None,
     }
-    text = _environment().get_template("pack.j2").render(context)
-    return _tidy(text)
+    return render_template("pack.j2", context)
 
 
 def render_build_stage(plan: Plan) -> str:
@@ -186,12 +173,3 @@ def render_build_stage(plan: Plan) -> str:
     text = render(plan)
     marker = "# ============================== final stage"
     return text[: text.index(marker)].rstrip() + "\n"
-
-
-def _tidy(text: str) -> str:
-    lines: list[str] = []
-    for line in text.splitlines():
-        if not line.strip() and (not lines or not lines[-1].strip()):
-            continue
-        lines.append(line.rstrip())
-    return "\n".join(lines).strip() + "\n"
