@@ -116,3 +116,26 @@ def test_releases_table_is_complete_and_well_formed() -> None:
         assert release.on_python_org == (release.pool_path == "-")
     assert find_release("3.12.3").vendor == "ubuntu"
     assert find_release("3.11.2").context_name == "cpython-3.11.2.tar.gz"
+
+
+def test_every_family_option_can_come_from_the_environment() -> None:
+    env = {
+        "SNAKEPACKER_DISTRO": "noble", "SNAKEPACKER_MINORS": "3.12,3.13",
+        "SNAKEPACKER_ROUTE": "3.13=deadsnakes", "SNAKEPACKER_CPYTHON": "3.12=3.12.3",
+        "SNAKEPACKER_NAMESPACE": "acme", "SNAKEPACKER_REGISTRY": "registry.invalid",
+        "SNAKEPACKER_RELEASE_GRADE": "1", "SNAKEPACKER_ROOT_IMAGE": "acme/root:noble",
+        "SNAKEPACKER_CPYTHON_MIRROR": "/srv/cpython", "SNAKEPACKER_INDEX_URL": "http://x/simple",
+    }
+    options = FamilyOptions.from_args(argparse.Namespace(), env=env)
+    assert options.distro.name == "noble" and options.minors == ("3.12", "3.13")
+    assert options.python("3.13").route is Route.DEADSNAKES
+    assert options.python("3.12").route is Route.DISTRO  # noble ships 3.12
+    assert options.releases["3.12"] == find_release("3.12.3")
+    assert (options.namespace, options.registry) == ("acme", "registry.invalid")
+    assert options.release_grade and options.root_image == "acme/root:noble"
+    assert options.cpython_mirror == "/srv/cpython"
+    assert options.network.index_url == "http://x/simple"
+    # The command line wins over the environment.
+    args = argparse.Namespace(namespace="cli", minors="3.14")
+    options = FamilyOptions.from_args(args, env=env)
+    assert options.namespace == "cli" and options.minors == ("3.14",)

@@ -43,7 +43,8 @@ def build_parser() -> argparse.ArgumentParser:
     build = images_cmds.add_parser(
         "build", help="build TAG and every image it stands on, in order, with the engine's cache"
     )
-    build.add_argument("tags", nargs="*", metavar="TAG")
+    build.add_argument("tags", nargs="*", metavar="TAG",
+                       help="tags to build (see `snakepacker images list`)")
     build.add_argument("--all", action="store_true", help="build the whole family")
     build.add_argument("-v", "--verbose", action="store_true", help="show every build line")
     add_family_arguments(build)

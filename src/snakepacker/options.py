@@ -100,9 +100,10 @@ class FamilyOptions:
             tarballs=tarballs,
             namespace=pick("namespace") or "snakepacker",
             registry=pick("registry") or "ghcr.io",
-            release_grade=bool(getattr(args, "release_grade", False)),
+            release_grade=bool(getattr(args, "release_grade", False))
+            or env.get(ENV_PREFIX + "RELEASE_GRADE", "").lower() in ("1", "true", "yes"),
             cpython_mirror=pick("cpython_mirror"),
-            root_image=getattr(args, "root_image", None),
+            root_image=pick("root_image"),
             network=NetworkOptions.from_args(args, env),
         )
 
