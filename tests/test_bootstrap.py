@@ -31,23 +31,30 @@ def test_sources_name_the_release_updates_and_security_pockets() -> None:
 
 
 @pytest.mark.engine
-def test_bootstrap_makes_a_trimmed_verified_root(engine: Engine, docker: Docker) -> None:
+@pytest.mark.parametrize(("distro", "keyring"), [
+    ("jammy", "ubuntu-archive-keyring.gpg"),
+    ("bookworm", "debian-archive-keyring.gpg"),
+])
+def test_bootstrap_makes_a_trimmed_verified_root(
+    engine: Engine, docker: Docker, distro: str, keyring: str
+) -> None:
     namespace = "snakepacker-boottest"
-    proc = snakepacker("bootstrap", "jammy", "--namespace", namespace)
-    ref = f"{namespace}/root:jammy"
+    proc = snakepacker("bootstrap", distro, "--namespace", namespace)
+    ref = f"{namespace}/root:{distro}"
     try:
         assert proc.returncode == 0, proc.stderr[-3000:]
         assert proc.stdout.strip() == ref
-        script = """
+        script = f"""
             set -e
             grep -c '^deb ' /etc/apt/sources.list
-            grep -q 'jammy-security main universe' /etc/apt/sources.list
+            grep -q '{distro}-security main' /etc/apt/sources.list
             command -v apt-get >/dev/null
-            [ -s /usr/share/keyrings/ubuntu-archive-keyring.gpg ]
+            [ -s /usr/share/keyrings/{keyring} ]
             [ -z "$(find /var/lib/apt/lists /var/cache/apt/archives -type f ! -name lock)" ]
             [ -z "$(find /usr/share/man /usr/share/locale -type f ! -name locale.alias)" ]
             [ -z "$(find /usr/share/doc -type f ! -name copyright)" ]
-            [ -L /lib ]
+            [ -L /lib ] && [ -L /bin ]
+            ! dpkg -s perl >/dev/null 2>&1  # usrmerge and its perl stay out
             echo ok
         """
         out = docker.sh(ref, script).stdout.split()

@@ -31,6 +31,7 @@ PINNED_KEYS = {
     ),
 }
 KEYRING_PACKAGES = {"ubuntu": "ubuntu-keyring", "debian": "debian-archive-keyring"}
+MERGED_USR_HOOK = Path("/usr/share/mmdebstrap/hooks/maybe-merged-usr")
 DEBIAN_KEYRING = Path("/usr/share/keyrings/debian-archive-keyring.gpg")
 
 ROOT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -142,6 +143,10 @@ def bootstrap(
                 # apt and the archive keys stay in the image: later layers install from
                 # the same archive with the same checks. (Ubuntu's apt is not 'required'.)
                 f"--include=apt,{KEYRING_PACKAGES[distro.vendor]}"]
+        if MERGED_USR_HOOK.is_dir():
+            # /usr merged by symlinks where the release has usr-is-merged; without this
+            # hook Debian 12+ pulls in the usrmerge package and all of perl (45 MB).
+            args.append(f"--hook-dir={MERGED_USR_HOOK}")
         args += [f"--dpkgopt={opt}" for opt in DPKG_EXCLUDES]
         args += [f"--aptopt={opt}" for opt in APT_NO_EXTRAS]
         args += [distro.name, str(tarball), *sources(distro, mirror)]
