@@ -15,6 +15,7 @@ import sys
 
 from snakepacker.bootstrap import root_ref
 from snakepacker.engine import Engine
+from snakepacker.family.cpython import MINORS
 from snakepacker.family.distros import DEFAULT_DISTRO, get_distro
 
 MB = 1e6
@@ -42,13 +43,16 @@ def main() -> int:
     ]
     base = size(ref("base"))
     rows.append(("base", base, "root", root, "<= 85 MB"))
-    for minor in ("3.10", "3.12"):
+    for minor in MINORS:  # the X.Y images built here
         target = size(ref(minor))
+        if target is None:
+            continue
         rows.append((minor, target, "base", base, "+ <= 40 MB"))
         rows.append((f"{minor}-pillow", size(ref(f"{minor}-pillow")), minor, target, "+ <= 10 MB"))
     rows.append(("all", size(ref("all")), "base", base, ""))
     rows.append(("all-pillow", size(ref("all-pillow")), "all", size(ref("all")), ""))
 
+    print(f"{distro.name}:")
     print(f"{'image':<14}{'size MB':>9}  {'over':<6}{'adds MB':>9}  goal")
     for name, value, over, under, goal in rows:
         shown = f"{value:9.1f}" if value is not None else f"{'-':>9}"
