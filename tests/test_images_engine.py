@@ -48,6 +48,7 @@ def test_base_holds_locale_timezone_certificates_and_tools(
         locale -a | grep -qx en_US.utf8
         [ "$LANG" = en_US.UTF-8 ] && [ "$TZ" = Etc/UTC ]
         date +%Z | grep -qx UTC
+        [ -f /usr/share/zoneinfo/Europe/Berlin ] && [ ! -e /usr/share/zoneinfo/right ]
         [ -s /etc/ssl/certs/ca-certificates.crt ]
         for tool in apt-install wait-for-port find-libdeps; do [ -x /usr/local/bin/$tool ]; done
         ! command -v cc && ! command -v gcc && ! command -v python3

@@ -59,7 +59,8 @@ _PILLOW_HEADERS = (
 )
 
 # Files dpkg leaves out of every image: docs (but their copyright notices), manuals,
-# translations, the ICU copy of the time zones and shell completions. The bootstrapped
+# translations, the ICU copy of the time zones, the leap-second ("right/") zones that
+# nothing uses by default, and shell completions. The bootstrapped
 # root and `base` both carry this list, so later installs honour it too.
 DPKG_EXCLUDES = (
     "path-exclude=/usr/share/doc/*",
@@ -70,6 +71,7 @@ DPKG_EXCLUDES = (
     "path-include=/usr/share/locale/locale.alias",
     "path-exclude=/usr/share/lintian/*",
     "path-exclude=/usr/share/zoneinfo-icu/*",
+    "path-exclude=/usr/share/zoneinfo/right/*",
     "path-exclude=/usr/share/bash-completion/*",
 )
 
