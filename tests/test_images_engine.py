@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import Docker
+from tests.conftest import Docker, snakepacker
 
 pytestmark = pytest.mark.engine
 
@@ -48,7 +48,7 @@ def test_base_holds_locale_timezone_certificates_and_tools(
         locale -a | grep -qx en_US.utf8
         [ "$LANG" = en_US.UTF-8 ] && [ "$TZ" = Etc/UTC ]
         date +%Z | grep -qx UTC
-        [ -f /usr/share/zoneinfo/Europe/Berlin ] && [ ! -e /usr/share/zoneinfo/right ]
+        [ -f /usr/share/zoneinfo/Europe/Berlin ] && [ -z "$(ls -A /usr/share/zoneinfo/right)" ]
         [ -s /etc/ssl/certs/ca-certificates.crt ]
         for tool in apt-install wait-for-port find-libdeps; do [ -x /usr/local/bin/$tool ]; done
         ! command -v cc && ! command -v gcc && ! command -v python3
@@ -220,3 +220,19 @@ def test_find_libdeps_runs_in_the_targets(docker: Docker, family_images: dict[st
     assert {"libc6", "libssl3", "zlib1g"} <= set(out)
     ten = docker.run(family_images["3.10"], ["find-libdeps", "/usr/lib/python3.10/lib-dynload"])
     assert "libc6" in ten.stdout.split()
+
+
+def test_a_debian_family_builds_and_runs(docker: Docker) -> None:
+    """bookworm: its own root, Python 3.11 from the release, Debian's package names in all."""
+    if docker("image", "inspect", "snakepacker/root:bookworm", check=False).returncode != 0:
+        proc = snakepacker("bootstrap", "bookworm")
+        assert proc.returncode == 0, proc.stderr[-3000:]
+    proc = snakepacker("images", "build", "3.11", "all", "--distro", "bookworm",
+                       "--minors", "3.11")
+    assert proc.returncode == 0, proc.stderr[-5000:]
+    out = docker.run("snakepacker/python:3.11-bookworm",
+                     ["python3", "-c", "import ssl, sys; print(sys.version_info[:2])"],
+                     "--read-only", "--user", NOBODY).stdout
+    assert out.strip() == "(3, 11)"
+    script = "python3.11 -m pip --version && mysql_config --version && gcc --version"
+    assert docker.sh("snakepacker/python:all-bookworm", script).returncode == 0
