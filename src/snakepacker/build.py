@@ -14,7 +14,7 @@ from pathlib import Path
 from snakepacker.bootstrap import root_ref
 from snakepacker.engine import Engine, Secret
 from snakepacker.errors import SnakepackerError
-from snakepacker.family.images import Family, Image
+from snakepacker.family.images import Family, Image, Kind
 from snakepacker.options import NetworkOptions
 from snakepacker.render import Rendered, render
 from snakepacker.sources import fetch
@@ -111,7 +111,7 @@ def build_images(
                     local=options.tarballs.get(minor), progress=progress,
                 )
 
-    root = resolve_root(engine, family, progress) if order[0].name == "base" else None
+    root = resolve_root(engine, family, progress)  # every closure starts at base
     built: list[Built] = []
     with network_secrets(options.network) as secrets:
         for number, item in enumerate(rendered, 1):
@@ -125,7 +125,7 @@ def build_images(
                     Path(tmp),
                     label=tag,
                     secrets=secrets,
-                    build_args={"ROOT_IMAGE": root} if image.name == "base" and root else None,
+                    build_args={"ROOT_IMAGE": root} if image.kind is Kind.BASE else None,
                     progress=progress,
                     verbose=verbose,
                 )
