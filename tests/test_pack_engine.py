@@ -237,6 +237,30 @@ def test_requirement_with_pip_on_distro_python(docker: Docker,
     untag(docker, tag)
 
 
+def test_pillow_variant_and_extra_apt_packages(docker: Docker,
+                                               family_images: dict[str, str]) -> None:
+    """--pillow builds on all-pillow and runs on 3.12-pillow; --apt adds a package."""
+    tag = f"{PREFIX}-pillow:pytest"
+    untag(docker, tag)
+    proc = pack("pillow", "-t", tag, "--pillow", "--apt", "netbase", "--python", "3.12",
+                "--entrypoint", "python")
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    try:
+        out = docker.run(tag, ["-c", "from PIL import Image; print(Image.new('L', (2, 3)).size)"],
+                         "--read-only", "--tmpfs", "/tmp").stdout
+        assert out.strip() == "(2, 3)"
+        installed = dpkg(docker, tag)
+        assert "netbase" in installed
+        assert set(dpkg(docker, family_images["3.12-pillow"])) <= set(installed)
+        parent = docker("image", "inspect", "--format", "{{json .RootFS.Layers}}",
+                        family_images["3.12-pillow"]).stdout.strip()[1:-1]
+        layers = docker("image", "inspect", "--format", "{{json .RootFS.Layers}}",
+                        tag).stdout
+        assert parent in layers  # built on 3.12-pillow's layers
+    finally:
+        untag(docker, tag)
+
+
 # -- bad input: one clear line, exit != 0, nothing tagged ------------------------------------
 
 
