@@ -109,3 +109,18 @@ def test_a_failed_family_build_keeps_the_old_tag(
     assert "snakepacker: error: building all failed at [" in proc.stderr
     assert engine.image_id(family_images["all"]) == before
     assert engine.image_id("ghcr.io/snakepacker/python/all") == before
+
+
+@pytest.mark.engine
+def test_another_namespace_builds_on_the_default_bootstrapped_root(
+    engine: Engine, family_images: dict[str, str]
+) -> None:
+    namespace = "snakepacker-nstest"
+    proc = snakepacker("images", "build", "base", "--namespace", namespace)
+    try:
+        assert proc.returncode == 0, proc.stderr[-2000:]
+        # Same root, same steps: the engine's cache gives the very same layers.
+        ours = engine.image_id(f"{namespace}/python:base")
+        assert ours is not None and engine.image_exists(f"ghcr.io/{namespace}/python/base")
+    finally:
+        engine.remove([f"{namespace}/python:base", f"ghcr.io/{namespace}/python/base"])

@@ -15,7 +15,7 @@ from snakepacker.bootstrap import root_ref
 from snakepacker.engine import Engine, Secret
 from snakepacker.errors import SnakepackerError
 from snakepacker.family.images import Family, Image, Kind
-from snakepacker.options import NetworkOptions
+from snakepacker.options import DEFAULT_NAMESPACE, NetworkOptions
 from snakepacker.render import Rendered, render
 from snakepacker.sources import fetch
 
@@ -39,9 +39,11 @@ def resolve_root(engine: Engine, family: Family, progress: Progress) -> str:
         if engine.image_exists(forced) or engine.pull(forced):
             return forced
         raise SnakepackerError(f"root image {forced} is neither present nor pullable")
-    bootstrapped = root_ref(distro, family.options.namespace)
-    if engine.image_exists(bootstrapped):
-        return bootstrapped
+    # A root bootstrapped under this family's namespace, else under the default one.
+    for namespace in dict.fromkeys((family.options.namespace, DEFAULT_NAMESPACE)):
+        bootstrapped = root_ref(distro, namespace)
+        if engine.image_exists(bootstrapped):
+            return bootstrapped
     official = distro.official_image
     if engine.image_exists(official):
         return official

@@ -29,6 +29,7 @@ from snakepacker.family.distros import DEFAULT_DISTRO, DISTROS, Distro, get_dist
 from snakepacker.sources import release_of_file
 
 ENV_PREFIX = "SNAKEPACKER_"
+DEFAULT_NAMESPACE = "snakepacker"
 
 
 @dataclass(frozen=True)
@@ -58,7 +59,7 @@ class FamilyOptions:
     routes: Mapping[str, Route] = field(default_factory=dict)  # forced routes by minor
     releases: Mapping[str, Release] = field(default_factory=dict)  # chosen tarballs by minor
     tarballs: Mapping[str, Path] = field(default_factory=dict)  # local tarball files by minor
-    namespace: str = "snakepacker"
+    namespace: str = DEFAULT_NAMESPACE
     registry: str = "ghcr.io"
     release_grade: bool = False  # PGO + LTO source builds
     cpython_mirror: str | None = None  # a URL or directory laid out like python.org's /ftp/python
@@ -98,7 +99,7 @@ class FamilyOptions:
             routes=routes,
             releases=releases,
             tarballs=tarballs,
-            namespace=pick("namespace") or "snakepacker",
+            namespace=pick("namespace") or DEFAULT_NAMESPACE,
             registry=pick("registry") or "ghcr.io",
             release_grade=bool(getattr(args, "release_grade", False))
             or env.get(ENV_PREFIX + "RELEASE_GRADE", "").lower() in ("1", "true", "yes"),
