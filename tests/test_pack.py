@@ -229,6 +229,22 @@ entrypoint = "a --serve"
     assert opts.family.minors == ("3.11",)
 
 
+def test_image_environment_volumes_and_ports(tmp_path: Path) -> None:
+    write(tmp_path, {"pyproject.toml": pyproject(name="a", scripts={"a": "a:main"}) + """
+[tool.snakepacker]
+env = { MODE = "prod", GREETING = "hello world" }
+volume = ["/data"]
+port = [8080]
+"""})
+    opts = options_for(tmp_path)
+    assert opts.env == (("MODE", "prod"), ("GREETING", "hello world"))
+    assert (opts.volumes, opts.ports) == (("/data",), (8080,))
+    opts = options_for(tmp_path, "--env", "MODE=dev", "--volume", "/srv", "--port", "80",
+                       "--port", "443")
+    assert opts.env == (("MODE", "dev"),)
+    assert (opts.volumes, opts.ports) == (("/srv",), (80, 443))
+
+
 def test_tool_table_rejects_unknown_keys(tmp_path: Path) -> None:
     write(tmp_path, {"pyproject.toml": pyproject(name="a") + "[tool.snakepacker]\npyton = 1\n"})
     with pytest.raises(UsageError, match="unknown key 'pyton'"):
@@ -237,7 +253,8 @@ def test_tool_table_rejects_unknown_keys(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("argv", [
     ("--installer", "conda"), ("--venv-path", "relative"), ("--user", "Bad User"),
-    ("--apt", "rm -rf"),
+    ("--apt", "rm -rf"), ("--port", "70000"), ("--port", "http"), ("--env", "1X=y"),
+    ("--volume", "data"),
 ])
 def test_bad_option_values(argv: tuple[str, ...]) -> None:
     with pytest.raises((UsageError, SystemExit)):
