@@ -9,7 +9,7 @@ from pathlib import Path
 
 import jinja2
 
-from snakepacker.family.cpython import Route, minor_key
+from snakepacker.family.cpython import Route
 from snakepacker.family.distros import DPKG_EXCLUDES
 from snakepacker.family.images import Family, Image
 from snakepacker.tools import TOOL_FILES
@@ -39,8 +39,12 @@ def _environment() -> jinja2.Environment:
 
 
 def render(family: Family, image: Image) -> Rendered:
-    options = family.options
-    pythons = sorted(options.pythons, key=lambda p: minor_key(p.minor))
+    if image.app is not None:
+        from snakepacker.pack.apps import render_app  # pack builds on the family
+
+        return Rendered(image, render_app(family, image.app))  # a requirement: no context
+
+    pythons = family.options.pythons  # oldest first
     context = {
         "distro": family.distro,
         "dpkg_excludes": DPKG_EXCLUDES,
@@ -51,24 +55,20 @@ def render(family: Family, image: Image) -> Rendered:
         "py": image.python,
         "pythons": pythons,
         "newest": pythons[-1],
-        "release_grade": options.release_grade,
+        "release_grade": family.options.release_grade,
     }
-    if image.app is not None:
-        from snakepacker.pack.apps import render_app  # pack builds on the family
-
-        text = render_app(family, image.app)
-    else:
-        text = render_template(f"{image.template}.j2", context)
+    text = render_template(f"{image.template}.j2", context)
 
     files: dict[str, Path] = {}
-    tarballs: dict[str, str] = {}
     if image.template == "base":
-        files.update({f"tools/{name}": path for name, path in TOOL_FILES.items()})
-    sources = [image.python] if image.template == "python" else pythons
-    if image.template in ("python", "all"):
-        for py in sources:
-            if py is not None and py.route is Route.SOURCE and py.release is not None:
-                tarballs[py.release.context_name] = py.minor
+        files = {f"tools/{name}": path for name, path in TOOL_FILES.items()}
+    # The tarballs of the CPythons this Dockerfile compiles.
+    compiled = {"python": (image.python,), "all": pythons}.get(image.template, ())
+    tarballs = {
+        py.release.context_name: py.minor
+        for py in compiled
+        if py is not None and py.route is Route.SOURCE and py.release is not None
+    }
     return Rendered(image, text, files, tarballs)
 
 
