@@ -92,6 +92,16 @@ class Engine:
         proc = self._run(["image", "inspect", "--format", "{{.Size}}", ref], check=False)
         return int(proc.stdout.strip()) if proc.returncode == 0 else None
 
+    def history(self, ref: str) -> list[tuple[int, str]]:
+        """(size in bytes, instruction) of REF's layers, newest first."""
+        out = self._run(["history", "--no-trunc", "--human=false",
+                         "--format", "{{.Size}}\t{{.CreatedBy}}", ref]).stdout
+        rows = []
+        for line in out.splitlines():
+            size, _, created = line.partition("\t")
+            rows.append((int(size or 0), created))
+        return rows
+
     def tag(self, image_id: str, refs: Iterable[str]) -> None:
         for ref in refs:
             self._run(["tag", image_id, ref])

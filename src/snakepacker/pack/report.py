@@ -15,11 +15,9 @@ image when --keep-pip kept them). Total ÷ floor is pack's overhead.
 
 from __future__ import annotations
 
-import subprocess
 from dataclasses import dataclass
 
 from snakepacker.engine import Engine
-from snakepacker.errors import EngineError
 
 
 @dataclass(frozen=True)
@@ -61,22 +59,6 @@ class SizeReport:
         return out
 
 
-def history(engine: Engine, ref: str) -> list[tuple[int, str]]:
-    """(size in bytes, instruction) of REF's layers, newest first."""
-    proc = subprocess.run(
-        [engine.client, "history", "--no-trunc", "--human=false",
-         "--format", "{{.Size}}\t{{.CreatedBy}}", ref],
-        env=engine.env, capture_output=True, text=True,
-    )
-    if proc.returncode != 0:
-        raise EngineError(f"`docker history {ref}` failed: {proc.stderr.strip()}")
-    rows = []
-    for line in proc.stdout.splitlines():
-        size, _, created = line.partition("\t")
-        rows.append((int(size or 0), created))
-    return rows
-
-
 def size_report(
     engine: Engine, image: str, *, base_ref: str, parent_ref: str, venv: str,
     code_dir: str | None = None, keep_pip: bool = False,
@@ -84,8 +66,8 @@ def size_report(
     base = engine.image_size(base_ref) or 0
     parent = engine.image_size(parent_ref) or 0
     total = engine.image_size(image) or 0
-    layers = history(engine, image)
-    ours = layers[: len(layers) - len(history(engine, parent_ref))]
+    layers = engine.history(image)
+    ours = layers[: len(layers) - len(engine.history(parent_ref))]
     libs = venv_bytes = other = 0
     for size, created in ours:
         if "apt-install" in created:
