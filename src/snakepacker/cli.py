@@ -11,7 +11,7 @@ from snakepacker import __version__
 from snakepacker.errors import EngineError, SnakepackerError, UsageError
 from snakepacker.family.distros import DISTROS, get_distro
 from snakepacker.family.images import Family
-from snakepacker.options import FamilyOptions, add_family_arguments
+from snakepacker.options import DEFAULT_NAMESPACE, FamilyOptions, add_family_arguments
 from snakepacker.pack import command as pack_command
 
 
@@ -140,7 +140,7 @@ def cmd_bootstrap(args: argparse.Namespace) -> int:
 
     distro = get_distro(args.distro)
     engine = Engine.find()
-    ref = bootstrap(distro, engine, args.namespace or "snakepacker", progress=_say)
+    ref = bootstrap(distro, engine, args.namespace or DEFAULT_NAMESPACE, progress=_say)
     print(ref)
     return 0
 
