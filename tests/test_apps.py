@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import re
 
@@ -11,14 +10,14 @@ import pytest
 from snakepacker.errors import UsageError
 from snakepacker.family.apps import APPS
 from snakepacker.family.images import Family, Kind
-from snakepacker.options import FamilyOptions
+from snakepacker.options import family_from
 from snakepacker.render import render
 
 NAMES = ("pylama", "pylava", "ipython", "certbot", "black", "gray", "ruff", "jupyterlab")
 
 
 def family(apps=APPS, **values: object) -> Family:
-    return Family(FamilyOptions.from_args(argparse.Namespace(**values), env={}), apps)
+    return Family(family_from(values), apps)
 
 
 def test_the_eight_apps_are_images_of_kind_app_with_both_names() -> None:

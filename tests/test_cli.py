@@ -7,6 +7,7 @@ import json
 import pytest
 
 from tests.conftest import snakepacker
+from tests.test_engine import cli_with
 
 
 def test_images_list_json_has_one_row_per_tag() -> None:
@@ -57,11 +58,20 @@ def test_bad_input_is_one_line_and_a_non_zero_exit(args: tuple[str, ...], messag
     assert "Traceback" not in proc.stderr
 
 
-def test_unknown_distro_is_rejected_by_the_parser() -> None:
-    proc = snakepacker("bootstrap", "hardy")
-    assert proc.returncode == 2 and "unknown distro 'hardy'" in proc.stderr
-    proc = snakepacker("images", "list", "--distro", "hardy")
-    assert proc.returncode == 2 and "invalid choice: 'hardy'" in proc.stderr
+def test_unknown_distro_is_one_line_from_any_source() -> None:
+    for proc in (snakepacker("bootstrap", "hardy"),
+                 snakepacker("images", "list", "--distro", "hardy"),
+                 cli_with({"SNAKEPACKER_DISTRO": "hardy"}, "images", "list")):
+        assert proc.returncode == 2
+        assert proc.stderr.startswith("snakepacker: error: unknown distro 'hardy'")
+        assert proc.stderr.count("\n") == 1
+
+
+def test_usage_errors_are_one_line_with_exit_2() -> None:
+    for argv in (("images", "build", "--nope"), ("pack",), ("images",), ("frobnicate",)):
+        proc = snakepacker(*argv)
+        assert proc.returncode == 2, argv
+        assert proc.stderr.startswith("snakepacker: error: ") and proc.stderr.count("\n") == 1
 
 
 def test_help_names_every_command() -> None:

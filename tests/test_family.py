@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import re
 
 import pytest
@@ -11,11 +10,11 @@ from snakepacker.errors import UsageError
 from snakepacker.family.cpython import MINORS, Route, default_release, find_release, releases
 from snakepacker.family.distros import DISTROS
 from snakepacker.family.images import Family, Kind
-from snakepacker.options import FamilyOptions
+from snakepacker.options import family_from
 
 
 def family(**values: object) -> Family:
-    return Family(FamilyOptions.from_args(argparse.Namespace(**values), env={}))
+    return Family(family_from(values))
 
 
 def test_every_tag_of_the_reference_design_exists_with_its_kind() -> None:
@@ -126,7 +125,7 @@ def test_every_family_option_can_come_from_the_environment() -> None:
         "SNAKEPACKER_RELEASE_GRADE": "1", "SNAKEPACKER_ROOT_IMAGE": "acme/root:noble",
         "SNAKEPACKER_CPYTHON_MIRROR": "/srv/cpython", "SNAKEPACKER_INDEX_URL": "http://x/simple",
     }
-    options = FamilyOptions.from_args(argparse.Namespace(), env=env)
+    options = family_from({}, env=env)
     assert options.distro.name == "noble" and options.minors == ("3.12", "3.13")
     assert options.python("3.13").route is Route.DEADSNAKES
     assert options.python("3.12").route is Route.DISTRO  # noble ships 3.12
@@ -136,6 +135,5 @@ def test_every_family_option_can_come_from_the_environment() -> None:
     assert options.cpython_mirror == "/srv/cpython"
     assert options.network.index_url == "http://x/simple"
     # The command line wins over the environment.
-    args = argparse.Namespace(namespace="cli", minors="3.14")
-    options = FamilyOptions.from_args(args, env=env)
+    options = family_from({"namespace": "cli", "minors": "3.14"}, env=env)
     assert options.namespace == "cli" and options.minors == ("3.14",)

@@ -83,15 +83,18 @@ def looks_like_path(source: str) -> bool:
     )
 
 
-def inspect_source(source: str, extras: tuple[str, ...] = ()) -> Project:
-    """Read SOURCE; UsageError when it is neither an existing project nor a requirement."""
+def inspect_source(
+    source: str, extras: tuple[str, ...] = (), requirements: str | None = None
+) -> Project:
+    """Read SOURCE; UsageError when it is neither an existing project nor a requirement.
+    REQUIREMENTS names the requirements file to install, over [tool.snakepacker]'s."""
     path = Path(source).expanduser()
     if path.is_file() and path.name in ("pyproject.toml", "setup.py", "setup.cfg"):
         path = path.parent
     if path.is_file() and path.suffix == ".txt":
         return _requirements_project(path.parent, path.name)
     if path.is_dir():
-        return inspect_directory(path.resolve(), extras)
+        return inspect_directory(path.resolve(), extras, requirements)
     if looks_like_path(source) or path.exists():
         raise UsageError(f"SOURCE {source!r}: no such project directory")
     if not source.strip():
@@ -118,7 +121,9 @@ def _valid_specifiers(rest: str) -> bool:
     return all(_CLAUSE.match(part) for part in spec.split(","))
 
 
-def inspect_directory(root: Path, extras: tuple[str, ...] = ()) -> Project:
+def inspect_directory(
+    root: Path, extras: tuple[str, ...] = (), requirements: str | None = None
+) -> Project:
     pyproject = root / "pyproject.toml"
     data: dict[str, Any] = {}
     if pyproject.is_file():
@@ -129,7 +134,7 @@ def inspect_directory(root: Path, extras: tuple[str, ...] = ()) -> Project:
     tool = data.get("tool", {}).get("snakepacker", {})
     if not isinstance(tool, dict):
         raise UsageError(f"{pyproject}: [tool.snakepacker] must be a table")
-    lock = _lock_file(root, tool)
+    lock = _lock_file(root, requirements or tool.get("requirements"))
 
     if "project" in data:
         return _pep621(root, data["project"], tool, lock, extras)
@@ -164,13 +169,14 @@ def _opt_normalize(name: object) -> str | None:
     return normalize(name) if isinstance(name, str) and name else None
 
 
-def _lock_file(root: Path, tool: dict[str, Any]) -> str | None:
-    """uv.lock, a requirements file named in [tool.snakepacker] requirements, or a
-    requirements.txt whose every line is pinned."""
-    named = tool.get("requirements")
+def _lock_file(root: Path, named: object) -> str | None:
+    """uv.lock, the requirements file named (--requirements, [tool.snakepacker]
+    requirements), or a requirements.txt whose every line is pinned."""
     if named:
+        if not isinstance(named, str):
+            raise UsageError("[tool.snakepacker] requirements must be a string")
         if not (root / named).is_file():
-            raise UsageError(f"[tool.snakepacker] requirements: {root / named} does not exist")
+            raise UsageError(f"requirements file {root / named} does not exist")
         return str(named)
     if (root / "uv.lock").is_file():
         return "uv.lock"
