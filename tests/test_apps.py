@@ -63,7 +63,7 @@ def test_checkers_work_in_app_with_their_tool_as_entry_point(name: str) -> None:
     fam = family()
     text = render(fam, fam.get(name)).dockerfile
     assert "WORKDIR /app" in text
-    assert re.search(rf'^ENTRYPOINT \["{name}"', text, re.M)
+    assert re.search(rf'^ENTRYPOINT \["dumb-init", "--", "{name}"', text, re.M)
     assert "USER 10001:10001" in text
 
 
@@ -79,7 +79,7 @@ def test_certbot_has_its_volumes_ports_and_entry_point() -> None:
     fam = family()
     text = render(fam, fam.get("certbot")).dockerfile
     assert 'VOLUME ["/etc/letsencrypt", "/var/lib/letsencrypt"]' in text
-    assert "EXPOSE 80 443" in text and 'ENTRYPOINT ["certbot"]' in text
+    assert "EXPOSE 80 443" in text and 'ENTRYPOINT ["dumb-init", "--", "certbot"]' in text
     assert "\nUSER " not in text
 
 

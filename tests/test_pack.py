@@ -32,6 +32,7 @@ def write(folder: Path, files: dict[str, str]) -> Path:
 
 
 def pyproject(**project: object) -> str:
+    project.setdefault("version", "0.1")
     lines = ["[project]"]
     for key, value in project.items():
         if isinstance(value, dict):
@@ -314,7 +315,7 @@ def test_dockerfile_demo_app() -> None:
     assert "uv pip uninstall" in text and "pip setuptools wheel" in text
     assert "compileall" in text
     assert "/opt/python/3.12/bin/python3.12 -m venv --without-pip /usr/share/python3/app" in text
-    assert 'ENTRYPOINT ["demo-app"]' in steps
+    assert 'ENTRYPOINT ["dumb-init", "--", "demo-app"]' in steps
     assert "USER 10001:10001" in steps and "WORKDIR /app" in steps
     assert 'org.opencontainers.image.version="0.1.0"' in text
     assert 'io.snakepacker.python="3.12"' in text
@@ -360,7 +361,7 @@ def test_dockerfile_uv_lock_and_requirements_only(tmp_path: Path) -> None:
     steps = instructions(text)
     assert "COPY requirements.txt /tmp/lock/requirements.txt" in steps
     assert "COPY . /app" in steps and "COPY --from=build /app /app" in steps
-    assert 'ENTRYPOINT ["python", "app.py"]' in steps
+    assert 'ENTRYPOINT ["dumb-init", "--", "python", "app.py"]' in steps
 
 
 def test_context_leaves_out_junk(tmp_path: Path) -> None:
@@ -493,3 +494,33 @@ def test_the_index_digest_keys_the_resolving_steps(tmp_path: Path) -> None:
     b = network_fingerprint(NetworkOptions((), "https://u:secret@b/simple"))
     assert a != b and "secret" not in a
     assert a == network_fingerprint(NetworkOptions((), "https://u:secret@a/simple"))
+
+
+@pytest.mark.parametrize(("table", "field"), [
+    ('name = 5\nversion = "1"', "`project.name` must be string"),
+    ('name = "a"\nversion = 1.5', "`project.version` must be string"),
+    ('name = "a"\nversion = "1"\nrequires-python = 3', "`project.requires-python`"),
+    ('name = "a"\nversion = "1"\ndependencies = [1]', "`project.dependencies[0]`"),
+    ('name = "a"\nversion = "1"\ndependencies = "notalist"', "`project.dependencies` must"),
+])
+def test_wrong_types_in_project_are_one_line_naming_the_field(
+    tmp_path: Path, table: str, field: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "pyproject.toml").write_text(f"[project]\n{table}\n")
+    assert main(["pack", str(tmp_path), "--dockerfile"]) == 2
+    err = capsys.readouterr().err.splitlines()
+    assert len(err) == 1 and field in err[0] and err[0].startswith("snakepacker: error: ")
+
+
+def test_direct_references_are_requirements_and_empty_is_an_error() -> None:
+    project = inspect_source("tool[cli] @ https://files.example.invalid/tool-1.0-py3-none-any.whl")
+    assert project.kind is Kind.REQUIREMENT and project.name == "tool"
+    for blank in ("", "  "):
+        with pytest.raises(UsageError, match="SOURCE is empty"):
+            inspect_source(blank)
+
+
+def test_the_entry_point_is_checked_when_the_image_is_built() -> None:
+    text = render(plan_for(DEMO, "--entrypoint", "nosuchcmd --flag"))
+    assert 'command -v nosuchcmd > /dev/null' in text
+    assert "rm -f /usr/share/python3/app/.lock" in text

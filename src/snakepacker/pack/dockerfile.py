@@ -18,6 +18,7 @@ from snakepacker.templating import render_template
 SRC = "/usr/src/app"  # where the project's code is copied in the build stage
 INFO = "/usr/share/snakepacker/pack"  # the lists the build stage hands to the final one
 APP_UID = 10001
+INIT = ("dumb-init", "--")  # every packed app runs under the X.Y image's small init
 
 # Run in the build stage by the venv's Python: write the console scripts and the
 # name and version of the distributions that were asked for (by name, or installed
@@ -38,6 +39,12 @@ _PROBE = (
 
 def _quote_label(value: str) -> str:
     return '"' + value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", " ") + '"'
+
+
+def _program(plan: Plan) -> str | None:
+    """The program the container starts, checked to exist when the image is built."""
+    words = plan.entrypoint or plan.cmd or ()
+    return words[0] if words else None
 
 
 def _install(plan: Plan, args: list[str]) -> str:
@@ -168,7 +175,8 @@ def render(plan: Plan) -> str:
         "network_arg": NETWORK_ARG,
         "volumes": json.dumps(list(opts.volumes)) if opts.volumes else None,
         "ports": " ".join(str(p) for p in opts.ports),
-        "entrypoint": json.dumps(list(plan.entrypoint)) if plan.entrypoint else None,
+        "entrypoint": json.dumps([*INIT, *(plan.entrypoint or ())]),
+        "program": shlex.quote(_program(plan)) if _program(plan) else None,
         "cmd": json.dumps(list(plan.cmd)) if plan.cmd else None,
     }
     return render_template("pack.j2", context)

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import configparser
 import enum
+import functools
 import re
 import tomllib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,6 +24,10 @@ _REQUIREMENT = re.compile(
     r"^\s*(?P<name>[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?)\s*"
     r"(?P<extras>\[[A-Za-z0-9._,\s-]*\])?\s*"
     r"(?P<rest>(?:[<>=!~;@(].*)?)$"
+)
+_DIRECT_REFERENCE = re.compile(
+    r"^\s*[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?\s*(?:\[[A-Za-z0-9._,\s-]*\])?\s*@\s*"
+    r"(?:https?|file|git\+\w+)://\S+\s*(?:;.*)?$"
 )
 _PINNED = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*(\[[^\]]*\])?\s*===?\s*[^\s,;*]+\s*(;.*)?$")
 REQUIREMENTS_FILES = ("requirements.txt", "requirements.lock")
@@ -88,6 +94,11 @@ def inspect_source(
 ) -> Project:
     """Read SOURCE; UsageError when it is neither an existing project nor a requirement.
     REQUIREMENTS names the requirements file to install, over [tool.snakepacker]'s."""
+    if not source.strip():
+        raise UsageError("SOURCE is empty: name a project directory or a requirement")
+    if _DIRECT_REFERENCE.match(source):  # name @ URL: a requirement, though it has slashes
+        return Project(Kind.REQUIREMENT, None, requirement=source.strip(),
+                       name=normalize(re.split(r"[\s\[@]", source.strip(), maxsplit=1)[0]))
     path = Path(source).expanduser()
     if path.is_file() and path.name in ("pyproject.toml", "setup.py", "setup.cfg"):
         path = path.parent
@@ -137,6 +148,7 @@ def inspect_directory(
     lock = _lock_file(root, requirements or tool.get("requirements"))
 
     if "project" in data:
+        _validate(pyproject, data["project"])
         return _pep621(root, data["project"], tool, lock, extras)
     poetry = data.get("tool", {}).get("poetry")
     if isinstance(poetry, dict):
@@ -163,6 +175,24 @@ def inspect_directory(
         f"{root} is not a Python project (no pyproject.toml, setup.py, setup.cfg or "
         "requirements.txt)"
     )
+
+
+def _validate(path: Path, project: object) -> None:
+    """The [project] table against PEP 621's schema (validate-pyproject's), so a wrong
+    type is one line naming the field, never a traceback or a misread value."""
+    from validate_pyproject.error_reporting import ValidationError
+
+    try:
+        _validator()({"project": project})
+    except ValidationError as exc:
+        raise UsageError(f"{path}: {exc.message}") from None
+
+
+@functools.cache
+def _validator() -> Callable[[dict[str, Any]], object]:
+    from validate_pyproject import api  # imported on first use: it compiles schemas
+
+    return api.Validator()
 
 
 def _opt_normalize(name: object) -> str | None:
