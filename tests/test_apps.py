@@ -20,10 +20,11 @@ def family(apps=APPS, **values: object) -> Family:
     return Family(family_from(values), apps)
 
 
-def test_the_eight_apps_are_images_of_kind_app_with_both_names() -> None:
+def test_the_eight_apps_are_images_of_kind_app_with_the_three_names() -> None:
     fam = family()
     assert [i.name for i in fam if i.kind is Kind.APP] == list(NAMES)
     assert fam.registry_names("ruff") == ("ghcr.io/snakepacker/python/ruff",
+                                          "ghcr.io/snakepacker/python:ruff",
                                           "snakepacker/python:ruff")
     jupyter = fam.get("jupyterlab")
     assert jupyter.parent == "3.12-pillow" and jupyter.needs == ("all-pillow",)

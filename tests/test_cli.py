@@ -18,7 +18,8 @@ def test_images_list_json_has_one_row_per_tag() -> None:
     assert rows["jupyterlab"]["kind"] == "app" and rows["jupyterlab"]["from"] == "3.12-pillow"
     assert rows["3.12-pillow"]["kind"] == "target" and rows["3.12-pillow"]["from"] == "3.12"
     assert rows["3.12-pillow"]["python"] == "3.12"
-    assert rows["all"]["names"] == ["ghcr.io/snakepacker/python/all", "snakepacker/python:all"]
+    assert rows["all"]["names"] == ["ghcr.io/snakepacker/python/all",
+                                    "ghcr.io/snakepacker/python:all", "snakepacker/python:all"]
     assert rows["base"]["from"] == "ubuntu:jammy (root)"
     assert all("size" in row for row in rows.values())
 
@@ -31,7 +32,8 @@ def test_images_list_table_has_a_header_and_every_tag() -> None:
 
 def test_images_dockerfile_prints_the_rendered_file() -> None:
     out = snakepacker("images", "dockerfile", "3.13", "--distro", "trixie", check=True).stdout
-    names = "ghcr.io/snakepacker/python/3.13-trixie, snakepacker/python:3.13-trixie"
+    names = ("ghcr.io/snakepacker/python/3.13-trixie, ghcr.io/snakepacker/python:3.13-trixie, "
+             "snakepacker/python:3.13-trixie")
     assert out.startswith(f"# {names}\n")
     assert "RUN apt-install python3 python3.13" in out
 

@@ -30,19 +30,20 @@ def test_every_tag_of_the_reference_design_exists_with_its_kind() -> None:
     assert len(kinds) == 3 + 2 * len(MINORS) + 8
 
 
-def test_two_registry_names_per_tag_and_a_configurable_namespace() -> None:
+def test_three_registry_names_per_tag_and_a_configurable_namespace() -> None:
     assert family().registry_names("3.12") == (
-        "ghcr.io/snakepacker/python/3.12", "snakepacker/python:3.12",
+        "ghcr.io/snakepacker/python/3.12", "ghcr.io/snakepacker/python:3.12",
+        "snakepacker/python:3.12",
     )
-    assert family(namespace="acme").registry_names("all-pillow") == (
-        "ghcr.io/acme/python/all-pillow", "acme/python:all-pillow",
-    )
+    assert family(namespace="acme", registry="127.0.0.1:5000").registry_names(
+        "all-pillow") == ("127.0.0.1:5000/acme/python/all-pillow",
+                          "127.0.0.1:5000/acme/python:all-pillow", "acme/python:all-pillow")
 
 
 def test_other_distros_get_suffixed_tags_and_accept_both_spellings() -> None:
     fam = family(distro="noble")
     assert fam.tag("3.12") == "3.12-noble"
-    assert fam.registry_names("base")[1] == "snakepacker/python:base-noble"
+    assert fam.registry_names("base")[-1] == "snakepacker/python:base-noble"
     assert fam.get("3.12-noble") is fam.get("3.12")
 
 

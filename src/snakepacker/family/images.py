@@ -88,14 +88,18 @@ class Family:
         a suffix, so that families of several distros can live side by side."""
         return name if self.distro.default else f"{name}-{self.distro.name}"
 
-    def registry_names(self, name: str) -> tuple[str, str]:
+    def registry_names(self, name: str) -> tuple[str, str, str]:
+        """The three names an image is published under: a repository per tag and one
+        repository for all tags on the registry (--registry), and the short name,
+        last, which is also its local name."""
         tag = self.tag(name)
-        ns = self.options.namespace
-        return f"{self.options.registry}/{ns}/python/{tag}", f"{ns}/python:{tag}"
+        ns, registry = self.options.namespace, self.options.registry
+        return (f"{registry}/{ns}/python/{tag}", f"{registry}/{ns}/python:{tag}",
+                f"{ns}/python:{tag}")
 
     def ref(self, name: str) -> str:
         """The local reference one family Dockerfile uses for another image."""
-        return self.registry_names(name)[1]
+        return self.registry_names(name)[-1]
 
     # -- lookup and order --------------------------------------------------------
 
