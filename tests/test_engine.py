@@ -120,10 +120,12 @@ def test_another_namespace_builds_on_the_default_bootstrapped_root(
     try:
         assert proc.returncode == 0, proc.stderr[-2000:]
         assert engine.image_exists(f"ghcr.io/{namespace}/python/base")
+        assert engine.image_exists(f"ghcr.io/{namespace}/python:base")
         # Same root, same steps: the engine's cache gives the very same layers.
         docker = Docker(engine)
         layers = [docker("image", "inspect", "--format", "{{json .RootFS.Layers}}", ref).stdout
                   for ref in (f"{namespace}/python:base", family_images["base"])]
         assert layers[0] == layers[1]
     finally:
-        engine.remove([f"{namespace}/python:base", f"ghcr.io/{namespace}/python/base"])
+        engine.remove([f"{namespace}/python:base", f"ghcr.io/{namespace}/python/base",
+                       f"ghcr.io/{namespace}/python:base"])
