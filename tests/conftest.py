@@ -21,7 +21,10 @@ from snakepacker.errors import EngineError
 # package archive's pool), all narrowed to those two, all-pillow and 3.12-pillow.
 FAMILY_ARGS = ("--minors", "3.10,3.12", "--cpython", "3.12.3")
 FAMILY_TAGS = ("3.10", "3.12", "3.12-pillow")
-NAMESPACE = "snakepacker"
+# Engine tests build and use the family under this namespace. A developer whose engine
+# is shared with other checkouts sets SNAKEPACKER_TEST_NAMESPACE, so that each tree's
+# tests use its own tags (the bootstrapped root is shared).
+NAMESPACE = os.environ.get("SNAKEPACKER_TEST_NAMESPACE", "snakepacker")
 
 
 def snakepacker(
@@ -83,10 +86,11 @@ def docker(engine: Engine) -> Docker:
 def family_images(engine: Engine) -> dict[str, str]:
     """Bootstrap jammy when its root is missing, then build the CI slice of the family
     through the command line. Returns tag -> local image reference."""
-    if not engine.image_exists(f"{NAMESPACE}/root:jammy") and not engine.image_exists(
+    os.environ["SNAKEPACKER_NAMESPACE"] = NAMESPACE  # for every command the tests run
+    if not engine.image_exists("snakepacker/root:jammy") and not engine.image_exists(
         "ubuntu:jammy"
     ):
-        proc = snakepacker("bootstrap", "jammy")
+        proc = snakepacker("bootstrap", "jammy", "--namespace", "snakepacker")
         if proc.returncode != 0:
             pytest.fail(f"bootstrap jammy failed:\n{proc.stderr[-3000:]}")
     proc = snakepacker("images", "build", *FAMILY_TAGS, *FAMILY_ARGS)

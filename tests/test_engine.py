@@ -10,7 +10,7 @@ import pytest
 
 from snakepacker.engine import Engine
 from snakepacker.errors import BuildError
-from tests.conftest import Docker, snakepacker
+from tests.conftest import NAMESPACE, Docker, snakepacker
 
 
 def cli_with(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
@@ -108,7 +108,7 @@ def test_a_failed_family_build_keeps_the_old_tag(
     assert proc.returncode == 4, proc.stderr[-2000:]
     assert "snakepacker: error: building all failed at [" in proc.stderr
     assert engine.image_id(family_images["all"]) == before
-    assert engine.image_id("ghcr.io/snakepacker/python/all") == before
+    assert engine.image_id(f"ghcr.io/{NAMESPACE}/python/all") == before
 
 
 @pytest.mark.engine
