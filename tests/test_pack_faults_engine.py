@@ -99,8 +99,9 @@ def test_nested_build_and_dist_directories_are_packed(docker: Docker, server: st
 
 
 def test_credentials_and_ignored_files_stay_out(docker: Docker, server: str) -> None:
-    found = docker.run(server, ["sh", "-c", "grep -rl hunter2 / 2>/dev/null; "
-                                "ls /usr/src /app 2>/dev/null; true"],
+    found = docker.run(server, ["sh", "-c", "grep -rl --exclude-dir=proc --exclude-dir=sys "
+                                "--exclude-dir=dev hunter2 / 2>/dev/null; "
+                                "ls -a /usr/src /app 2>/dev/null; true"],
                        "--entrypoint", "").stdout
     assert "hunter2" not in found and ".env" not in found and "private.txt" not in found
 

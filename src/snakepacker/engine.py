@@ -8,6 +8,7 @@ picks a client that can build with BuildKit and checks that its daemon answers.
 from __future__ import annotations
 
 import collections
+import json
 import os
 import re
 import subprocess
@@ -94,12 +95,13 @@ class Engine:
 
     def history(self, ref: str) -> list[tuple[int, str]]:
         """(size in bytes, instruction) of REF's layers, newest first."""
+        # JSON-quoted: an instruction may hold line breaks (an ENV value, say).
         out = self._run(["history", "--no-trunc", "--human=false",
-                         "--format", "{{.Size}}\t{{.CreatedBy}}", ref]).stdout
+                         "--format", "{{.Size}}\t{{json .CreatedBy}}", ref]).stdout
         rows = []
         for line in out.splitlines():
             size, _, created = line.partition("\t")
-            rows.append((int(size or 0), created))
+            rows.append((int(size or 0), json.loads(created)))
         return rows
 
     def tag(self, image_id: str, refs: Iterable[str]) -> None:

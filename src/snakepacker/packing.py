@@ -212,6 +212,11 @@ def pack(options: PackOptions, engine: Engine, *, say: Say, verbose: bool = Fals
         if not engine.image_exists(ref):
             name = ref.rsplit(":", 1)[-1]
             raise UsageError(f"{ref} is not built here: run `snakepacker images build {name}`")
+    # Wheels built from sdists are cached per build image: the very image, since a
+    # rebuilt `all` may link against other libraries than the one that built them.
+    build_id = engine.image_id(plan.build_ref) or ""
+    plan = dataclasses.replace(
+        plan, cache_scope=f"{plan.cache_scope}-{build_id.removeprefix('sha256:')[:12]}")
     say(f"packing {project.label} with Python {plan.python.minor} "
         f"({plan.python.executable}), installer {options.installer}, on {plan.final_ref}")
     started = time.monotonic()
