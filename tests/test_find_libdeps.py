@@ -10,8 +10,10 @@ from __future__ import annotations
 import glob
 import json
 import os
+import random
 import re
 import shutil
+import struct
 import subprocess
 import sys
 import tempfile
@@ -951,3 +953,124 @@ def test_shown_escapes_only_what_it_must() -> None:
     assert shown("a\rb\x7f") == "a\\rb\\x7f"
     assert shown(os.fsdecode(b"lib\xff.so")) == "lib\\xff.so"
     assert shown("x\u2028y") == "x\\u2028y"
+
+
+# --- fuzzing: malformed files are skipped, never fatal ---------------------------------------
+
+FUZZ_RUNNER = r"""
+import contextlib, io, json, resource, sys, traceback
+limit = int(sys.argv[1])
+resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+sys.path.insert(0, sys.argv[2])
+import find_libdeps
+crashes = []
+for case in sys.argv[3:]:
+    sys.__stderr__.write(case + "\n")  # the last one named is the one that hung
+    sys.__stderr__.flush()
+    out, err = io.StringIO(), io.StringIO()
+    try:
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            status = find_libdeps.main(["-v", "--json", case])
+        json.loads(out.getvalue())
+        if status not in (0, 1) or "Traceback" in err.getvalue():
+            crashes.append([case, "status %s: %s" % (status, err.getvalue())])
+    except BaseException:
+        crashes.append([case, traceback.format_exc()])
+print(json.dumps(crashes))
+"""
+
+
+def fuzz_sources() -> list[Path]:
+    """Small real ELF files of this system: a library, an extension module, an executable."""
+    patterns = [
+        "/usr/lib/*-linux-gnu/libz.so.1.*",
+        "/usr/lib/*-linux-gnu/libffi.so.8.*",
+        "/usr/bin/true",
+    ]
+    found = [Path(p) for pattern in patterns for p in sorted(glob.glob(pattern))[:1]]
+    return [p for p in found if p.read_bytes()[:4] == b"\x7fELF"] + [ssl_module()]
+
+
+def header_regions(data: bytes) -> list[tuple[int, int]]:
+    """(offset, size) of the ELF header, the program headers and the dynamic section."""
+    end = "<" if data[5] == 1 else ">"
+    wide = data[4] == 2
+    if wide:
+        phoff, phentsize, phnum = (
+            *struct.unpack_from(end + "Q", data, 32),
+            *struct.unpack_from(end + "HH", data, 54),
+        )
+    else:
+        phoff, phentsize, phnum = (
+            *struct.unpack_from(end + "I", data, 28),
+            *struct.unpack_from(end + "HH", data, 42),
+        )
+    regions = [(0, 64 if wide else 52), (phoff, phentsize * phnum)]
+    for index in range(phnum):
+        at = phoff + index * phentsize
+        if wide:
+            p_type, _flags, p_offset, _vaddr, _paddr, p_filesz = struct.unpack_from(
+                end + "IIQQQQ", data, at
+            )
+        else:
+            p_type, p_offset, _vaddr, _paddr, p_filesz = struct.unpack_from(end + "IIIII", data, at)
+        if p_type == 2:  # PT_DYNAMIC
+            regions.append((p_offset, p_filesz))
+    return regions
+
+
+def mutate(data: bytes, regions: list[tuple[int, int]], rng: random.Random) -> bytes:
+    buffer = bytearray(data)
+    for _ in range(rng.randint(1, 4)):
+        start, size = rng.choice(regions)
+        width = rng.choice([1, 2, 4, 8])
+        at = start + rng.randrange(max(size - width, 1))
+        choice = rng.random()
+        if choice < 0.4:
+            new = bytes(rng.randrange(256) for _ in range(width))
+        elif choice < 0.7:
+            new = b"\xff" * width
+        elif choice < 0.8:
+            new = b"\x00" * width
+        else:
+            new = (
+                (b"\xff" * (width - 1) + b"\x7f")
+                if data[5] == 1
+                else (b"\x7f" + b"\xff" * (width - 1))
+            )
+        buffer[at : at + width] = new
+    if rng.random() < 0.1:
+        del buffer[rng.randrange(64, len(buffer)) :]
+    return bytes(buffer)
+
+
+def test_fuzzed_elf_files_are_skipped_never_fatal(tmp_path: Path) -> None:
+    rng = random.Random(20261126)
+    cases: list[Path] = []
+    for source in fuzz_sources():
+        data = source.read_bytes()
+        regions = header_regions(data)
+        for index in range(80):
+            case = tmp_path / f"{source.name}.{index}"
+            case.write_bytes(mutate(data, regions, rng))
+            cases.append(case)
+    for index in range(60):
+        head = b"\x7fELF" if index % 2 else b""
+        size = rng.randrange(0, 4096)
+        case = tmp_path / f"random.{index}"
+        case.write_bytes(head + bytes(rng.randrange(256) for _ in range(size)))
+        cases.append(case)
+    assert len(cases) >= 300
+
+    # Memory is capped well below what the headers may claim (gigabytes), time
+    # only against a hang: the last case named on stderr is the one that hung.
+    limit = 1 << 30
+    result = subprocess.run(
+        [sys.executable, "-c", FUZZ_RUNNER, str(limit), str(TOOL.parent)] + [str(c) for c in cases],
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    crashes = json.loads(result.stdout)
+    assert crashes == [], crashes[:3]
