@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -367,3 +368,137 @@ def test_installed_console_script_if_present(port: Port) -> None:
 
 def test_tool_file_is_executable() -> None:
     assert os.access(TOOL, os.X_OK)
+
+
+# --- wait-for-it's command line ---------------------------------------------------------
+
+
+def test_wait_for_it_host_and_port_options_run_the_command(port: Port) -> None:
+    port.open()
+    for args in (
+        ["-h", port.host, "-p", str(port.port)],
+        [f"--host={port.host}", f"--port={port.port}"],
+        [port.endpoint, "-s", "-t", "5"],
+        ["-q", "--strict", "--timeout=5", port.endpoint],
+    ):
+        result = run(*args, "--", "sh", "-c", "echo ran; exit 7")
+        assert result.returncode == 7, (args, result.stderr)
+        assert result.stdout == "ran\n"
+    quiet = run("-q", "-h", port.host, "-p", str(port.port), "--", "true")
+    assert quiet.returncode == 0 and quiet.stderr == ""
+
+
+def test_wait_for_it_runs_the_command_after_a_timeout_unless_strict(port: Port) -> None:
+    anyway = run(
+        "-h", port.host, "-p", str(port.port), "-t", "1", "--", "sh", "-c", "echo ran; exit 5"
+    )
+    assert anyway.returncode == 5
+    assert anyway.stdout == "ran\n"
+    assert "timed out" in anyway.stderr
+    strict = run(
+        "-h", port.host, "-p", str(port.port), "-t", "1", "-s", "--", "sh", "-c", "echo ran"
+    )
+    assert strict.returncode == wait_for_port.EXIT_TIMEOUT
+    assert strict.stdout == ""
+    # Without COMMAND a timeout is a failure in both forms.
+    assert run(f"--host={port.host}", f"--port={port.port}", "-t", "1").returncode == 10
+
+
+def test_called_as_wait_for_it(port: Port, tmp_path: Path) -> None:
+    link = tmp_path / "wait-for-it.sh"
+    link.symlink_to(TOOL)
+    result = subprocess.run(
+        [sys.executable, str(link), port.endpoint, "-t", "1", "--", "sh", "-c", "exit 3"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert result.returncode == 3, result.stderr
+
+
+def test_wait_for_it_zero_timeout_waits_without_limit(port: Port) -> None:
+    proc = subprocess.Popen(
+        [sys.executable, str(TOOL), "-s", "-t", "0", port.endpoint, "--", "sh", "-c", "exit 4"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        # Our own form would have given up after one try (exit 10) by now.
+        with pytest.raises(subprocess.TimeoutExpired):
+            proc.wait(timeout=2)
+        port.open()
+        assert proc.wait(timeout=30) == 4
+    finally:
+        proc.kill()
+        proc.communicate()
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["-t", "1e300", "localhost:80"],
+        ["--period", "1e300", "localhost:80"],
+        ["-p", "1e300", "localhost:80"],
+        ["-s", "-t", "1e300", "localhost:80"],
+        ["-s", "-t", "nan", "localhost:80"],
+        ["-s", "--timeout=inf", "localhost:80"],
+        ["-s", "-t", "-1", "localhost:80"],
+        ["-s", "--period", "1e300", "localhost:80"],
+        ["-h", "localhost"],
+        ["-s", "-p", "80"],
+        ["-h", "localhost", "-p", "0"],
+        ["-h", "localhost", "-p", "http"],
+        ["-h", "localhost", "-p", "80", "--bogus"],
+        ["-h", "localhost", "-h", "other", "-p", "80"],
+        ["-h", "localhost", "-p", "80", "-q", "-v"],
+        ["-s"],
+        ["-h", "--", "app"],
+        ["--help", "--", "app"],
+        ["-h", "localhost", "-p", "80", "--help", "--", "app"],
+    ],
+)
+def test_bad_wait_for_it_input_is_one_usage_line_and_exit_2(args: list[str]) -> None:
+    result = run(*args)
+    assert result.returncode == 2, result.stderr
+    assert result.stdout == ""
+    assert len(result.stderr.splitlines()) == 1, result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_help_still_works_and_shows_both_forms() -> None:
+    for flag in ("-h", "--help"):
+        result = run(flag)
+        assert result.returncode == 0
+        assert "wait-for-it" in result.stdout
+        assert "-s" in result.stdout
+
+
+# --- signals --------------------------------------------------------------------------
+
+
+def start_waiting(*args: str) -> subprocess.Popen[str]:
+    """wait-for-port on a port that stays closed, once it has tried at least once."""
+    proc = subprocess.Popen(
+        [sys.executable, str(TOOL), "-v", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stderr is not None
+    line = proc.stderr.readline()  # blocks until the first failed try is reported
+    assert "not up yet" in line, line
+    return proc
+
+
+@pytest.mark.parametrize(("signum", "status"), [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
+def test_signal_while_waiting_ends_the_wait(port: Port, signum: int, status: int) -> None:
+    proc = start_waiting("-t", "300", port.endpoint, "--", "true")
+    try:
+        proc.send_signal(signum)
+        assert proc.wait(timeout=30) == status
+        _out, err = proc.communicate()
+        assert "Traceback" not in err
+    finally:
+        proc.kill()
+        proc.communicate()
