@@ -10,11 +10,15 @@ from __future__ import annotations
 import glob
 import json
 import os
+import random
 import re
 import shutil
+import struct
 import subprocess
 import sys
+import tempfile
 import zipfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -562,7 +566,8 @@ def test_json_shape(modules_tree: Path) -> None:
     result = run("--json", str(modules_tree))
     assert result.returncode == 0
     data = json.loads(result.stdout)
-    assert set(data) == {"packages", "unowned", "missing", "libraries"}
+    assert set(data) == {"packages", "unowned", "missing", "libraries", "ignored", "unreadable"}
+    assert data["ignored"] == {} and data["unreadable"] == {}
     assert data["packages"]
     for package, files in data["packages"].items():
         assert re.fullmatch(r"[a-z0-9][a-z0-9+.-]+", package)
@@ -713,3 +718,359 @@ def test_a_directory_reached_by_two_names_is_listed_once(tmp_path: Path) -> None
     assert names == {"libx.so.1"}
     assert finder.listing(str(tmp_path / "alias")) is names
     assert finder.listing(str(tmp_path / "missing")) == frozenset()
+
+
+# --- ELF files for another machine ----------------------------------------------------
+
+
+def ssl_module() -> Path:
+    modules = [p for p in system_extension_modules() if p.name.startswith("_ssl.")]
+    if not modules:
+        pytest.skip("no _ssl extension module")
+    return modules[0]
+
+
+def patched(data: bytes, offset: int, new: bytes) -> bytes:
+    return data[:offset] + new + data[offset + len(new) :]
+
+
+def test_elf_for_another_architecture_is_skipped_and_noted(tmp_path: Path) -> None:
+    # The x86-64 (or whatever this host runs) module relabelled as aarch64,
+    # and once more as 32-bit: the loader here would load neither, and the
+    # aarch64 libraries it names are not installed.
+    real = ssl_module().read_bytes()
+    order = "little" if real[5] == 1 else "big"
+    (tmp_path / "arm64.so").write_bytes(
+        patched(real, 18, (183 if real[18] != 183 else 62).to_bytes(2, order))
+    )
+    (tmp_path / "class32.so").write_bytes(patched(real, 4, bytes([1 if real[4] == 2 else 2])))
+    result = run(str(tmp_path))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == ""
+    assert result.stderr == ""
+    verbose = run("-v", str(tmp_path))
+    assert verbose.returncode == 0
+    for name in ("arm64.so", "class32.so"):
+        line = next(line for line in verbose.stderr.splitlines() if name in line)
+        assert "not for this machine" in line
+
+
+def test_host_kind_is_that_of_the_interpreter() -> None:
+    kind = find_libdeps.host_kind()
+    assert kind is not None
+    with open(os.path.realpath(sys.executable), "rb") as handle:
+        assert kind == find_libdeps.elf_kind(handle.read(64))
+
+
+@pytest.fixture(scope="session")
+def foreign_wheel_tree(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A pure-Python wheel that ships ARM helper binaries (adafruit-blinka)."""
+    cache = tmp_path_factory.mktemp("foreign-wheel")
+    env = dict(os.environ)
+    env.setdefault("PIP_CERT", "/etc/ssl/certs/ca-certificates.crt")
+    env.setdefault("REQUESTS_CA_BUNDLE", "/etc/ssl/certs/ca-certificates.crt")
+    pip = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:"]
+    subprocess.run(
+        [*pip, "-d", str(cache), "adafruit-blinka"],
+        capture_output=True,
+        env=env,
+        timeout=300,
+    )
+    wheels = sorted(cache.glob("adafruit_blinka-*.whl"))
+    if not wheels:
+        pytest.skip("adafruit-blinka could not be downloaded")
+    tree = tmp_path_factory.mktemp("blinka")
+    with zipfile.ZipFile(wheels[-1]) as archive:
+        archive.extractall(tree)
+    return tree
+
+
+def test_wheel_with_arm_helper_binaries_can_be_scanned(foreign_wheel_tree: Path) -> None:
+    foreign = [
+        p for p in foreign_wheel_tree.rglob("*") if p.is_file() and p.read_bytes()[:4] == b"\x7fELF"
+    ]
+    assert foreign, "the wheel no longer ships ELF helpers"
+    result = run("-v", "--json", str(foreign_wheel_tree))
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert data["missing"] == {} and data["packages"] == {}
+    for path in foreign:
+        assert f"skipped {path}: ELF for " in result.stderr
+
+
+# --- --ignore-missing SONAME ------------------------------------------------------------
+
+
+@pytest.fixture
+def missing_tree(tmp_path: Path) -> tuple[Path, Path]:
+    """A tree whose one module needs libsnakefake.so and libsnakeother.so.2, both gone."""
+    if shutil.which("cc") is None:
+        pytest.skip("needs a C compiler")
+    build = tmp_path / "build"
+    build.mkdir()
+    compile_c(build / "libsnakefake.so", "int fake(void) { return 4; }\n")
+    compile_c(
+        build / "libsnakeother.so",
+        "int other(void) { return 5; }\n",
+        "-Wl,-soname,libsnakeother.so.2",
+    )
+    tree = tmp_path / "tree"
+    tree.mkdir()
+    user = compile_c(
+        tree / "needs_two.so",
+        "int fake(void); int other(void);\nint use(void) { return fake() + other(); }\n",
+        f"-L{build}",
+        "-lsnakefake",
+        "-lsnakeother",
+    )
+    shutil.rmtree(build)
+    return tree, user
+
+
+def test_ignore_missing_names_sonames(missing_tree: tuple[Path, Path]) -> None:
+    tree, user = missing_tree
+    both = run(
+        "--ignore-missing", "libsnakefake.so", "--ignore-missing=libsnakeother.so.2", str(tree)
+    )
+    assert both.returncode == 0, both.stderr
+    assert both.stderr == ""
+    assert packages_of(both) == ["libc6"]
+    listed = run("--json", "--ignore-missing", "libsnakeother.so.2,libsnakefake.so", str(tree))
+    assert listed.returncode == 0
+    data = json.loads(listed.stdout)
+    assert data["missing"] == {}
+    assert data["ignored"] == {str(user): ["libsnakefake.so", "libsnakeother.so.2"]}
+    assert (
+        "ignored"
+        in run("-v", "--ignore-missing=libsnakefake.so,libsnakeother.so.2", str(tree)).stderr
+    )
+
+    one = run("--ignore-missing", "libsnakefake.so", str(tree))
+    assert one.returncode == 1
+    assert "libsnakeother.so.2" in one.stderr and "libsnakefake.so" not in one.stderr
+    # A bare --ignore-missing before the DIR still makes every missing library a warning.
+    bare = run("--ignore-missing", str(tree))
+    assert bare.returncode == 0 and bare.stderr.count("warning") == 2
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--ignore-missing=", "."],
+        ["--ignore-missing=a.so,,b.so", "."],
+        ["--ignore-missing=/lib/x.so", "."],
+    ],
+)
+def test_ignore_missing_bad_sonames(args: list[str]) -> None:
+    result = run(*args)
+    assert result.returncode == 2
+    assert len(result.stderr.splitlines()) == 1
+
+
+# --- unreadable files ------------------------------------------------------------------
+
+
+def run_as_nobody(tool: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    if os.getuid() == 0:
+        if shutil.which("setpriv") is None:
+            pytest.skip("needs setpriv to drop root")
+        prefix = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
+    else:
+        prefix = []
+    python = os.path.realpath(sys.executable)
+    return subprocess.run(
+        [*prefix, python, str(tool), *args], capture_output=True, text=True, timeout=120
+    )
+
+
+@pytest.fixture
+def shared_tree() -> Iterator[Path]:
+    """A tree in a directory that an unprivileged user can reach."""
+    top = Path(tempfile.mkdtemp(prefix="find-libdeps-"))
+    top.chmod(0o755)
+    yield top
+    for path in top.rglob("*"):
+        if path.is_dir():
+            path.chmod(0o755)
+    shutil.rmtree(top)
+
+
+def test_unreadable_file_is_a_warning_and_an_error_with_strict(shared_tree: Path) -> None:
+    tool = shared_tree / "find-libdeps"
+    shutil.copy(TOOL, tool)
+    tool.chmod(0o755)
+    tree = shared_tree / "tree"
+    tree.mkdir()
+    shutil.copy(ssl_module(), tree / "_ssl.so")
+    secret = tree / "secret.so"
+    shutil.copy(ssl_module(), secret)
+    secret.chmod(0o000)
+    closed = tree / "closed"
+    closed.mkdir()
+    closed.chmod(0o000)
+    for path in (tree, tree / "_ssl.so"):
+        path.chmod(0o755)
+
+    result = run_as_nobody(tool, str(tree))
+    assert result.returncode == 0, result.stderr
+    assert "libssl3" in packages_of(result) or any(
+        p.startswith("libssl") for p in packages_of(result)
+    )
+    warnings = [line for line in result.stderr.splitlines() if "warning" in line]
+    assert len(warnings) == 2
+    assert any(str(secret) in line and "Permission denied" in line for line in warnings)
+    assert any(str(closed) in line for line in warnings)
+
+    data = json.loads(run_as_nobody(tool, "--json", str(tree)).stdout)
+    assert set(data["unreadable"]) == {str(secret), str(closed)}
+
+    strict = run_as_nobody(tool, "--strict", str(tree))
+    assert strict.returncode == 1
+    assert "error" in strict.stderr and str(secret) in strict.stderr
+    assert "Traceback" not in strict.stderr
+
+
+# --- names with control characters ------------------------------------------------------
+
+
+def test_control_characters_in_names_are_escaped(tmp_path: Path) -> None:
+    tree = tmp_path / "tree"
+    tree.mkdir()
+    name = "evil\nfind-libdeps: error: forged\t\x1b[31m.so"
+    (tree / name).write_text("not ELF\n")
+    result = run("-v", str(tree))
+    assert result.returncode == 0
+    lines = result.stderr.splitlines()
+    assert not any(line.startswith("find-libdeps: error: forged") for line in lines)
+    assert "evil\\nfind-libdeps: error: forged\\t\\x1b[31m.so" in result.stderr
+    assert "\x1b" not in result.stderr
+
+
+def test_shown_escapes_only_what_it_must() -> None:
+    shown = find_libdeps.shown
+    assert shown("/usr/lib/libé.so") == "/usr/lib/libé.so"
+    assert shown("a\\b") == "a\\\\b"
+    assert shown("a\rb\x7f") == "a\\rb\\x7f"
+    assert shown(os.fsdecode(b"lib\xff.so")) == "lib\\xff.so"
+    assert shown("x\u2028y") == "x\\u2028y"
+
+
+# --- fuzzing: malformed files are skipped, never fatal ---------------------------------------
+
+FUZZ_RUNNER = r"""
+import contextlib, io, json, resource, sys, traceback
+limit = int(sys.argv[1])
+resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+sys.path.insert(0, sys.argv[2])
+import find_libdeps
+crashes = []
+for case in sys.argv[3:]:
+    sys.__stderr__.write(case + "\n")  # the last one named is the one that hung
+    sys.__stderr__.flush()
+    out, err = io.StringIO(), io.StringIO()
+    try:
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            status = find_libdeps.main(["-v", "--json", case])
+        json.loads(out.getvalue())
+        if status not in (0, 1) or "Traceback" in err.getvalue():
+            crashes.append([case, "status %s: %s" % (status, err.getvalue())])
+    except BaseException:
+        crashes.append([case, traceback.format_exc()])
+print(json.dumps(crashes))
+"""
+
+
+def fuzz_sources() -> list[Path]:
+    """Small real ELF files of this system: a library, an extension module, an executable."""
+    patterns = [
+        "/usr/lib/*-linux-gnu/libz.so.1.*",
+        "/usr/lib/*-linux-gnu/libffi.so.8.*",
+        "/usr/bin/true",
+    ]
+    found = [Path(p) for pattern in patterns for p in sorted(glob.glob(pattern))[:1]]
+    return [p for p in found if p.read_bytes()[:4] == b"\x7fELF"] + [ssl_module()]
+
+
+def header_regions(data: bytes) -> list[tuple[int, int]]:
+    """(offset, size) of the ELF header, the program headers and the dynamic section."""
+    end = "<" if data[5] == 1 else ">"
+    wide = data[4] == 2
+    if wide:
+        phoff, phentsize, phnum = (
+            *struct.unpack_from(end + "Q", data, 32),
+            *struct.unpack_from(end + "HH", data, 54),
+        )
+    else:
+        phoff, phentsize, phnum = (
+            *struct.unpack_from(end + "I", data, 28),
+            *struct.unpack_from(end + "HH", data, 42),
+        )
+    regions = [(0, 64 if wide else 52), (phoff, phentsize * phnum)]
+    for index in range(phnum):
+        at = phoff + index * phentsize
+        if wide:
+            p_type, _flags, p_offset, _vaddr, _paddr, p_filesz = struct.unpack_from(
+                end + "IIQQQQ", data, at
+            )
+        else:
+            p_type, p_offset, _vaddr, _paddr, p_filesz = struct.unpack_from(end + "IIIII", data, at)
+        if p_type == 2:  # PT_DYNAMIC
+            regions.append((p_offset, p_filesz))
+    return regions
+
+
+def mutate(data: bytes, regions: list[tuple[int, int]], rng: random.Random) -> bytes:
+    buffer = bytearray(data)
+    for _ in range(rng.randint(1, 4)):
+        start, size = rng.choice(regions)
+        width = rng.choice([1, 2, 4, 8])
+        at = start + rng.randrange(max(size - width, 1))
+        choice = rng.random()
+        if choice < 0.4:
+            new = bytes(rng.randrange(256) for _ in range(width))
+        elif choice < 0.7:
+            new = b"\xff" * width
+        elif choice < 0.8:
+            new = b"\x00" * width
+        else:
+            new = (
+                (b"\xff" * (width - 1) + b"\x7f")
+                if data[5] == 1
+                else (b"\x7f" + b"\xff" * (width - 1))
+            )
+        buffer[at : at + width] = new
+    if rng.random() < 0.1:
+        del buffer[rng.randrange(64, len(buffer)) :]
+    return bytes(buffer)
+
+
+def test_fuzzed_elf_files_are_skipped_never_fatal(tmp_path: Path) -> None:
+    rng = random.Random(20261126)
+    cases: list[Path] = []
+    for source in fuzz_sources():
+        data = source.read_bytes()
+        regions = header_regions(data)
+        for index in range(80):
+            case = tmp_path / f"{source.name}.{index}"
+            case.write_bytes(mutate(data, regions, rng))
+            cases.append(case)
+    for index in range(60):
+        head = b"\x7fELF" if index % 2 else b""
+        size = rng.randrange(0, 4096)
+        case = tmp_path / f"random.{index}"
+        case.write_bytes(head + bytes(rng.randrange(256) for _ in range(size)))
+        cases.append(case)
+    assert len(cases) >= 300
+
+    # Memory is capped well below what the headers may claim (gigabytes), time
+    # only against a hang: the last case named on stderr is the one that hung.
+    limit = 1 << 30
+    result = subprocess.run(
+        [sys.executable, "-c", FUZZ_RUNNER, str(limit), str(TOOL.parent)] + [str(c) for c in cases],
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    crashes = json.loads(result.stdout)
+    assert crashes == [], crashes[:3]

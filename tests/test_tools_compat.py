@@ -20,6 +20,8 @@ from pathlib import Path
 
 import pytest
 
+from snakepacker.family.cpython import MINORS
+from snakepacker.pack.options import DEFAULT_VENV
 from snakepacker.tools import TOOL_FILES
 
 PYTHON_TOOLS = {name: TOOL_FILES[name] for name in ("wait-for-port", "find-libdeps")}
@@ -247,3 +249,17 @@ def test_git_keeps_the_scripts_executable() -> None:
         if not listed.stdout:
             pytest.skip(f"{relative} is not committed yet")
         assert listed.stdout.startswith("100755 "), listed.stdout
+
+
+@pytest.mark.parametrize("name", sorted(PYTHON_TOOLS))
+def test_header_follows_the_family(name: str) -> None:
+    # The shell header can not import the family data: it repeats the CPython
+    # minors (newest first) and the default venv of packed apps, and must keep
+    # up with them.
+    lines = PYTHON_TOOLS[name].read_text().splitlines()
+    header = "\n".join(lines[: lines.index('"""')])
+    newest_first = sorted(MINORS, key=lambda m: tuple(int(p) for p in m.split(".")), reverse=True)
+    loops = dict(re.findall(r"^for (\w+) in ([^;]*); do$", header, re.MULTILINE))
+    assert loops["v"].split() == ["3", *newest_first]
+    assert loops["minor"].split() == [m.split(".")[1] for m in newest_first]
+    assert set(re.findall(r'(/[^\s"$]+)/bin/python\b', header)) == {DEFAULT_VENV}

@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 import os
+import shutil
+import signal
 import socket
 import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+import uuid
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
 from snakepacker.tools import wait_for_port
+from tests.conftest import Docker
 
 TOOL = Path(wait_for_port.__file__)
 UNRESOLVABLE = "snakepacker-test-host.invalid"
@@ -367,3 +371,287 @@ def test_installed_console_script_if_present(port: Port) -> None:
 
 def test_tool_file_is_executable() -> None:
     assert os.access(TOOL, os.X_OK)
+
+
+# --- wait-for-it's command line ---------------------------------------------------------
+
+
+def test_wait_for_it_host_and_port_options_run_the_command(port: Port) -> None:
+    port.open()
+    for args in (
+        ["-h", port.host, "-p", str(port.port)],
+        [f"--host={port.host}", f"--port={port.port}"],
+        [port.endpoint, "-s", "-t", "5"],
+        ["-q", "--strict", "--timeout=5", port.endpoint],
+    ):
+        result = run(*args, "--", "sh", "-c", "echo ran; exit 7")
+        assert result.returncode == 7, (args, result.stderr)
+        assert result.stdout == "ran\n"
+    quiet = run("-q", "-h", port.host, "-p", str(port.port), "--", "true")
+    assert quiet.returncode == 0 and quiet.stderr == ""
+
+
+def test_wait_for_it_runs_the_command_after_a_timeout_unless_strict(port: Port) -> None:
+    anyway = run(
+        "-h", port.host, "-p", str(port.port), "-t", "1", "--", "sh", "-c", "echo ran; exit 5"
+    )
+    assert anyway.returncode == 5
+    assert anyway.stdout == "ran\n"
+    assert "timed out" in anyway.stderr
+    strict = run(
+        "-h", port.host, "-p", str(port.port), "-t", "1", "-s", "--", "sh", "-c", "echo ran"
+    )
+    assert strict.returncode == wait_for_port.EXIT_TIMEOUT
+    assert strict.stdout == ""
+    # Without COMMAND a timeout is a failure in both forms.
+    assert run(f"--host={port.host}", f"--port={port.port}", "-t", "1").returncode == 10
+
+
+def test_called_as_wait_for_it(port: Port, tmp_path: Path) -> None:
+    link = tmp_path / "wait-for-it.sh"
+    link.symlink_to(TOOL)
+    result = subprocess.run(
+        [sys.executable, str(link), port.endpoint, "-t", "1", "--", "sh", "-c", "exit 3"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert result.returncode == 3, result.stderr
+
+
+def test_wait_for_it_zero_timeout_waits_without_limit(port: Port) -> None:
+    proc = subprocess.Popen(
+        [sys.executable, str(TOOL), "-s", "-t", "0", port.endpoint, "--", "sh", "-c", "exit 4"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        # Our own form would have given up after one try (exit 10) by now.
+        with pytest.raises(subprocess.TimeoutExpired):
+            proc.wait(timeout=2)
+        port.open()
+        assert proc.wait(timeout=30) == 4
+    finally:
+        proc.kill()
+        proc.communicate()
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["-t", "1e300", "localhost:80"],
+        ["--period", "1e300", "localhost:80"],
+        ["-p", "1e300", "localhost:80"],
+        ["-s", "-t", "1e300", "localhost:80"],
+        ["-s", "-t", "nan", "localhost:80"],
+        ["-s", "--timeout=inf", "localhost:80"],
+        ["-s", "-t", "-1", "localhost:80"],
+        ["-s", "--period", "1e300", "localhost:80"],
+        ["-h", "localhost"],
+        ["-s", "-p", "80"],
+        ["-h", "localhost", "-p", "0"],
+        ["-h", "localhost", "-p", "http"],
+        ["-h", "localhost", "-p", "80", "--bogus"],
+        ["-h", "localhost", "-h", "other", "-p", "80"],
+        ["-h", "localhost", "-p", "80", "-q", "-v"],
+        ["-s"],
+        ["-h", "--", "app"],
+        ["--help", "--", "app"],
+        ["-h", "localhost", "-p", "80", "--help", "--", "app"],
+    ],
+)
+def test_bad_wait_for_it_input_is_one_usage_line_and_exit_2(args: list[str]) -> None:
+    result = run(*args)
+    assert result.returncode == 2, result.stderr
+    assert result.stdout == ""
+    assert len(result.stderr.splitlines()) == 1, result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_help_still_works_and_shows_both_forms() -> None:
+    for flag in ("-h", "--help"):
+        result = run(flag)
+        assert result.returncode == 0
+        assert "wait-for-it" in result.stdout
+        assert "-s" in result.stdout
+
+
+# --- signals --------------------------------------------------------------------------
+
+
+def start_waiting(*args: str) -> subprocess.Popen[str]:
+    """wait-for-port on a port that stays closed, once it has tried at least once."""
+    proc = subprocess.Popen(
+        [sys.executable, str(TOOL), "-v", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stderr is not None
+    line = proc.stderr.readline()  # blocks until the first failed try is reported
+    assert "not up yet" in line, line
+    return proc
+
+
+@pytest.mark.parametrize(("signum", "status"), [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
+def test_signal_while_waiting_ends_the_wait(port: Port, signum: int, status: int) -> None:
+    proc = start_waiting("-t", "300", port.endpoint, "--", "true")
+    try:
+        proc.send_signal(signum)
+        assert proc.wait(timeout=30) == status
+        _out, err = proc.communicate()
+        assert "Traceback" not in err
+    finally:
+        proc.kill()
+        proc.communicate()
+
+
+# --- as PID 1 ----------------------------------------------------------------------------
+
+CHILD = """
+import os, signal, subprocess, sys, time
+log = open(sys.argv[1] + ".log", "a", buffering=1)
+signal.signal(signal.SIGUSR1, lambda *_: log.write("USR1\\n"))
+signal.signal(signal.SIGHUP, lambda *_: log.write("HUP\\n"))
+# An orphan: its parent ends at once, so PID 1 inherits it and must reap it.
+subprocess.run(["sh", "-c", "sleep 0.2 &"])
+open(sys.argv[1], "w").close()
+while True:
+    time.sleep(1)
+"""
+
+
+def children_of(pid: int) -> list[tuple[int, str]]:
+    """(pid, state) of the processes whose parent is pid, from /proc."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            stat = Path(f"/proc/{entry}/stat").read_text()
+        except OSError:
+            continue
+        fields = stat[stat.rindex(")") + 2 :].split()
+        if int(fields[1]) == pid:
+            found.append((int(entry), fields[0]))
+    return found
+
+
+def wait_until(check: Callable[[], object], what: str, tries: int = 300) -> None:
+    """Poll check every 0.1 s; a guard against hangs, not a measure of time."""
+    for _ in range(tries):
+        if check():
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"never happened: {what}")
+
+
+@pytest.mark.skipif(shutil.which("unshare") is None, reason="needs unshare")
+def test_as_pid_1_the_command_is_a_supervised_child(port: Port, tmp_path: Path) -> None:
+    if subprocess.run(["unshare", "--pid", "--kill-child", "true"], capture_output=True).returncode:
+        pytest.skip("can not make a PID namespace here")
+    port.open()
+    ready = tmp_path / "ready"
+    (tmp_path / "child.py").write_text(CHILD)
+    command = [sys.executable, str(tmp_path / "child.py"), str(ready)]
+    proc = subprocess.Popen(
+        [
+            "unshare",
+            "--pid",
+            "--kill-child",  # the whole namespace ends with unshare, whatever happens
+            sys.executable,
+            str(TOOL),
+            "-q",
+            port.endpoint,
+            "--",
+            *command,
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        wait_until(ready.exists, "the command started")
+        tools = children_of(proc.pid)
+        assert len(tools) == 1
+        tool = tools[0][0]
+        # wait-for-port stayed (it is the PID 1), the command is its child.
+        assert Path(f"/proc/{tool}/cmdline").read_bytes().split(b"\0")[1] == bytes(TOOL)
+        assert len(children_of(tool)) >= 1
+        wait_until(lambda: all(state != "Z" for _pid, state in children_of(tool)), "orphan reaped")
+        os.kill(tool, signal.SIGUSR1)
+        os.kill(tool, signal.SIGHUP)
+        log = tmp_path / "ready.log"
+        wait_until(
+            lambda: log.exists() and {"USR1", "HUP"} <= set(log.read_text().split()), "forwarded"
+        )
+        os.kill(tool, signal.SIGTERM)
+        assert proc.wait(timeout=30) == 128 + signal.SIGTERM
+    finally:
+        proc.kill()
+        proc.wait(timeout=30)
+
+
+# --- as the entrypoint of a container, on the real engine ----------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def run_container(docker: Docker, image: str, *args: str) -> str:
+    name = f"sptest-tools-{uuid.uuid4().hex[:12]}"
+    docker(
+        "run", "-d", "--name", name, "--network", "host",
+        "-v", f"{TOOL}:/usr/local/bin/wait-for-port-new:ro",
+        "--entrypoint", "/usr/local/bin/wait-for-port-new",
+        image, *args,
+    )  # fmt: skip
+    return name
+
+
+def stop_and_exit_code(docker: Docker, name: str) -> int:
+    docker("stop", "-t", "10", name, timeout=120)
+    return int(docker("inspect", "-f", "{{.State.ExitCode}}", name).stdout.strip())
+
+
+@pytest.mark.engine
+def test_container_stops_at_once_running_the_command(
+    docker: Docker, family_images: dict[str, str], port: Port
+) -> None:
+    port.open()
+    http = free_port()
+    server = ["python3", "-m", "http.server", str(http), "--bind", "127.0.0.1"]
+    name = run_container(docker, family_images["3.12"], port.endpoint, "--", *server)
+    try:
+
+        def answers() -> bool:
+            try:
+                with socket.create_connection(("127.0.0.1", http), timeout=1):
+                    return True
+            except OSError:
+                return False
+
+        wait_until(answers, "the web server answers", tries=600)
+        # http.server dies of the forwarded SIGTERM: 143, and no SIGKILL (137).
+        assert stop_and_exit_code(docker, name) == 143
+    finally:
+        docker("rm", "-f", name, check=False)
+
+
+@pytest.mark.engine
+def test_container_stops_at_once_while_waiting(
+    docker: Docker, family_images: dict[str, str], port: Port
+) -> None:
+    name = run_container(
+        docker, family_images["3.12"], "-v", "-t", "600", port.endpoint, "--", "true"
+    )
+    try:
+        wait_until(
+            lambda: "not up yet" in docker("logs", name).stderr, "the wait started", tries=600
+        )
+        assert stop_and_exit_code(docker, name) == 143
+    finally:
+        docker("rm", "-f", name, check=False)

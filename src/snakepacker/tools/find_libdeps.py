@@ -67,11 +67,18 @@ warnings (stderr, exit status stays 0):
   a library found on this system but owned by no package can not be
   apt-installed: it is named with the file that needs it and left out of the
   list; copy it into the image another way.
+  a file or directory that can not be read (permission denied) is named:
+  what it needs is unknown (--strict makes this an error).
+
+notes (-v): files skipped as not ELF, as broken ELF, or as ELF for another
+machine (another architecture, word size or byte order than the Python
+running find-libdeps: such files are never loaded here).
 
 exit status:
   0    success (also with warnings)
   1    a needed library was found nowhere (the file and the soname are named
-       on stderr); --ignore-missing makes this a warning
+       on stderr; --ignore-missing makes this a warning), or with --strict a
+       file or directory could not be read
   2    bad command line
   127  (from the shell header) no Python interpreter was found"""
 
@@ -111,6 +118,33 @@ HEADER_SIZE = 64
 MERGED_DIRS = ("/bin/", "/sbin/", "/lib/", "/lib32/", "/lib64/", "/libx32/", "/libo32/")
 
 
+def shown(text: str) -> str:
+    """text as printed in messages: control characters and undecodable bytes escaped.
+
+    A file name may hold a newline, which would otherwise forge a line of
+    output; backslashes are doubled so that the escapes stay unambiguous.
+    """
+    if text.isprintable() and "\\" not in text:
+        return text
+    parts = []
+    for char in text:
+        code = ord(char)
+        if char in ESCAPES:
+            parts.append(ESCAPES[char])
+        elif 0xDC80 <= code <= 0xDCFF:  # a byte os.fsdecode could not decode
+            parts.append("\\x%02x" % (code - 0xDC00))
+        elif code < 0x20 or 0x7F <= code < 0xA0:
+            parts.append("\\x%02x" % code)
+        elif code in (0x2028, 0x2029):
+            parts.append("\\u%04x" % code)
+        else:
+            parts.append(char)
+    return "".join(parts)
+
+
+ESCAPES = {"\\": "\\\\", "\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
 class BadElf(Exception):
     """The file starts like ELF but can not be read as one."""
 
@@ -137,7 +171,11 @@ class ElfFile:
         self.soname = soname
 
 
-def _pread(fd: int, size: int, offset: int) -> bytes:
+def _pread(fd: int, size: int, offset: int, file_size: int) -> bytes:
+    # Offsets and sizes come from the file itself and may be anything: never
+    # read (nor allocate) beyond what the file holds because a header says so.
+    if offset < 0 or size < 0 or offset + size > file_size:
+        raise BadElf("%d bytes at offset %d are beyond the end of the file" % (size, offset))
     data = os.pread(fd, size, offset)
     if len(data) != size:
         raise BadElf("truncated (wanted %d bytes at offset %d)" % (size, offset))
@@ -155,11 +193,55 @@ def elf_kind(head: bytes) -> Optional[ElfKind]:
     return elf_class, data, machine
 
 
-def read_elf(fd: int, path: str, head: bytes) -> Optional[ElfFile]:
+MACHINE_NAMES = {
+    EM_386: "i386",
+    EM_MIPS: "mips",
+    EM_PPC: "powerpc",
+    EM_PPC64: "ppc64",
+    EM_S390: "s390",
+    EM_ARM: "arm",
+    EM_X86_64: "x86-64",
+    EM_AARCH64: "aarch64",
+    EM_RISCV: "riscv",
+    EM_LOONGARCH: "loongarch",
+}
+
+
+def describe_kind(kind: ElfKind) -> str:
+    """Say which machine an ELF kind is for, e.g. "aarch64, 64-bit, little-endian"."""
+    elf_class, data, machine = kind
+    return "%s, %s-bit, %s-endian" % (
+        MACHINE_NAMES.get(machine, "machine %d" % machine),
+        64 if elf_class == ELFCLASS64 else 32,
+        "little" if data == ELFDATA2LSB else "big",
+    )
+
+
+def host_kind() -> Optional[ElfKind]:
+    """The ELF kind of the running interpreter: the files the loader here can load.
+
+    None when it can not be told (no /proc, an interpreter that is no ELF
+    file): then no file is skipped for being made for another machine.
+    """
+    for path in ("/proc/self/exe", sys.executable):
+        if not path:
+            continue
+        try:
+            with open(path, "rb") as handle:
+                kind = elf_kind(handle.read(HEADER_SIZE))
+        except OSError:
+            continue
+        if kind is not None:
+            return kind
+    return None
+
+
+def read_elf(fd: int, path: str, head: bytes, file_size: int) -> Optional[ElfFile]:
     """Parse the dynamic section of an ELF file whose first bytes are head.
 
     Returns None for ELF files that load no libraries (static executables,
-    object files, core dumps); raises BadElf for broken ones.
+    object files, core dumps); raises BadElf for broken ones.  No read goes
+    beyond file_size, whatever the headers say.
     """
     kind = elf_kind(head)
     if kind is None:
@@ -189,13 +271,13 @@ def read_elf(fd: int, path: str, head: bytes) -> Optional[ElfFile]:
         # section header 0.
         if e_shoff == 0 or e_shentsize < (64 if elf_class == ELFCLASS64 else 40):
             raise BadElf("bad extended program header count")
-        section0 = _pread(fd, e_shentsize, e_shoff)
+        section0 = _pread(fd, e_shentsize, e_shoff, file_size)
         e_phnum = struct.unpack_from(end + "I", section0, 44 if elf_class == ELFCLASS64 else 28)[0]
     if e_phnum == 0 or e_phoff == 0:
         return None
     if e_phentsize < ph_size:
         raise BadElf("bad program header size %d" % e_phentsize)
-    table = _pread(fd, e_phentsize * e_phnum, e_phoff)
+    table = _pread(fd, e_phentsize * e_phnum, e_phoff, file_size)
 
     loads: List[Tuple[int, int, int]] = []  # (vaddr, filesz, offset)
     dynamic: Optional[Tuple[int, int]] = None  # (offset, filesz)
@@ -220,7 +302,7 @@ def read_elf(fd: int, path: str, head: bytes) -> Optional[ElfFile]:
     entry_size = struct.calcsize(dyn_format)
     dyn_offset, dyn_size = dynamic
     dyn_size -= dyn_size % entry_size
-    raw = _pread(fd, dyn_size, dyn_offset)
+    raw = _pread(fd, dyn_size, dyn_offset, file_size)
     needed_at: List[int] = []
     rpath_at: List[int] = []
     runpath_at: List[int] = []
@@ -256,7 +338,7 @@ def read_elf(fd: int, path: str, head: bytes) -> Optional[ElfFile]:
             break
     if str_offset < 0:
         raise BadElf("string table is outside every loadable segment")
-    strings = _read_strings(fd, str_offset, strsz, wanted)
+    strings = _read_strings(fd, str_offset, strsz, wanted, file_size)
     return ElfFile(
         path,
         kind,
@@ -267,17 +349,22 @@ def read_elf(fd: int, path: str, head: bytes) -> Optional[ElfFile]:
     )
 
 
-def _read_strings(fd: int, base: int, size: int, indexes: List[int]) -> Dict[int, str]:
+def _read_strings(
+    fd: int, base: int, size: int, indexes: List[int], file_size: int
+) -> Dict[int, str]:
     """Read the NUL-terminated strings at base+index; only the bytes around them."""
     result: Dict[int, str] = {}
     low, high = min(indexes), max(indexes)
     if size and high >= size:
         raise BadElf("string index beyond the string table")
+    if base < 0 or base + high >= file_size:
+        raise BadElf("string table beyond the end of the file")
     # The dynamic strings usually sit close together: one read for all of them
     # when they do, one read each otherwise.
     chunks: List[Tuple[int, bytes]] = []
     if high - low < 16384:
-        chunks.append((low, os.pread(fd, high - low + 512, base + low)))
+        length = min(high - low + 512, file_size - base - low)
+        chunks.append((low, os.pread(fd, length, base + low)))
     for index in sorted(set(indexes)):
         text = None
         for start, chunk in chunks:
@@ -308,19 +395,18 @@ def _read_strings(fd: int, base: int, size: int, indexes: List[int]) -> Dict[int
 OPEN_FLAGS = os.O_RDONLY | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_NONBLOCK", 0)
 
 
-def parse_file(path: str) -> Tuple[Optional[ElfFile], str]:
-    """(ElfFile, "") for a dynamic ELF file, else (None, why it was skipped)."""
-    try:
-        fd = os.open(path, OPEN_FLAGS)
-    except OSError as exc:
-        return None, "unreadable: %s" % (exc.strerror or exc)
+def parse_file(path: str, host: Optional[ElfKind] = None) -> Tuple[Optional[ElfFile], str]:
+    """(ElfFile, "") for a dynamic ELF file, else (None, why it was skipped).
+
+    Raises OSError when the file can not be read: that is no reason to skip
+    it quietly.
+    """
+    fd = os.open(path, OPEN_FLAGS)
     try:
         head = os.read(fd, HEADER_SIZE)
         if head[:4] != ELF_MAGIC:
             return None, "not ELF"
-        return read_open_file(fd, path, head)
-    except OSError as exc:
-        return None, "unreadable: %s" % (exc.strerror or exc)
+        return read_open_file(fd, path, head, host)
     finally:
         os.close(fd)
 
@@ -844,7 +930,7 @@ def soname_candidates(path: str) -> List[str]:
 DIR_FLAGS = os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | getattr(os, "O_CLOEXEC", 0)
 
 
-def walk(root: str, notes: List[str]) -> Iterator[Tuple[str, int, List[str], List[str]]]:
+def walk(root: str, unreadable: Dict[str, str]) -> Iterator[Tuple[str, int, List[str], List[str]]]:
     """(directory, directory fd, regular files, other entries) for each directory.
 
     Symbolic links are listed among the other entries and never followed,
@@ -858,7 +944,7 @@ def walk(root: str, notes: List[str]) -> Iterator[Tuple[str, int, List[str], Lis
         try:
             dir_fd = os.open(directory, DIR_FLAGS)
         except OSError as exc:
-            notes.append("skipped %s: %s" % (directory, exc.strerror or exc))
+            unreadable[directory] = exc.strerror or str(exc)
             continue
         files: List[str] = []
         others: List[str] = []
@@ -879,19 +965,36 @@ def walk(root: str, notes: List[str]) -> Iterator[Tuple[str, int, List[str], Lis
                         continue
             yield directory, dir_fd, files, others
         except OSError as exc:
-            notes.append("skipped %s: %s" % (directory, exc.strerror or exc))
+            unreadable[directory] = exc.strerror or str(exc)
         finally:
             os.close(dir_fd)
 
 
-def read_open_file(fd: int, path: str, head: bytes) -> Tuple[Optional[ElfFile], str]:
-    """parse_file for a file already open whose first bytes are the ELF magic."""
+def read_open_file(
+    fd: int, path: str, head: bytes, host: Optional[ElfKind] = None
+) -> Tuple[Optional[ElfFile], str]:
+    """parse_file for a file already open whose first bytes are the ELF magic.
+
+    Files for another machine than host (another architecture, word size or
+    byte order) are skipped: the loader here would never load them, and the
+    libraries they need are not to be found here either (a pure-Python wheel
+    may ship helper binaries for a board).
+    """
+    kind = elf_kind(head)
+    if kind is None:
+        return None, "broken ELF: unknown ELF class or data encoding"
+    if host is not None and kind != host:
+        return None, "ELF for %s, not for this machine (%s)" % (
+            describe_kind(kind),
+            describe_kind(host),
+        )
     try:
-        elf = read_elf(fd, path, head)
+        elf = read_elf(fd, path, head, os.fstat(fd).st_size)
     except BadElf as exc:
         return None, "broken ELF: %s" % exc
-    except (OSError, struct.error) as exc:
-        return None, "unreadable ELF: %s" % exc
+    except (struct.error, OverflowError, ValueError, MemoryError) as exc:
+        # Not expected with the checks in read_elf; a file must never end the scan.
+        return None, "broken ELF: %s" % (exc or type(exc).__name__)
     if elf is None:
         return None, "ELF without dynamic section (static or not loadable)"
     return elf, ""
@@ -909,6 +1012,10 @@ class Result:
         self.missing: Dict[str, Set[str]] = {}
         # system library path (as the loader finds it) -> owning packages
         self.libraries: Dict[str, List[str]] = {}
+        # file -> sonames found nowhere but named by --ignore-missing
+        self.ignored: Dict[str, Set[str]] = {}
+        # file or directory that could not be read -> why
+        self.unreadable: Dict[str, str] = {}
         self.notes: List[str] = []
         self.scanned = 0
         self.elf_files = 0
@@ -922,6 +1029,8 @@ class Result:
             "unowned": {key: lists(self.unowned[key]) for key in sorted(self.unowned)},
             "missing": lists(self.missing),
             "libraries": {key: self.libraries[key] for key in sorted(self.libraries)},
+            "ignored": lists(self.ignored),
+            "unreadable": {key: self.unreadable[key] for key in sorted(self.unreadable)},
         }
 
 
@@ -929,9 +1038,22 @@ def looks_like_library(name: str) -> bool:
     return name.endswith(".so") or ".so." in name
 
 
-def scan(roots: List[str], verbose: int = 0, dpkg: Optional[DpkgDb] = None) -> Result:
-    """Find the package dependencies of the ELF files under roots."""
+def scan(
+    roots: List[str],
+    verbose: int = 0,
+    dpkg: Optional[DpkgDb] = None,
+    ignore: FrozenSet[str] = frozenset(),
+    host: Optional[ElfKind] = None,
+) -> Result:
+    """Find the package dependencies of the ELF files under roots.
+
+    ignore: sonames that may be found nowhere (listed as ignored, not
+    missing); host: the kind of ELF file this machine loads (others are
+    skipped), by default that of the running interpreter.
+    """
     result = Result()
+    if host is None:
+        host = host_kind()
     real_roots: List[str] = []
     for root in sorted({os.path.realpath(r) for r in roots}):
         if not is_under(root, real_roots):
@@ -946,16 +1068,23 @@ def scan(roots: List[str], verbose: int = 0, dpkg: Optional[DpkgDb] = None) -> R
     tree_sonames: List[str] = []
     for root in real_roots:
         if not os.path.isdir(root):
-            elf, why = parse_file(root)
             result.scanned += 1
+            try:
+                elf, why = parse_file(root, host)
+            except OSError as exc:
+                result.unreadable[root] = exc.strerror or str(exc)
+                continue
             if elf is not None:
                 elves.append(elf)
+            elif verbose:
+                result.notes.append("skipped %s: %s" % (shown(root), why))
             continue
         # This loop runs for every file of the trees, most of them not ELF:
         # it is kept short.
         os_open, os_read, os_close = os.open, os.read, os.close
         flags, magic, notes = OPEN_FLAGS, ELF_MAGIC, result.notes
-        for directory, dir_fd, files, others in walk(root, notes):
+        unreadable = result.unreadable
+        for directory, dir_fd, files, others in walk(root, unreadable):
             tree_lists.append(files)
             tree_lists.append(others)
             result.scanned += len(files)
@@ -963,23 +1092,23 @@ def scan(roots: List[str], verbose: int = 0, dpkg: Optional[DpkgDb] = None) -> R
                 try:
                     fd = os_open(name, flags, dir_fd=dir_fd)
                 except OSError as exc:
-                    if verbose:
-                        notes.append("skipped %s/%s: %s" % (directory, name, exc.strerror or exc))
+                    unreadable[directory + "/" + name] = exc.strerror or str(exc)
                     continue
                 try:
                     head = os_read(fd, HEADER_SIZE)
                     if head[:4] != magic:
                         if verbose >= 2 or (verbose and looks_like_library(name)):
-                            notes.append("skipped %s/%s: not ELF" % (directory, name))
+                            notes.append("skipped %s: not ELF" % shown(directory + "/" + name))
                         continue
-                    elf, why = read_open_file(fd, directory + "/" + name, head)
+                    elf, why = read_open_file(fd, directory + "/" + name, head, host)
                 except OSError as exc:
-                    elf, why = None, "unreadable: %s" % (exc.strerror or exc)
+                    unreadable[directory + "/" + name] = exc.strerror or str(exc)
+                    continue
                 finally:
                     os_close(fd)
                 if elf is None:
                     if verbose:
-                        notes.append("skipped %s/%s: %s" % (directory, name, why))
+                        notes.append("skipped %s: %s" % (shown(directory + "/" + name), why))
                     continue
                 elves.append(elf)
                 if elf.soname:
@@ -998,7 +1127,11 @@ def scan(roots: List[str], verbose: int = 0, dpkg: Optional[DpkgDb] = None) -> R
                 if tree_names is None:
                     tree_names = {name for names in tree_lists for name in names}
                     tree_names.update(tree_sonames)
-                if os.path.basename(soname) not in tree_names:
+                if os.path.basename(soname) in tree_names:
+                    continue
+                if soname in ignore:
+                    result.ignored.setdefault(elf.path, set()).add(soname)
+                else:
                     result.missing.setdefault(elf.path, set()).add(soname)
                 continue
             if is_under(found, real_roots):
@@ -1014,7 +1147,9 @@ def scan(roots: List[str], verbose: int = 0, dpkg: Optional[DpkgDb] = None) -> R
     if dpkg is None:
         dpkg = DpkgDb()
     if system and not dpkg.available:
-        result.notes.append("no dpkg database at %s: no library has an owner" % dpkg.info_dir)
+        result.notes.append(
+            "no dpkg database at %s: no library has an owner" % shown(dpkg.info_dir)
+        )
     candidates = {path: owner_candidates(path) for path in system}
     # Reading can stop early once the soname path of every library is found.
     hints: List[str] = []
@@ -1046,7 +1181,10 @@ def scan(roots: List[str], verbose: int = 0, dpkg: Optional[DpkgDb] = None) -> R
     return result
 
 
-USAGE = "usage: find-libdeps [-h] [-v] [--json] [--ignore-missing] DIR..."
+USAGE = (
+    "usage: find-libdeps [-h] [-v] [--json] [--strict]"
+    " [--ignore-missing [SONAME[,SONAME...]]]... DIR..."
+)
 
 OPTIONS = """\
 arguments:
@@ -1060,8 +1198,16 @@ options:
                     {"packages": {PACKAGE: {FILE: [SONAME...]}},
                      "unowned":  {LIBRARY: {FILE: [SONAME...]}},
                      "missing":  {FILE: [SONAME...]},
-                     "libraries": {LIBRARY: [PACKAGE...]}}
-  --ignore-missing  a library found nowhere is a warning, not an error"""
+                     "libraries": {LIBRARY: [PACKAGE...]},
+                     "ignored": {FILE: [SONAME...]},
+                     "unreadable": {PATH: REASON}}
+  --ignore-missing  a library found nowhere is a warning, not an error
+  --ignore-missing SONAME[,SONAME...], --ignore-missing=SONAME[,SONAME...]
+                    these libraries may be found nowhere: they are left out
+                    without a warning (listed as "ignored"); repeatable.  The
+                    argument after a bare --ignore-missing is taken as sonames
+                    when it has no "/" and each name in it holds ".so"
+  --strict          a file or directory that can not be read is an error"""
 
 
 class UsageError(Exception):
@@ -1073,15 +1219,35 @@ class Options:
         self.dirs: List[str] = []
         self.json = False
         self.ignore_missing = False
+        self.ignore: Set[str] = set()
+        self.strict = False
         self.verbose = 0
         self.help = False
+
+
+def looks_like_sonames(text: str) -> bool:
+    """Whether the word after a bare --ignore-missing names libraries, not a DIR."""
+    return "/" not in text and all(".so" in name for name in text.split(","))
+
+
+def add_sonames(options: Options, text: str) -> None:
+    names = text.split(",")
+    for name in names:
+        if not name:
+            raise UsageError("empty soname in --ignore-missing %s" % shown(text))
+        if "/" in name:
+            raise UsageError("--ignore-missing takes sonames, not paths: %s" % shown(name))
+    options.ignore.update(names)
 
 
 def parse_args(argv: List[str]) -> Options:
     """The command line, parsed by hand: argparse alone would double the start-up time."""
     options = Options()
     only_dirs = False
-    for arg in argv:
+    position = 0
+    while position < len(argv):
+        arg = argv[position]
+        position += 1
         if only_dirs or arg == "-" or not arg.startswith("-"):
             options.dirs.append(arg)
         elif arg == "--":
@@ -1091,20 +1257,29 @@ def parse_args(argv: List[str]) -> Options:
         elif arg == "--json":
             options.json = True
         elif arg == "--ignore-missing":
-            options.ignore_missing = True
+            following = argv[position] if position < len(argv) else "-"
+            if not following.startswith("-") and looks_like_sonames(following):
+                add_sonames(options, following)
+                position += 1
+            else:
+                options.ignore_missing = True
+        elif arg.startswith("--ignore-missing="):
+            add_sonames(options, arg[len("--ignore-missing=") :])
+        elif arg == "--strict":
+            options.strict = True
         elif arg == "--verbose":
             options.verbose += 1
         elif arg.startswith("-") and not arg.startswith("--") and set(arg[1:]) == {"v"}:
             options.verbose += len(arg) - 1
         else:
-            raise UsageError("unknown option %s" % arg)
+            raise UsageError("unknown option %s" % shown(arg))
     if options.help:
         return options
     if not options.dirs:
         raise UsageError("no DIR given")
     for directory in options.dirs:
         if not os.path.exists(directory):
-            raise UsageError("no such file or directory: %s" % directory)
+            raise UsageError("no such file or directory: %s" % shown(directory))
     return options
 
 
@@ -1120,33 +1295,10 @@ def main(argv: Optional[List[str]] = None) -> int:
         sys.stdout.write("%s\n\n%s\n\n%s\n\n%s\n" % (USAGE, DESCRIPTION, OPTIONS, EPILOG))
         return 0
 
-    result = scan([os.path.abspath(d) for d in args.dirs], args.verbose)
-
-    err = sys.stderr
-    for note in result.notes:
-        err.write("%s: note: %s\n" % (PROG, note))
-    for library in sorted(result.unowned):
-        users = result.unowned[library]
-        sonames = sorted(set().union(*users.values()))
-        first = sorted(users)[0]
-        more = " and %d more files" % (len(users) - 1) if len(users) > 1 else ""
-        err.write(
-            "%s: warning: %s (needed as %s by %s%s) is owned by no package:"
-            " it can not be apt-installed\n" % (PROG, library, ", ".join(sonames), first, more)
-        )
-        if args.verbose and len(users) > 1:
-            for user in sorted(users)[1:]:
-                err.write("%s: note: %s also needed by %s\n" % (PROG, library, user))
-    level = "warning" if args.ignore_missing else "error"
-    for user in sorted(result.missing):
-        for soname in sorted(result.missing[user]):
-            err.write("%s: %s: %s needs %s, which is found nowhere\n" % (PROG, level, user, soname))
-    if args.verbose:
-        err.write(
-            "%s: %d files scanned, %d dynamic ELF files, %d packages\n"
-            % (PROG, result.scanned, result.elf_files, len(result.packages))
-        )
-
+    result = scan(
+        [os.path.abspath(d) for d in args.dirs], args.verbose, ignore=frozenset(args.ignore)
+    )
+    report(result, args)
     if args.json:
         import json  # only needed here
 
@@ -1157,7 +1309,53 @@ def main(argv: Optional[List[str]] = None) -> int:
     sys.stdout.flush()
     if result.missing and not args.ignore_missing:
         return EXIT_MISSING
+    if result.unreadable and args.strict:
+        return EXIT_MISSING
     return 0
+
+
+def report(result: Result, args: Options) -> None:
+    """Notes, warnings and errors on stderr, every path and soname escaped."""
+    err = sys.stderr
+    for note in result.notes:
+        err.write("%s: note: %s\n" % (PROG, note))
+    level = "error" if args.strict else "warning"
+    for path in sorted(result.unreadable):
+        err.write(
+            "%s: %s: %s can not be read (%s): the libraries it needs are unknown\n"
+            % (PROG, level, shown(path), result.unreadable[path])
+        )
+    for library in sorted(result.unowned):
+        users = result.unowned[library]
+        sonames = sorted(set().union(*users.values()))
+        first = sorted(users)[0]
+        more = " and %d more files" % (len(users) - 1) if len(users) > 1 else ""
+        err.write(
+            "%s: warning: %s (needed as %s by %s%s) is owned by no package:"
+            " it can not be apt-installed\n"
+            % (PROG, shown(library), shown(", ".join(sonames)), shown(first), more)
+        )
+        if args.verbose and len(users) > 1:
+            for user in sorted(users)[1:]:
+                err.write("%s: note: %s also needed by %s\n" % (PROG, shown(library), shown(user)))
+    level = "warning" if args.ignore_missing else "error"
+    for user in sorted(result.missing):
+        for soname in sorted(result.missing[user]):
+            err.write(
+                "%s: %s: %s needs %s, which is found nowhere\n"
+                % (PROG, level, shown(user), shown(soname))
+            )
+    if args.verbose:
+        for user in sorted(result.ignored):
+            for soname in sorted(result.ignored[user]):
+                err.write(
+                    "%s: note: %s needs %s, found nowhere and ignored (--ignore-missing)\n"
+                    % (PROG, shown(user), shown(soname))
+                )
+        err.write(
+            "%s: %d files scanned, %d dynamic ELF files, %d packages\n"
+            % (PROG, result.scanned, result.elf_files, len(result.packages))
+        )
 
 
 if __name__ == "__main__":

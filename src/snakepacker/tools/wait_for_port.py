@@ -22,36 +22,68 @@ exit 127
 from __future__ import annotations
 
 # wait-for-port: block until TCP endpoints accept connections, then exit 0 or
-# exec a command.  Standard library only; runs unchanged on CPython 3.7+.
+# run a command.  Standard library only; runs unchanged on CPython 3.7+.
+#
+# It is often the first process of a container (PID 1), which the kernel
+# shields from every signal it has no handler for: SIGTERM and SIGINT stop the
+# wait at once, and as PID 1 the command runs as a child that gets the
+# signals forwarded, instead of replacing this process and inheriting the
+# problem.  It also takes the command line of wait-for-it, so that it can
+# stand in for it.
 import argparse
 import math
 import os
+import signal
 import socket
 import sys
 import threading
 import time
-from typing import List, NoReturn, Optional, Sequence, Tuple
+from typing import Dict, List, NoReturn, Optional, Sequence, Tuple
 
 PROG = "wait-for-port"
 EXIT_TIMEOUT = 10
 EXIT_USAGE = 2
 USAGE = "usage: wait-for-port [-p SECONDS] [-t SECONDS] [-q | -v] HOST:PORT... [-- COMMAND...]"
+USAGE_WFI = (
+    "or: wait-for-port [-h HOST -p PORT] [HOST:PORT...] [-s] [-q] [-t SECONDS] [-- COMMAND...]"
+)
+# Longest wait or period accepted: a little over 31 years, well within what
+# the thread and socket timeouts can hold.
+MAX_SECONDS = 1e9
+# wait-for-it's default timeout.
+WFI_TIMEOUT = 15.0
+# Signals passed on to COMMAND when it runs as our child (we are PID 1).
+FORWARDED = ("SIGTERM", "SIGINT", "SIGHUP", "SIGQUIT", "SIGUSR1", "SIGUSR2")
+# The forms of wait-for-it's options that wait-for-port's own form has not.
+WFI_ONLY = ("--host", "--port", "-s", "--strict")
 
 DESCRIPTION = """\
 Wait until every HOST:PORT accepts TCP connections, then exit 0 or, when a
 COMMAND follows "--", replace this process with it (same pid, so signals
-reach it and its exit status is the result).
+reach it and its exit status is the result).  As the first process of a
+container (PID 1) COMMAND runs as a child instead: SIGTERM, SIGINT, SIGHUP,
+SIGQUIT, SIGUSR1 and SIGUSR2 are passed on to it, orphans are reaped, and its
+exit status is the result (128+N when signal N ended it).  SIGTERM or SIGINT
+during the wait end it at once (exit 143 or 130).
 
 HOST is a name, an IPv4 address or an IPv6 address in brackets, e.g.
 db:5432, 10.0.0.7:6379, [::1]:8080.  A name that does not resolve yet counts
 as "not up yet".  All endpoints are probed concurrently; one that accepted a
-connection once is not probed again."""
+connection once is not probed again.
+
+wait-for-it's command line is understood too, when it uses -h HOST,
+--host=HOST, --port=PORT, -s or --strict, or when this file is called
+wait-for-it or wait-for-it.sh.  There -p is the PORT (with -h HOST), the
+timeout is 15 seconds unless -t says otherwise, -t 0 waits without a timeout,
+and COMMAND runs even when the timeout expired, unless -s (--strict) is
+given."""
 
 EPILOG = """\
 exit status:
   0    every endpoint accepted a connection (without COMMAND)
   2    bad command line
   10   --timeout expired; the endpoints still down are named on stderr
+  130  stopped by SIGINT, 143 by SIGTERM, while waiting
   127  (from the shell header) no Python interpreter was found"""
 
 
@@ -100,14 +132,26 @@ def parse_endpoint(text: str) -> Endpoint:
     return host, port
 
 
-def _seconds(text: str) -> float:
+def seconds(text: str) -> float:
+    """A number of seconds from the command line; raise UsageError."""
     try:
         value = float(text)
     except ValueError:
-        raise argparse.ArgumentTypeError("not a number: %r" % text) from None
+        raise UsageError("not a number: %r" % text) from None
     if math.isnan(value) or math.isinf(value):
-        raise argparse.ArgumentTypeError("not a finite number: %r" % text)
+        raise UsageError("not a finite number: %r" % text)
+    if value < 0:
+        raise UsageError("negative number of seconds: %r" % text)
+    if value > MAX_SECONDS:
+        raise UsageError("more than %g seconds: %r" % (MAX_SECONDS, text))
     return value
+
+
+def _seconds(text: str) -> float:
+    try:
+        return seconds(text)
+    except UsageError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -151,15 +195,36 @@ class Options:
         timeout: float,
         verbosity: int,
         command: List[str],
+        run_anyway: bool = False,
     ) -> None:
         self.endpoints = endpoints
         self.period = period
+        # math.inf: no timeout (wait-for-it's -t 0).
         self.timeout = timeout
         self.verbosity = verbosity
         self.command = command
+        # wait-for-it without --strict: COMMAND runs after a timeout too.
+        self.run_anyway = run_anyway
+        self.help = False
 
 
-def parse_args(argv: Sequence[str]) -> Options:
+def is_wait_for_it_form(argv: List[str], prog: str) -> bool:
+    """Whether the command line is wait-for-it's rather than ours.
+
+    Called as wait-for-it, or using an option only wait-for-it has: -h with a
+    value (ours is help), --host, --port, -s, --strict.
+    """
+    if os.path.basename(prog) in ("wait-for-it", "wait-for-it.sh"):
+        return True
+    for index, arg in enumerate(argv):
+        if arg in WFI_ONLY or arg.startswith(("--host=", "--port=")):
+            return True
+        if arg == "-h" and index + 1 < len(argv) and not argv[index + 1].startswith("-"):
+            return True
+    return False
+
+
+def parse_args(argv: Sequence[str], prog: str = PROG) -> Options:
     argv = list(argv)
     command: List[str] = []
     if "--" in argv:
@@ -167,20 +232,109 @@ def parse_args(argv: Sequence[str]) -> Options:
         argv, command = argv[:cut], argv[cut + 1 :]
         if not command:
             raise UsageError("no COMMAND after '--'")
+    if is_wait_for_it_form(argv, prog):
+        options = parse_wait_for_it(argv, command)
+    else:
+        options = parse_own(argv, command)
+    if options.help and command:
+        # Printing help would leave COMMAND unrun with exit status 0.
+        raise UsageError("help asked for, with a COMMAND to run")
+    return options
+
+
+def parse_own(argv: List[str], command: List[str]) -> Options:
+    """wait-for-port's own command line."""
+    if "-h" in argv or "--help" in argv:
+        options = Options([], 0.5, 600.0, 1, command)
+        options.help = True
+        return options
     args = build_parser().parse_args(argv)
     if not args.endpoints:
         raise UsageError("no HOST:PORT given")
     if args.period <= 0:
         raise UsageError("--period must be greater than 0")
-    if args.timeout < 0:
-        raise UsageError("--timeout must not be negative")
     endpoints: List[Endpoint] = []
     for text in args.endpoints:
-        endpoint = parse_endpoint(text)
-        if endpoint not in endpoints:
-            endpoints.append(endpoint)
+        add_endpoint(endpoints, parse_endpoint(text))
     verbosity = 0 if args.quiet else (2 if args.verbose else 1)
     return Options(endpoints, args.period, args.timeout, verbosity, command)
+
+
+def add_endpoint(endpoints: List[Endpoint], endpoint: Endpoint) -> None:
+    if endpoint not in endpoints:
+        endpoints.append(endpoint)
+
+
+def parse_port(text: str) -> int:
+    if not text.isdigit() or not 1 <= int(text) <= 65535:
+        raise UsageError("port is not a number from 1 to 65535: %r" % text)
+    return int(text)
+
+
+def parse_wait_for_it(argv: List[str], command: List[str]) -> Options:
+    """wait-for-it's command line, by hand: -p means PORT there, not period."""
+    values: Dict[str, str] = {}
+    flags = set()
+    endpoints: List[Endpoint] = []
+    takes_value = {
+        "-h": "host",
+        "--host": "host",
+        "-p": "port",
+        "--port": "port",
+        "-t": "timeout",
+        "--timeout": "timeout",
+        "--period": "period",
+    }
+    switches = {"-s": "strict", "--strict": "strict", "-q": "quiet", "--quiet": "quiet"}
+    switches.update({"-v": "verbose", "--verbose": "verbose", "--help": "help"})
+    position = 0
+    while position < len(argv):
+        arg = argv[position]
+        position += 1
+        name, equals, value = arg.partition("=")
+        if arg in switches:
+            flags.add(switches[arg])
+        elif name in takes_value and name.startswith("--") and equals:
+            key = takes_value[name]
+        elif arg in takes_value:
+            if position >= len(argv):
+                raise UsageError("%s needs a value" % arg)
+            key, value = takes_value[arg], argv[position]
+            position += 1
+        elif arg.startswith("-"):
+            raise UsageError("unknown option %r" % arg)
+        else:
+            add_endpoint(endpoints, parse_endpoint(arg))
+            continue
+        if arg in switches:
+            continue
+        if key in values:
+            raise UsageError("%s given twice" % name)
+        values[key] = value
+    options = Options([], 0.5, WFI_TIMEOUT, 1, command)
+    if "help" in flags:
+        options.help = True
+        return options
+    if ("host" in values) != ("port" in values):
+        raise UsageError("-h HOST and -p PORT go together")
+    if "host" in values:
+        if not values["host"]:
+            raise UsageError("empty HOST")
+        add_endpoint(endpoints, (values["host"].strip("[]"), parse_port(values["port"])))
+    if not endpoints:
+        raise UsageError("no HOST:PORT given")
+    if "quiet" in flags and "verbose" in flags:
+        raise UsageError("-q and -v exclude each other")
+    options.endpoints = endpoints
+    if "period" in values:
+        options.period = seconds(values["period"])
+        if options.period <= 0:
+            raise UsageError("--period must be greater than 0")
+    if "timeout" in values:
+        options.timeout = seconds(values["timeout"]) or math.inf
+    options.verbosity = 0 if "quiet" in flags else (2 if "verbose" in flags else 1)
+    options.run_anyway = "strict" not in flags
+    return options
 
 
 def show(endpoint: Endpoint) -> str:
@@ -299,7 +453,9 @@ class Waiter:
                 now = time.monotonic()
                 if now >= hard_deadline or (now >= self.deadline and self.tried >= total):
                     break
-                if now < self.deadline:
+                if math.isinf(self.deadline):
+                    self.changed.wait()
+                elif now < self.deadline:
                     self.changed.wait(self.deadline - now)
                 else:
                     self.changed.wait(hard_deadline - now)
@@ -314,35 +470,137 @@ def fail_usage(message: str) -> int:
     return EXIT_USAGE
 
 
+class Stopped(BaseException):
+    """SIGTERM (or SIGINT) arrived while waiting."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+
+def _stop(signum: int, _frame: object) -> None:
+    raise Stopped(signum)
+
+
+def wait(options: Options) -> int:
+    """Wait for the endpoints: 0, or the exit status to leave with."""
+    waiter = Waiter(options)
+    # Without a handler of its own, a PID 1 never sees SIGTERM at all.
+    previous: Dict[int, object] = {}
+    if threading.current_thread() is threading.main_thread():  # else signals can not be had
+        previous = {
+            signum: signal.signal(signum, _stop) for signum in (signal.SIGTERM, signal.SIGINT)
+        }
+    try:
+        down = waiter.run()
+    except (Stopped, KeyboardInterrupt) as exc:
+        waiter.stop()
+        signum = exc.signum if isinstance(exc, Stopped) else signal.SIGINT
+        return 128 + signum
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+    if not down:
+        return 0
+    timeout = "after %gs" % options.timeout
+    still = ", ".join(show(e) for e in down)
+    if options.command and options.run_anyway:
+        waiter.log(
+            1,
+            "timed out %s; still down: %s; running COMMAND anyway (no --strict)" % (timeout, still),
+            final=True,
+        )
+        return 0
+    waiter.log(1, "timed out %s; still down: %s" % (timeout, still), final=True)
+    return EXIT_TIMEOUT
+
+
+def exit_status(status: int) -> int:
+    """A wait status as a shell shows it: the exit code, or 128+N after signal N."""
+    if os.WIFSIGNALED(status):
+        return 128 + os.WTERMSIG(status)
+    if os.WIFEXITED(status):
+        return os.WEXITSTATUS(status)
+    return 1
+
+
+def supervise(command: List[str]) -> int:
+    """Run command as our child, the way an init does: we stay PID 1.
+
+    The signals a container is stopped or poked with are passed on, every
+    child that ends is reaped (orphans of the container land here), and the
+    command's status is ours.
+    """
+    import subprocess  # only as PID 1: it takes a while to import
+
+    child_pid = [0]
+    pending: List[int] = []
+
+    def forward(signum: int, _frame: object) -> None:
+        if not child_pid[0]:
+            pending.append(signum)
+            return
+        try:
+            os.kill(child_pid[0], signum)
+        except OSError:
+            return  # it has just ended: waitpid below sees it
+
+    for name in FORWARDED:
+        signal.signal(getattr(signal, name), forward)
+    try:
+        child = subprocess.Popen(command)
+    except OSError as exc:
+        return cannot_run(command, exc)
+    child_pid[0] = child.pid
+    for signum in pending:
+        forward(signum, None)
+    while True:
+        try:
+            pid, status = os.waitpid(-1, 0)
+        except ChildProcessError:
+            return 1  # not expected: our child is reaped below, by us only
+        if pid == child.pid:
+            return exit_status(status)
+
+
+def cannot_run(command: List[str], exc: OSError) -> int:
+    sys.stderr.write("%s: cannot run %s: %s\n" % (PROG, command[0], exc))
+    return 126 if isinstance(exc, PermissionError) else 127
+
+
+def run_command(command: List[str]) -> int:
+    """Become command (exec), or, as PID 1, run it as a supervised child."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    if os.getpid() == 1:
+        return supervise(command)
+    try:
+        os.execvp(command[0], command)
+    except OSError as exc:
+        return cannot_run(command, exc)
+    return 127  # not reached: execvp returns only by raising
+
+
+def print_help() -> None:
+    text = build_parser().format_help()
+    first, _newline, rest = text.partition("\n")
+    sys.stdout.write("%s\n%s\n%s" % (first, " " * len("usage: ") + USAGE_WFI, rest))
+
+
 def main(argv: Optional[List[str]] = None) -> int:
     if argv is None:
         argv = sys.argv[1:]
     try:
-        options = parse_args(argv)
+        options = parse_args(argv, sys.argv[0] if sys.argv and sys.argv[0] else PROG)
     except UsageError as exc:
         return fail_usage(str(exc))
-    waiter = Waiter(options)
-    try:
-        down = waiter.run()
-    except KeyboardInterrupt:
-        return 130
-    if down:
-        waiter.log(
-            1,
-            "timed out after %gs; still down: %s"
-            % (options.timeout, ", ".join(show(e) for e in down)),
-            final=True,
-        )
-        return EXIT_TIMEOUT
-    if options.command:
-        sys.stdout.flush()
-        sys.stderr.flush()
-        try:
-            os.execvp(options.command[0], options.command)
-        except OSError as exc:
-            sys.stderr.write("%s: cannot run %s: %s\n" % (PROG, options.command[0], exc))
-            return 126 if isinstance(exc, PermissionError) else 127
-    return 0
+    if options.help:
+        print_help()
+        return 0
+    status = wait(options)
+    if status != 0 or not options.command:
+        return status
+    return run_command(options.command)
 
 
 if __name__ == "__main__":
