@@ -524,3 +524,10 @@ def test_the_entry_point_is_checked_when_the_image_is_built() -> None:
     text = render(plan_for(DEMO, "--entrypoint", "nosuchcmd --flag"))
     assert 'command -v nosuchcmd > /dev/null' in text
     assert "rm -f /usr/share/python3/app/.lock" in text
+
+
+def test_ignore_missing_libs_reaches_find_libdeps() -> None:
+    text = render(plan_for(DEMO, "--ignore-missing-libs", "libGL.so.1,libX11.so.6"))
+    assert "RUN find-libdeps --ignore-missing=libGL.so.1,libX11.so.6 /usr/share" in text
+    with pytest.raises(UsageError, match="not a library's soname"):
+        options_for(DEMO, "--ignore-missing-libs", "../x")

@@ -154,7 +154,8 @@ def test_demo_metadata(docker: Docker, demo: str) -> None:
     assert '"org.opencontainers.image.version":"0.1.0"' in labels
     assert '"io.snakepacker.python":"3.12"' in labels
     assert '"org.opencontainers.image.source":"demo-app"' in labels
-    assert entrypoint == '["dumb-init","--","demo-app"]' and user == "10001:10001" and workdir == "/app"
+    assert entrypoint == '["dumb-init","--","demo-app"]'
+    assert user == "10001:10001" and workdir == "/app"
     link = docker.run(demo, ["-f", "/usr/bin/demo-app"], "--entrypoint", "readlink").stdout
     assert link.strip() == f"{VENV}/bin/demo-app"
     # No CA material from the build secrets.

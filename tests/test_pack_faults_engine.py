@@ -238,3 +238,17 @@ def test_a_signal_mid_pack_leaves_no_secret_and_no_build(
     assert not any(temp.iterdir()), sorted(temp.rglob("*"))
     ps = subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True).stdout
     assert secret not in ps and str(temp) not in ps
+
+
+def test_a_wheel_with_binaries_for_another_machine_packs(docker: Docker,
+                                                        family_images: dict[str, str]) -> None:
+    """adafruit-blinka ships ARM helper programs beside its pure-Python code: they are
+    not for this machine, so find-libdeps skips them instead of failing the pack."""
+    tag = f"{PREFIX}-blinka:pytest"
+    untag(docker, tag)
+    proc = snakepacker("pack", "adafruit-blinka", "-t", tag, "--python", "3.12",
+                       "--entrypoint", "python3")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    out = docker.run(tag, ["-c", "import importlib.metadata as m; "
+                           "print(m.version('adafruit-blinka'))"]).stdout
+    assert out.strip()

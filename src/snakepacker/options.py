@@ -158,6 +158,9 @@ OPTIONS: tuple[Option, ...] = (
            metavar="NAME"),
     Option("workdir", Type.TEXT, "the image's WORKDIR; a requirements-only project's code "
            "is copied there", frozenset({PACK}), default=pack.DEFAULT_WORKDIR, metavar="PATH"),
+    Option("ignore-missing-libs", Type.LIST, "a shared library (soname) the venv's files "
+           "may need that is truly absent: find-libdeps lets it pass", frozenset({PACK}),
+           metavar="SONAME"),
     Option("env", Type.PAIRS, "an environment variable of the image, kept byte for byte",
            frozenset({PACK}), metavar="KEY=VALUE"),
     Option("volume", Type.LIST, "declare a volume", frozenset({PACK}), metavar="PATH"),
@@ -428,6 +431,7 @@ def pack_options(values: Values, project: Project) -> PackOptions:
         user=pack.check_user(values["user"]),
         workdir=pack.check_path("--workdir", values["workdir"]),
         extras=values["extras"],
+        ignore_missing_libs=pack.check_sonames(values["ignore-missing-libs"]),
         minors_given=values.given("minors"),
         env=pack.check_env(values["env"]),
         volumes=pack.check_volumes(values["volume"]),

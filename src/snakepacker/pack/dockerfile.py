@@ -173,6 +173,7 @@ def render(plan: Plan) -> str:
         "env": _env_words(plan),
         "env_args": sorted(env_build_args(plan)),
         "network_arg": NETWORK_ARG,
+        "ignore_missing": ",".join(opts.ignore_missing_libs),
         "volumes": json.dumps(list(opts.volumes)) if opts.volumes else None,
         "ports": " ".join(str(p) for p in opts.ports),
         "entrypoint": json.dumps([*INIT, *(plan.entrypoint or ())]),

@@ -47,6 +47,7 @@ class PackOptions:
     env: tuple[tuple[str, str], ...] = ()  # ENV of the final image
     volumes: tuple[str, ...] = ()
     ports: tuple[int, ...] = ()
+    ignore_missing_libs: tuple[str, ...] = ()  # sonames find-libdeps lets pass
 
 
 def check_installer(name: str) -> str:
@@ -95,6 +96,14 @@ def check_volumes(volumes: tuple[str, ...]) -> tuple[str, ...]:
         if not volume.startswith("/") or _UNSAFE_PATH.search(volume):
             raise UsageError(f"--volume {volume!r}: not an absolute path")
     return volumes
+
+
+def check_sonames(names: tuple[str, ...]) -> tuple[str, ...]:
+    for name in names:
+        if not re.fullmatch(r"[A-Za-z0-9_][A-Za-z0-9_.+-]*", name):
+            raise UsageError(f"--ignore-missing-libs {name!r}: not a library's soname "
+                             "(e.g. libGL.so.1)")
+    return names
 
 
 def check_ports(items: tuple[str, ...]) -> tuple[int, ...]:
