@@ -145,6 +145,8 @@ OPTIONS: tuple[Option, ...] = (
            frozenset({PACK}), default=False),
     Option("apt", Type.LIST, "an extra system package for the final image, e.g. a program "
            "the app runs", frozenset({PACK}), metavar="PKG"),
+    Option("build-apt", Type.LIST, "an extra system package for the build stage, e.g. "
+           "headers an sdist compiles against", frozenset({PACK}), metavar="PKG"),
     Option("extras", Type.LIST, "install the project with these extras", frozenset({PACK}),
            metavar="EXTRA"),
     Option("requirements", Type.TEXT, "the requirements file to install (a pinned one is "
@@ -423,6 +425,7 @@ def pack_options(values: Values, project: Project) -> PackOptions:
         venv_path=pack.check_path("--venv-path", values["venv-path"]),
         keep_pip=bool(values["keep-pip"]),
         apt=pack.check_apt(values["apt"]),
+        build_apt=pack.check_apt(values["build-apt"], "--build-apt"),
         entrypoint=values["entrypoint"] or None,
         cmd=values["cmd"] or None,
         user=pack.check_user(values["user"]),

@@ -162,6 +162,7 @@ def render(plan: Plan) -> str:
         "probe": _PROBE,
         "names": " ".join(shlex.quote(n) for n in names),
         "apt": opts.apt,
+        "build_apt": opts.build_apt,
         "create_user": opts.user != "root" and not opts.user[0].isdigit(),
         "user": opts.user,
         # USER names the created user by uid: hosts (and runAsNonRoot) need a number.

@@ -47,6 +47,7 @@ class PackOptions:
     env: tuple[tuple[str, str], ...] = ()  # ENV of the final image
     volumes: tuple[str, ...] = ()
     ports: tuple[int, ...] = ()
+    build_apt: tuple[str, ...] = ()  # extra packages for the build stage
 
 
 def check_installer(name: str) -> str:
@@ -67,10 +68,10 @@ def check_user(user: str) -> str:
     return user
 
 
-def check_apt(packages: tuple[str, ...]) -> tuple[str, ...]:
+def check_apt(packages: tuple[str, ...], flag: str = "--apt") -> tuple[str, ...]:
     for package in packages:
         if not re.fullmatch(r"[a-z0-9][a-z0-9+.-]+(:[a-z0-9]+)?(=[A-Za-z0-9.+~:-]+)?", package):
-            raise UsageError(f"--apt {package!r}: not a Debian package name")
+            raise UsageError(f"{flag} {package!r}: not a Debian package name")
     return packages
 
 
