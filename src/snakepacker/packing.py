@@ -41,6 +41,7 @@ from snakepacker.pack.plan import (
 )
 from snakepacker.pack.project import Kind, Project
 from snakepacker.pack.report import SizeReport, size_report
+from snakepacker.pack.requirements import for_uv
 
 Say = Callable[[str], None]
 
@@ -128,6 +129,22 @@ def write_context(project: Project, dockerfile: str, folder: Path,
                       + "Dockerfile\n.dockerignore\n")
     (folder / "Dockerfile").write_text(dockerfile)
     return copied
+
+
+def requirements_for_installer(options: PackOptions, folder: Path, say: Say) -> None:
+    """The project's requirements file, in the build context, in uv's spelling where
+    pip's differs (see snakepacker.pack.requirements); the project's file is untouched."""
+    lock = options.project.lock
+    if options.installer != "uv" or not lock or lock == "uv.lock":
+        return
+    path = folder / lock
+    if not path.is_file():
+        return
+    text, notes = for_uv(path.read_text())
+    if notes:
+        path.write_text(text)
+        for note in notes:
+            say(f"{lock}: {note} (uv's spelling)")
 
 
 def describe_copy(copied: Copied, has_dockerignore: bool) -> str:
@@ -222,12 +239,14 @@ def pack(options: PackOptions, engine: Engine, *, say: Say, verbose: bool = Fals
         if not entrypoint_known(options) or plan.version is None:
             say("[1/2] build stage (to read the installed console scripts and version)")
             copied = write_context(project, render_build_stage(plan), context, include_secrets)
+            requirements_for_installer(options, context, say)
             say(describe_copy(copied, has_ignore))
             plan = _probe(engine, plan, context, secrets, say, verbose)
             say("[2/2] final image")
             (context / "Dockerfile").write_text(render(plan))
         else:
             copied = write_context(project, render(plan), context, include_secrets)
+            requirements_for_installer(options, context, say)
             say(describe_copy(copied, has_ignore))
         image_id = engine.build(context, label=project.label, secrets=secrets,
                                 build_args=_build_args(plan), progress=say, verbose=verbose)

@@ -19,6 +19,7 @@ SRC = "/usr/src/app"  # where the project's code is copied in the build stage
 INFO = "/usr/share/snakepacker/pack"  # the lists the build stage hands to the final one
 APP_UID = 10001
 INIT = ("dumb-init", "--")  # every packed app runs under the X.Y image's small init
+BUILD_TOOLS = ("pip", "setuptools", "wheel")  # what --keep-pip keeps
 
 # Run in the build stage by the venv's Python: write the console scripts and the
 # name and version of the distributions that were asked for (by name, or installed
@@ -87,7 +88,9 @@ def _steps(plan: Plan) -> tuple[list[str], str | None, str | None]:
     """The dependency step's shell lines, the project step, and the lock COPY."""
     opts = plan.options
     project = opts.project
-    deps: list[str] = []
+    # --keep-pip keeps what it names: uv's venv has no pip of its own, so they are
+    # installed (pip's venv has pip, but not always setuptools and wheel).
+    deps: list[str] = [_install(plan, list(BUILD_TOOLS))] if opts.keep_pip else []
     lock_copy = None
     project_step = None
     if project.kind is Kind.REQUIREMENT:
