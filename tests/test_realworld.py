@@ -4,6 +4,7 @@ with uv, .python-version, lock files, the size report's buckets, --build-apt."""
 from __future__ import annotations
 
 import textwrap
+from typing import Any
 
 from snakepacker.pack.requirements import for_uv
 
@@ -63,3 +64,36 @@ def test_build_apt_is_in_the_build_stage_only() -> None:
     build, final = text.split("# ============================== final stage")
     assert "RUN apt-install libcairo2-dev libgirepository1.0-dev" in build
     assert "libcairo2-dev" not in final
+
+
+_BASE = [(7_000_000, "RUN base"), (77_300_000, "ADD root")]
+_PY = [(37_600_000, "COPY /opt/python/3.12"), *_BASE]
+_PILLOW = [(11_300_000, "RUN apt-install libjpeg"), *_PY]
+_APP = [(100, "RUN ln -s"), (26_799_900, "COPY /usr/share/python3/app /usr/share/python3/app"),
+        (0, "RUN xargs -a apt-packages.txt apt-install"), *_PILLOW]
+_LAYERS = {"base": _BASE, "3.12": _PY, "3.12-pillow": _PILLOW, "app": _APP}
+
+
+class _Images:
+    """Sizes and histories of a pillow pack as `docker image inspect` and `docker
+    history` give them (bytes; newest layer first). Only the report's arithmetic is
+    tested here; the engine tests pack for real."""
+
+    def image_size(self, ref: str) -> int:
+        return sum(size for size, _ in _LAYERS[ref])
+
+    def history(self, ref: str) -> list[tuple[int, str]]:
+        return _LAYERS[ref]
+
+
+def test_pillow_report_counts_each_image_against_the_one_below() -> None:
+    from snakepacker.pack.report import size_report
+
+    images: Any = _Images()
+    report = size_report(images, "app", base_ref="base", parent_ref="3.12-pillow",
+                         python_ref="3.12", venv="/usr/share/python3/app")
+    assert report.interpreter == 37_600_000  # X.Y over base, not X.Y-pillow over base
+    assert report.system_libraries == 11_300_000  # Pillow's packages in X.Y-pillow
+    assert report.venv == 26_799_900
+    assert report.base + report.interpreter + report.system_libraries + report.venv \
+        + report.other == report.total

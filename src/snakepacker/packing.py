@@ -254,7 +254,7 @@ def pack(options: PackOptions, engine: Engine, *, say: Say, verbose: bool = Fals
     seconds = time.monotonic() - started
     report = size_report(
         engine, image_id, base_ref=family.ref("base"), parent_ref=plan.final_ref,
-        venv=options.venv_path,
+        python_ref=family.ref(plan.python.minor), venv=options.venv_path,
         code_dir=options.workdir if project.kind is Kind.REQUIREMENTS else None,
         keep_pip=options.keep_pip,
     )
