@@ -4,8 +4,12 @@ with uv, .python-version, lock files, the size report's buckets, --build-apt."""
 from __future__ import annotations
 
 import textwrap
+from pathlib import Path
 from typing import Any
 
+import pytest
+
+from snakepacker.errors import UsageError
 from snakepacker.pack.requirements import for_uv
 
 
@@ -97,3 +101,49 @@ def test_pillow_report_counts_each_image_against_the_one_below() -> None:
     assert report.venv == 26_799_900
     assert report.base + report.interpreter + report.system_libraries + report.venv \
         + report.other == report.total
+
+
+def _project(tmp_path: Path, python_version: str | None) -> Path:
+    (tmp_path / "pyproject.toml").write_text(textwrap.dedent("""\
+        [project]
+        name = "pinned"
+        version = "1"
+        requires-python = ">=3.9"
+        scripts = {pinned = "app:main"}
+    """))
+    if python_version is not None:
+        (tmp_path / ".python-version").write_text(python_version)
+    return tmp_path
+
+
+@pytest.mark.parametrize(("text", "minor"), [
+    ("3.10\n", "3.10"), ("3.10.14\n", "3.10"), ("# pyenv\ncpython-3.10.12-linux-x86_64-gnu\n",
+                                                 "3.10"), (None, "3.12")])
+def test_python_version_file_picks_the_minor(tmp_path: Path, text: str | None,
+                                             minor: str) -> None:
+    from snakepacker.family.images import Family
+    from snakepacker.packing import plan_for
+    from tests.test_pack import options_for
+
+    opts = options_for(_project(tmp_path, text), "--minors", "3.10,3.12")
+    plan = plan_for(opts, Family(opts.family), ["3.10", "3.12"], decide_entrypoint=True)
+    assert plan.python.minor == minor
+    # --python still wins.
+    opts = options_for(_project(tmp_path, text), "--minors", "3.10,3.12", "--python", "3.12")
+    assert plan_for(opts, Family(opts.family), ["3.10", "3.12"],
+                    decide_entrypoint=True).python.minor == "3.12"
+
+
+def test_unreadable_python_version_file_is_one_error(tmp_path: Path) -> None:
+    from snakepacker.pack.project import inspect_source
+
+    with pytest.raises(UsageError, match=r"\.python-version: cannot read a CPython version"):
+        inspect_source(str(_project(tmp_path, "system\n")))
+
+
+def test_healthcheck_probes_the_port_with_wait_for_port() -> None:
+    text = _render("--healthcheck", "8080")
+    assert 'CMD ["wait-for-port", "-t", "3", "127.0.0.1:8080"]' in text
+    assert "HEALTHCHECK" not in _render()
+    with pytest.raises(UsageError, match="--healthcheck '0': not a TCP port"):
+        _render("--healthcheck", "0")

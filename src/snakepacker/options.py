@@ -165,6 +165,9 @@ OPTIONS: tuple[Option, ...] = (
     Option("volume", Type.LIST, "declare a volume", frozenset({PACK}), metavar="PATH"),
     Option("port", Type.LIST, "a TCP port the app listens on, EXPOSEd", frozenset({PACK}),
            metavar="N"),
+    Option("healthcheck", Type.TEXT, "a HEALTHCHECK: healthy while the app accepts "
+           "connections on this port (checked with the image's wait-for-port)",
+           frozenset({PACK}), metavar="PORT"),
 )
 
 BY_NAME: dict[str, Option] = {option.name: option for option in OPTIONS}
@@ -435,6 +438,7 @@ def pack_options(values: Values, project: Project) -> PackOptions:
         env=pack.check_env(values["env"]),
         volumes=pack.check_volumes(values["volume"]),
         ports=pack.check_ports(values["port"]),
+        healthcheck=pack.check_healthcheck(values["healthcheck"]),
     )
 
 

@@ -179,7 +179,9 @@ def supported_minors(options: PackOptions, family: Family, engine: Engine | None
 
 def plan_for(options: PackOptions, family: Family, supported: list[str], *,
              decide_entrypoint: bool) -> Plan:
-    minor = choose_minor(options.python, options.project.requires_python, supported)
+    # --python wins over the project's .python-version, which wins over requires-python.
+    requested = options.python or options.project.python_version
+    minor = choose_minor(requested, options.project.requires_python, supported)
     return make_plan(options, family, minor, decide_entrypoint=decide_entrypoint)
 
 

@@ -166,6 +166,7 @@ def render(plan: Plan) -> str:
         "names": " ".join(shlex.quote(n) for n in names),
         "apt": opts.apt,
         "build_apt": opts.build_apt,
+        "healthcheck": opts.healthcheck,
         "create_user": opts.user != "root" and not opts.user[0].isdigit(),
         "user": opts.user,
         # USER names the created user by uid: hosts (and runAsNonRoot) need a number.

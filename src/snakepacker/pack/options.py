@@ -48,6 +48,7 @@ class PackOptions:
     volumes: tuple[str, ...] = ()
     ports: tuple[int, ...] = ()
     build_apt: tuple[str, ...] = ()  # extra packages for the build stage
+    healthcheck: int | None = None  # the port a HEALTHCHECK probes
 
 
 def check_installer(name: str) -> str:
@@ -96,6 +97,15 @@ def check_volumes(volumes: tuple[str, ...]) -> tuple[str, ...]:
         if not volume.startswith("/") or _UNSAFE_PATH.search(volume):
             raise UsageError(f"--volume {volume!r}: not an absolute path")
     return volumes
+
+
+def check_healthcheck(text: str | None) -> int | None:
+    if text is None or text == "":
+        return None
+    text = str(text)
+    if not text.isdigit() or not 0 < int(text) < 65536:
+        raise UsageError(f"--healthcheck {text!r}: not a TCP port (1-65535)")
+    return int(text)
 
 
 def check_ports(items: tuple[str, ...]) -> tuple[int, ...]:

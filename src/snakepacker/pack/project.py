@@ -9,6 +9,7 @@ console scripts of a requirement) is left as None and found in the build stage.
 from __future__ import annotations
 
 import configparser
+import dataclasses
 import enum
 import functools
 import re
@@ -66,6 +67,7 @@ class Project:
     scripts: tuple[str, ...] | None = None  # console scripts; None when unknown
     source_url: str | None = None
     tool: dict[str, Any] = field(default_factory=dict)  # [tool.snakepacker]
+    python_version: str | None = None  # the minor .python-version names (pyenv, uv)
 
     @property
     def label(self) -> str:
@@ -134,6 +136,30 @@ def _valid_specifiers(rest: str) -> bool:
 
 def inspect_directory(
     root: Path, extras: tuple[str, ...] = (), requirements: str | None = None
+) -> Project:
+    project = _inspect_directory(root, extras, requirements)
+    pinned = python_version_file(root)
+    return dataclasses.replace(project, python_version=pinned) if pinned else project
+
+
+def python_version_file(root: Path) -> str | None:
+    """The CPython minor a .python-version file names (pyenv's and uv's: "3.12",
+    "3.12.3", "cpython-3.12.3-linux-x86_64-gnu"); its first line that names one wins."""
+    path = root / ".python-version"
+    if not path.is_file():
+        return None
+    for line in path.read_text(errors="replace").splitlines():
+        line = line.split("#", 1)[0].strip()
+        match = re.match(r"^(?:cpython-|python|py)?(3)\.(\d+)(?:[.\-+_a-z0-9]*)$", line)
+        if match:
+            return f"{match[1]}.{match[2]}"
+        if line:
+            raise UsageError(f"{path}: cannot read a CPython version from {line!r}")
+    return None
+
+
+def _inspect_directory(
+    root: Path, extras: tuple[str, ...], requirements: str | None
 ) -> Project:
     pyproject = root / "pyproject.toml"
     data: dict[str, Any] = {}
