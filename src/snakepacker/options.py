@@ -439,6 +439,7 @@ def pack_options(values: Values, project: Project) -> PackOptions:
         volumes=pack.check_volumes(values["volume"]),
         ports=pack.check_ports(values["port"]),
         healthcheck=pack.check_healthcheck(values["healthcheck"]),
+        tags_given=bool(values["tag"]),
     )
 
 

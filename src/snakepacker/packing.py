@@ -31,7 +31,7 @@ from snakepacker.pack.dockerfile import (
     render,
     render_build_stage,
 )
-from snakepacker.pack.options import PackOptions
+from snakepacker.pack.options import PackOptions, check_tags
 from snakepacker.pack.plan import (
     Plan,
     choose_entrypoint,
@@ -39,7 +39,7 @@ from snakepacker.pack.plan import (
     entrypoint_known,
     make_plan,
 )
-from snakepacker.pack.project import Kind, Project
+from snakepacker.pack.project import Kind, Project, normalize
 from snakepacker.pack.report import SizeReport, size_report
 from snakepacker.pack.requirements import for_uv
 
@@ -210,7 +210,22 @@ def _probe(engine: Engine, plan: Plan, context: Path, secrets: list[Secret], say
     version = plan.version
     if version is None and len(dists.split()) >= 2:
         version = dists.split()[1]
-    return dataclasses.replace(plan, entrypoint=entrypoint, cmd=cmd, version=version)
+    return dataclasses.replace(plan, entrypoint=entrypoint, cmd=cmd, version=version,
+                               options=_named(plan.options, dists))
+
+
+def _named(options: PackOptions, dists: str) -> PackOptions:
+    """OPTIONS with the project's name as its installed metadata says, when it was not
+    known statically (setup.py): the labels, and the default tag, use it rather than
+    the directory's name."""
+    project = options.project
+    words = dists.split()
+    if project.name or project.kind is Kind.REQUIREMENT or len(words) < 2:
+        return options
+    project = dataclasses.replace(project, name=normalize(words[0]))
+    tags = options.tags if options.tags_given else check_tags(
+        (f"{project.image_name}:latest",))
+    return dataclasses.replace(options, project=project, tags=tags)
 
 
 @dataclass(frozen=True)
@@ -238,7 +253,8 @@ def pack(options: PackOptions, engine: Engine, *, say: Say, verbose: bool = Fals
             tempfile.TemporaryDirectory(prefix="snakepacker-pack-") as tmp:
         context = Path(tmp)
         has_ignore = project.root is not None and (project.root / ".dockerignore").is_file()
-        if not entrypoint_known(options) or plan.version is None:
+        unnamed = project.name is None and project.kind in (Kind.PYPROJECT, Kind.SETUPTOOLS)
+        if not entrypoint_known(options) or plan.version is None or unnamed:
             say("[1/2] build stage (to read the installed console scripts and version)")
             copied = write_context(project, render_build_stage(plan), context, include_secrets)
             requirements_for_installer(options, context, say)
@@ -252,6 +268,7 @@ def pack(options: PackOptions, engine: Engine, *, say: Say, verbose: bool = Fals
             say(describe_copy(copied, has_ignore))
         image_id = engine.build(context, label=project.label, secrets=secrets,
                                 build_args=_build_args(plan), progress=say, verbose=verbose)
+    options = plan.options  # the project's name may have been learned from its metadata
     engine.tag(image_id, options.tags)
     seconds = time.monotonic() - started
     report = size_report(

@@ -49,6 +49,7 @@ class PackOptions:
     ports: tuple[int, ...] = ()
     build_apt: tuple[str, ...] = ()  # extra packages for the build stage
     healthcheck: int | None = None  # the port a HEALTHCHECK probes
+    tags_given: bool = True  # False: `tags` is the default, from the project's name
 
 
 def check_installer(name: str) -> str:
