@@ -147,3 +147,99 @@ def test_healthcheck_probes_the_port_with_wait_for_port() -> None:
     assert "HEALTHCHECK" not in _render()
     with pytest.raises(UsageError, match="--healthcheck '0': not a TCP port"):
         _render("--healthcheck", "0")
+
+
+# -- lock files ---------------------------------------------------------------------
+
+POETRY_APP = Path(__file__).parent / "data" / "poetry-app"
+
+
+def test_poetry_lock_pins_main_dependencies_only() -> None:
+    from snakepacker.pack.project import inspect_source
+
+    project = inspect_source(str(POETRY_APP))
+    assert project.lock_source == "poetry.lock" and project.complete
+    assert project.dependencies == ("attrs==23.1.0", "idna==3.4")  # not the dev group
+    assert project.name == "poetry-app" and project.scripts == ("poetry-app",)
+
+
+def test_poetry_graph_walk_with_markers_and_extras() -> None:
+    from snakepacker.pack.locks import poetry_requirements
+
+    pyproject = {"tool": {"poetry": {
+        "dependencies": {"python": "^3.10", "click": "^8", "rich": {"version": "*",
+                                                                    "optional": True}},
+        "extras": {"pretty": ["rich"]}}}}
+    lock = {"package": [
+        {"name": "click", "version": "8.1.3",
+         "dependencies": {"colorama": {"version": "*", "markers": 'platform_system == "Windows"'}}},
+        {"name": "colorama", "version": "0.4.6"},
+        {"name": "rich", "version": "13.0.0", "dependencies": {"pygments": ">=2"}},
+        {"name": "Pygments", "version": "2.15.0"},
+        {"name": "pytest", "version": "7.0.0"},
+    ]}
+    assert poetry_requirements(pyproject, lock) == [
+        "click==8.1.3", 'colorama==0.4.6 ; (platform_system == "Windows")']
+    assert poetry_requirements(pyproject, lock, ("pretty",)) == [
+        "click==8.1.3", 'colorama==0.4.6 ; (platform_system == "Windows")',
+        "Pygments==2.15.0", "rich==13.0.0"]
+
+
+def test_pdm_lock_default_group(tmp_path: Path) -> None:
+    from snakepacker.pack.project import inspect_source
+
+    (tmp_path / "pyproject.toml").write_text(textwrap.dedent("""\
+        [project]
+        name = "pdm-app"
+        version = "1"
+        dependencies = ["attrs"]
+        scripts = {pdm-app = "app:main"}
+    """))
+    (tmp_path / "pdm.lock").write_text(textwrap.dedent("""\
+        [metadata]
+        groups = ["default", "test"]
+        lock_version = "4.4.1"
+
+        [[package]]
+        name = "attrs"
+        version = "23.1.0"
+        groups = ["default"]
+
+        [[package]]
+        name = "exceptiongroup"
+        version = "1.2.0"
+        marker = "python_version < \\"3.11\\""
+        groups = ["default"]
+
+        [[package]]
+        name = "pytest"
+        version = "7.4.0"
+        groups = ["test"]
+    """))
+    project = inspect_source(str(tmp_path))
+    assert project.dependencies == (
+        "attrs==23.1.0", 'exceptiongroup==1.2.0 ; (python_version < "3.11")')
+
+
+def test_pipfile_lock_only_project(tmp_path: Path) -> None:
+    from snakepacker.pack.project import Kind, inspect_source
+
+    (tmp_path / "app.py").write_text("print('hi')\n")
+    (tmp_path / "Pipfile.lock").write_text(
+        '{"_meta": {}, "default": {"idna": {"hashes": [], "version": "==3.4"}, '
+        '"typing-extensions": {"version": "==4.7.1", "markers": "python_version < \'3.12\'"}, '
+        '"self": {"path": ".", "editable": true}}, '
+        '"develop": {"pytest": {"version": "==7.4.0"}}}')
+    project = inspect_source(str(tmp_path))
+    assert project.kind is Kind.REQUIREMENTS and project.lock_source == "Pipfile.lock"
+    assert project.dependencies == (
+        "idna==3.4", "typing-extensions==4.7.1 ; (python_version < '3.12')")
+    text = _render_source(tmp_path)
+    assert "idna==3.4" in text and "pytest" not in text
+
+
+def _render_source(source: Path) -> str:
+    from snakepacker.pack.dockerfile import render
+    from tests.test_pack import plan_for
+
+    return render(plan_for(source, "--entrypoint", "python"))

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from snakepacker.errors import UsageError
+from snakepacker.pack import locks
 
 _REQUIREMENT = re.compile(
     r"^\s*(?P<name>[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?)\s*"
@@ -68,6 +69,7 @@ class Project:
     source_url: str | None = None
     tool: dict[str, Any] = field(default_factory=dict)  # [tool.snakepacker]
     python_version: str | None = None  # the minor .python-version names (pyenv, uv)
+    lock_source: str | None = None  # poetry.lock, pdm.lock or Pipfile.lock, read here
 
     @property
     def label(self) -> str:
@@ -139,7 +141,17 @@ def inspect_directory(
 ) -> Project:
     project = _inspect_directory(root, extras, requirements)
     pinned = python_version_file(root)
-    return dataclasses.replace(project, python_version=pinned) if pinned else project
+    if pinned:
+        project = dataclasses.replace(project, python_version=pinned)
+    lock = locks.find_lock(root) if project.lock is None else None
+    if lock:
+        # poetry.lock, pdm.lock, Pipfile.lock: what they pin is what is installed.
+        pyproject = root / "pyproject.toml"
+        data = tomllib.loads(pyproject.read_text()) if pyproject.is_file() else {}
+        project = dataclasses.replace(
+            project, dependencies=locks.read_lock(root, lock, data, extras), complete=True,
+            lock_source=lock)
+    return project
 
 
 def python_version_file(root: Path) -> str | None:
@@ -192,6 +204,8 @@ def _inspect_directory(
     for candidate in REQUIREMENTS_FILES:
         if (root / candidate).is_file():
             return _requirements_project(root, candidate, tool)
+    if locks.find_lock(root) == "Pipfile.lock":  # a Pipfile project: code and a lock
+        return _requirements_project(root, "", tool)
     if pyproject.is_file():
         raise UsageError(
             f"{pyproject} has no [project] table and there is no setup.py, setup.cfg "
@@ -332,6 +346,6 @@ def _requirements_project(
     """A directory of code with a requirements file: the file is installed, the code
     is copied to the working directory."""
     return Project(
-        Kind.REQUIREMENTS, root.resolve(), name=None, lock=file, complete=True, scripts=(),
+        Kind.REQUIREMENTS, root.resolve(), name=None, lock=file or None, complete=True, scripts=(),
         tool=tool or {},
     )
