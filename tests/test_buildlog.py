@@ -84,3 +84,19 @@ def test_cause_picks_uvs_last_cause_line() -> None:
     out = ["error: Failed to build `x`", "  cause: The build backend returned an error",
            "  cause: Call to `build_wheel` failed (exit status: 1)"]
     assert buildlog.cause(out) == "Call to `build_wheel` failed (exit status: 1)"
+
+
+def test_a_build_files_error_line_is_a_cause_too() -> None:
+    out = ["error: Failed to build `pycairo==1.26.0`",
+           "  cause: Call to `mesonpy.build_wheel` failed (exit status: 1)",
+           "      ../cairo/meson.build:31:12: ERROR: Dependency \"cairo\" not found, tried "
+           "pkgconfig"]
+    assert buildlog.cause(out) is not None and buildlog.cause(out).startswith(
+        "../cairo/meson.build:31:12: ERROR: Dependency \"cairo\" not found")
+
+
+def test_find_libdeps_error_not_its_notes() -> None:
+    out = ["find-libdeps: note: libGL.so.1 also needed by cv2.abi3.so, which failed before",
+           "find-libdeps: error: /venv/cv2/cv2.abi3.so needs libXext.so.6, which is found "
+           "nowhere"]
+    assert buildlog.cause(out) == out[1]

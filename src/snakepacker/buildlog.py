@@ -31,12 +31,14 @@ _EXIT = re.compile(r"exit code: (\d+)")
 
 # The causes, most telling first; within one kind the first line printed wins, except
 # where noted.
-_COMPILER = re.compile(r"^\S+:\d+(?::\d+)?: (?:fatal )?error: ")
+# file:line[:col]: error: ... (a compiler; meson's build files say ERROR).
+_COMPILER = re.compile(r"^\S+:\d+(?::\d+)?: (?:fatal )?error: ", re.IGNORECASE)
 # uv ends its chain of causes with `╰─▶ ` on a terminal, `cause: ` otherwise.
 _UV_CAUSE = re.compile(r"^\s*(?:╰─▶|cause:) ")
 _CROSS = "\u00d7"  # uv's and pip's mark before an error's summary
 _INSTALLER = re.compile(rf"^(?:ERROR: |error: |E: |\s*{_CROSS} )")
-_TOOL = re.compile(r"^[a-z][a-z0-9-]*: (?:error: )?.*(?:not found|found nowhere|failed|cannot)")
+_TOOL = re.compile(
+    r"^[a-z][a-z0-9-]*: (?!note:)(?:error: )?.*(?:not found|found nowhere|failed|cannot)")
 _ANY_ERROR = re.compile(r"error|failed|not found|no such", re.IGNORECASE)
 # pip's and BuildKit's own wrap-up lines: they say that something failed, not what.
 _NOISE = re.compile(
