@@ -21,7 +21,9 @@ from snakepacker.errors import EngineError
 # package archive's pool), all narrowed to those two, all-pillow and 3.12-pillow.
 FAMILY_ARGS = ("--minors", "3.10,3.12", "--cpython", "3.12.3")
 FAMILY_TAGS = ("3.10", "3.12", "3.12-pillow")
-NAMESPACE = "snakepacker"
+# SNAKEPACKER_NAMESPACE builds and uses the slice under another namespace (the CLI reads
+# it too): a private family on an engine that others share.
+NAMESPACE = os.environ.get("SNAKEPACKER_NAMESPACE") or "snakepacker"
 
 
 def snakepacker(
