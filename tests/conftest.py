@@ -85,9 +85,8 @@ def docker(engine: Engine) -> Docker:
 def family_images(engine: Engine) -> dict[str, str]:
     """Bootstrap jammy when its root is missing, then build the CI slice of the family
     through the command line. Returns tag -> local image reference."""
-    if not engine.image_exists(f"{NAMESPACE}/root:jammy") and not engine.image_exists(
-        "ubuntu:jammy"
-    ):
+    if not any(engine.image_exists(ref) for ref in (
+            f"{NAMESPACE}/root:jammy", "snakepacker/root:jammy", "ubuntu:jammy")):
         proc = snakepacker("bootstrap", "jammy")
         if proc.returncode != 0:
             pytest.fail(f"bootstrap jammy failed:\n{proc.stderr[-3000:]}")
