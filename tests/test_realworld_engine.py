@@ -194,7 +194,7 @@ def test_pillow_report_and_keep_pip_with_uv(docker: Docker, family_images: dict[
     assert proc.returncode == 0, proc.stderr[-4000:]
     try:
         assert "pip " in docker.run(tag, ["-m", "pip", "--version"], "--read-only").stdout
-        rows = {line[:32].strip(): float(line[32:].split()[0])
+        rows = {line.rsplit(None, 2)[0].strip(): float(line.split()[-2])
                 for line in proc.stdout.splitlines() if line.endswith(" MB")}
         size = {ref: int(docker("image", "inspect", "--format", "{{.Size}}",
                                 family_images[ref]).stdout) / 1e6
