@@ -243,3 +243,22 @@ def _render_source(source: Path) -> str:
     from tests.test_pack import plan_for
 
     return render(plan_for(source, "--entrypoint", "python"))
+
+
+@pytest.mark.parametrize(("distro", "glib"), [
+    ("jammy", "libglib2.0-0"), ("noble", "libglib2.0-0t64"), ("bookworm", "libglib2.0-0"),
+    ("trixie", "libglib2.0-0t64")])
+def test_all_carries_the_manylinux_system_libraries(distro: str, glib: str) -> None:
+    from snakepacker.family.images import Family
+    from snakepacker.options import family_from
+    from snakepacker.render import render
+
+    fam = Family(family_from({"distro": distro}))
+    text = render(fam, fam.get("all")).dockerfile
+    line = next(line for line in text.splitlines() if "libxext6" in line)
+    for package in ("libx11-6", "libxext6", "libxrender1", "libice6", "libsm6", "libgl1",
+                    glib, "libexpat1"):
+        assert f" {package}" in line
+    # Only `all`: the runtime images stay as they were.
+    target = render(fam, fam.get(fam.distro.system_python)).dockerfile
+    assert "libxext6" not in target
