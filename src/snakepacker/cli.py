@@ -253,6 +253,7 @@ def cmd_pack(args: argparse.Namespace) -> int:
     packed = packing.pack(options, engine, say=_say, verbose=args.verbose,
                           include_secrets=tuple(args.include_secret))
     plan = packed.plan
+    options = plan.options  # the default tag may come from the installed metadata
     _say(f"built {', '.join(options.tags)} ({packed.image_id[:19]}) in {packed.seconds:.0f}s")
     entry = " ".join(plan.entrypoint or ()) or "-"
     print(f"{options.tags[0]}: Python {plan.python.minor}, entrypoint {entry}"

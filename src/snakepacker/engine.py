@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from snakepacker import buildlog
 from snakepacker.errors import BuildError, EngineError
 
 # Docker clients before 23.0 carry BuildKit built in (DOCKER_BUILDKIT=1); later ones
@@ -164,7 +165,7 @@ class Engine:
                     progress(line if verbose else "    " + _shorten(line))
             code = proc.wait()
             if code != 0 or not iidfile.exists():
-                raise BuildError(_failure_message(label, list(tail), code))
+                raise BuildError(buildlog.failure_message(label, list(tail), code))
             return iidfile.read_text().strip()
 
 

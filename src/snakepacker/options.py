@@ -145,6 +145,8 @@ OPTIONS: tuple[Option, ...] = (
            frozenset({PACK}), default=False),
     Option("apt", Type.LIST, "an extra system package for the final image, e.g. a program "
            "the app runs", frozenset({PACK}), metavar="PKG"),
+    Option("build-apt", Type.LIST, "an extra system package for the build stage, e.g. "
+           "headers an sdist compiles against", frozenset({PACK}), metavar="PKG"),
     Option("extras", Type.LIST, "install the project with these extras", frozenset({PACK}),
            metavar="EXTRA"),
     Option("requirements", Type.TEXT, "the requirements file to install (a pinned one is "
@@ -166,6 +168,9 @@ OPTIONS: tuple[Option, ...] = (
     Option("volume", Type.LIST, "declare a volume", frozenset({PACK}), metavar="PATH"),
     Option("port", Type.LIST, "a TCP port the app listens on, EXPOSEd", frozenset({PACK}),
            metavar="N"),
+    Option("healthcheck", Type.TEXT, "a HEALTHCHECK: healthy while the app accepts "
+           "connections on this port (checked with the image's wait-for-port)",
+           frozenset({PACK}), metavar="PORT"),
 )
 
 BY_NAME: dict[str, Option] = {option.name: option for option in OPTIONS}
@@ -426,6 +431,7 @@ def pack_options(values: Values, project: Project) -> PackOptions:
         venv_path=pack.check_path("--venv-path", values["venv-path"]),
         keep_pip=bool(values["keep-pip"]),
         apt=pack.check_apt(values["apt"]),
+        build_apt=pack.check_apt(values["build-apt"], "--build-apt"),
         entrypoint=values["entrypoint"] or None,
         cmd=values["cmd"] or None,
         user=pack.check_user(values["user"]),
@@ -436,6 +442,8 @@ def pack_options(values: Values, project: Project) -> PackOptions:
         env=pack.check_env(values["env"]),
         volumes=pack.check_volumes(values["volume"]),
         ports=pack.check_ports(values["port"]),
+        healthcheck=pack.check_healthcheck(values["healthcheck"]),
+        tags_given=bool(values["tag"]),
     )
 
 

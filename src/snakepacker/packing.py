@@ -31,7 +31,7 @@ from snakepacker.pack.dockerfile import (
     render,
     render_build_stage,
 )
-from snakepacker.pack.options import PackOptions
+from snakepacker.pack.options import PackOptions, check_tags
 from snakepacker.pack.plan import (
     Plan,
     choose_entrypoint,
@@ -39,8 +39,9 @@ from snakepacker.pack.plan import (
     entrypoint_known,
     make_plan,
 )
-from snakepacker.pack.project import Kind, Project
+from snakepacker.pack.project import Kind, Project, normalize
 from snakepacker.pack.report import SizeReport, size_report
+from snakepacker.pack.requirements import for_uv
 
 Say = Callable[[str], None]
 
@@ -130,6 +131,22 @@ def write_context(project: Project, dockerfile: str, folder: Path,
     return copied
 
 
+def requirements_for_installer(options: PackOptions, folder: Path, say: Say) -> None:
+    """The project's requirements file, in the build context, in uv's spelling where
+    pip's differs (see snakepacker.pack.requirements); the project's file is untouched."""
+    lock = options.project.lock
+    if options.installer != "uv" or not lock or lock == "uv.lock":
+        return
+    path = folder / lock
+    if not path.is_file():
+        return
+    text, notes = for_uv(path.read_text())
+    if notes:
+        path.write_text(text)
+        for note in notes:
+            say(f"{lock}: {note} (uv's spelling)")
+
+
 def describe_copy(copied: Copied, has_dockerignore: bool) -> str:
     text = f"context: {copied.files} files, {copied.bytes / 1e6:.1f} MB"
     if copied.skipped:
@@ -162,7 +179,9 @@ def supported_minors(options: PackOptions, family: Family, engine: Engine | None
 
 def plan_for(options: PackOptions, family: Family, supported: list[str], *,
              decide_entrypoint: bool) -> Plan:
-    minor = choose_minor(options.python, options.project.requires_python, supported)
+    # --python wins over the project's .python-version, which wins over requires-python.
+    requested = options.python or options.project.python_version
+    minor = choose_minor(requested, options.project.requires_python, supported)
     return make_plan(options, family, minor, decide_entrypoint=decide_entrypoint)
 
 
@@ -191,7 +210,22 @@ def _probe(engine: Engine, plan: Plan, context: Path, secrets: list[Secret], say
     version = plan.version
     if version is None and len(dists.split()) >= 2:
         version = dists.split()[1]
-    return dataclasses.replace(plan, entrypoint=entrypoint, cmd=cmd, version=version)
+    return dataclasses.replace(plan, entrypoint=entrypoint, cmd=cmd, version=version,
+                               options=_named(plan.options, dists))
+
+
+def _named(options: PackOptions, dists: str) -> PackOptions:
+    """OPTIONS with the project's name as its installed metadata says, when it was not
+    known statically (setup.py): the labels, and the default tag, use it rather than
+    the directory's name."""
+    project = options.project
+    words = dists.split()
+    if project.name or project.kind is Kind.REQUIREMENT or len(words) < 2:
+        return options
+    project = dataclasses.replace(project, name=normalize(words[0]))
+    tags = options.tags if options.tags_given else check_tags(
+        (f"{project.image_name}:latest",))
+    return dataclasses.replace(options, project=project, tags=tags)
 
 
 @dataclass(frozen=True)
@@ -224,23 +258,27 @@ def pack(options: PackOptions, engine: Engine, *, say: Say, verbose: bool = Fals
             tempfile.TemporaryDirectory(prefix="snakepacker-pack-") as tmp:
         context = Path(tmp)
         has_ignore = project.root is not None and (project.root / ".dockerignore").is_file()
-        if not entrypoint_known(options) or plan.version is None:
+        unnamed = project.name is None and project.kind in (Kind.PYPROJECT, Kind.SETUPTOOLS)
+        if not entrypoint_known(options) or plan.version is None or unnamed:
             say("[1/2] build stage (to read the installed console scripts and version)")
             copied = write_context(project, render_build_stage(plan), context, include_secrets)
+            requirements_for_installer(options, context, say)
             say(describe_copy(copied, has_ignore))
             plan = _probe(engine, plan, context, secrets, say, verbose)
             say("[2/2] final image")
             (context / "Dockerfile").write_text(render(plan))
         else:
             copied = write_context(project, render(plan), context, include_secrets)
+            requirements_for_installer(options, context, say)
             say(describe_copy(copied, has_ignore))
         image_id = engine.build(context, label=project.label, secrets=secrets,
                                 build_args=_build_args(plan), progress=say, verbose=verbose)
+    options = plan.options  # the project's name may have been learned from its metadata
     engine.tag(image_id, options.tags)
     seconds = time.monotonic() - started
     report = size_report(
         engine, image_id, base_ref=family.ref("base"), parent_ref=plan.final_ref,
-        venv=options.venv_path,
+        python_ref=family.ref(plan.python.minor), venv=options.venv_path,
         code_dir=options.workdir if project.kind is Kind.REQUIREMENTS else None,
         keep_pip=options.keep_pip,
     )

@@ -58,6 +58,26 @@ _PILLOW_HEADERS = (
     "zlib1g-dev",
 )
 
+# The system libraries a manylinux wheel may expect to find rather than carry: the
+# manylinux policies (PEP 513, 571, 599, 600 and auditwheel's policy list) allow X11's
+# client libraries (X11, Xext, Xrender, ICE, SM), GL, GLib (glib, gobject, gthread),
+# expat, zlib, libatomic and glibc's own. glibc, libgcc/libstdc++ and zlib are in every
+# image already. `all` carries the rest so that find-libdeps can name their packages
+# (opencv-python needs libXext.so.6, pygraphviz's wheels GLib); a packed image then
+# installs only those its venv links. libX11's own package brings libxcb, which
+# opencv-python's wheels also link. GLib's package took a t64 suffix on the releases
+# that moved to a 64-bit time_t.
+_WHEEL_SYSTEM_LIBRARIES = (
+    "libatomic1",
+    "libexpat1",
+    "libgl1",
+    "libice6",
+    "libsm6",
+    "libx11-6",
+    "libxext6",
+    "libxrender1",
+)
+
 # Files dpkg leaves out of every image: docs (but their copyright notices), manuals,
 # translations, the ICU copy of the time zones, the leap-second ("right/") zones that
 # nothing uses by default, and shell completions. The bootstrapped
@@ -85,6 +105,7 @@ class Distro:
     components: tuple[str, ...]
     mysql_dev: str  # the client library headers go by two names
     default: bool = False
+    time64: bool = False  # libraries renamed by the 64-bit time_t transition (…t64)
 
     @property
     def official_image(self) -> str:
@@ -106,6 +127,12 @@ class Distro:
         return (*_BUILD_TOOLS, *_SDIST_HEADERS, self.mysql_dev)
 
     @property
+    def wheel_system_libraries(self) -> tuple[str, ...]:
+        """Runtime packages of the libraries a manylinux wheel may expect from the system."""
+        glib = "libglib2.0-0t64" if self.time64 else "libglib2.0-0"
+        return (*_WHEEL_SYSTEM_LIBRARIES, glib)
+
+    @property
     def cpython_build_packages(self) -> tuple[str, ...]:
         return _CPYTHON_BUILD_DEPS
 
@@ -121,9 +148,11 @@ DISTROS: dict[str, Distro] = {
             "jammy", "ubuntu", "22.04", "3.10", ("main", "universe"),
             mysql_dev="libmysqlclient-dev", default=True,
         ),
-        Distro("noble", "ubuntu", "24.04", "3.12", ("main", "universe"), "libmysqlclient-dev"),
+        Distro("noble", "ubuntu", "24.04", "3.12", ("main", "universe"), "libmysqlclient-dev",
+               time64=True),
         Distro("bookworm", "debian", "12", "3.11", ("main",), "default-libmysqlclient-dev"),
-        Distro("trixie", "debian", "13", "3.13", ("main",), "default-libmysqlclient-dev"),
+        Distro("trixie", "debian", "13", "3.13", ("main",), "default-libmysqlclient-dev",
+               time64=True),
     )
 }
 

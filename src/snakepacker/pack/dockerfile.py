@@ -11,6 +11,7 @@ import json
 import shlex
 
 from snakepacker import __version__
+from snakepacker.pack.installer import INSTALLERS
 from snakepacker.pack.plan import Plan
 from snakepacker.pack.project import Kind
 from snakepacker.templating import render_template
@@ -19,6 +20,7 @@ SRC = "/usr/src/app"  # where the project's code is copied in the build stage
 INFO = "/usr/share/snakepacker/pack"  # the lists the build stage hands to the final one
 APP_UID = 10001
 INIT = ("dumb-init", "--")  # every packed app runs under the X.Y image's small init
+BUILD_TOOLS = ("pip", "setuptools", "wheel")  # what --keep-pip keeps
 
 # Run in the build stage by the venv's Python: write the console scripts and the
 # name and version of the distributions that were asked for (by name, or installed
@@ -35,6 +37,35 @@ _PROBE = (
     "open(out + \"/dists.txt\", \"w\").write(\"\".join("
     "d.metadata[\"Name\"] + \" \" + d.version + \"\\n\" for d in top))"
 )
+
+
+# Run in the metadata stage by the installer's Python (it has `build` and `packaging`):
+# the project's Requires-Dist from its backend's metadata hook, those of extras not
+# asked for left out, into requirements.txt; its name and version into name-version.
+# Double quotes only: it sits in single ones.
+_METADATA = (
+    "import sys, build.util; from packaging.requirements import Requirement; "
+    "src, out, extras = sys.argv[1], sys.argv[2], sys.argv[3:]; "
+    "md = build.util.project_wheel_metadata(src); "
+    "by_extra = lambda r: r.marker is not None and \"extra\" in str(r.marker); "
+    "keep = lambda r: not by_extra(r) or any(r.marker.evaluate({\"extra\": e}) "
+    "for e in extras); "
+    "bare = lambda r: str(r).split(\";\")[0].strip() if by_extra(r) else str(r); "
+    "reqs = [Requirement(t) for t in md.get_all(\"Requires-Dist\") or []]; "
+    "open(out + \"/requirements.txt\", \"w\").write("
+    "\"\".join(bare(r) + \"\\n\" for r in reqs if keep(r))); "
+    "open(out + \"/name-version\", \"w\").write("
+    "md[\"Name\"] + \" \" + md[\"Version\"] + \"\\n\")"
+)
+METADATA_LIST = "/tmp/lock/requirements.txt"
+
+
+def needs_metadata_stage(plan: Plan) -> bool:
+    """A project directory whose dependencies are not known statically (setup.py, or
+    dynamic ones) and that has no lock: its metadata hook lists them."""
+    project = plan.project
+    return project.kind in (Kind.PYPROJECT, Kind.SETUPTOOLS) and not project.complete \
+        and not project.lock
 
 
 def _quote_label(value: str) -> str:
@@ -87,7 +118,9 @@ def _steps(plan: Plan) -> tuple[list[str], str | None, str | None]:
     """The dependency step's shell lines, the project step, and the lock COPY."""
     opts = plan.options
     project = opts.project
-    deps: list[str] = []
+    # --keep-pip keeps what it names: uv's venv has no pip of its own, so they are
+    # installed (pip's venv has pip, but not always setuptools and wheel).
+    deps: list[str] = [_install(plan, list(BUILD_TOOLS))] if opts.keep_pip else []
     lock_copy = None
     project_step = None
     if project.kind is Kind.REQUIREMENT:
@@ -107,6 +140,10 @@ def _steps(plan: Plan) -> tuple[list[str], str | None, str | None]:
     elif project.lock:
         lock_copy = f"{shlex.quote(project.lock)} /tmp/lock/requirements.txt"
         deps.append(_install(plan, ["--requirement", "/tmp/lock/requirements.txt"]))
+    elif needs_metadata_stage(plan):
+        lock_copy = f"--from=metadata /tmp/metadata/requirements.txt {METADATA_LIST}"
+        deps.append(f"if [ -s {METADATA_LIST} ]; then "
+                    + _install(plan, ["--requirement", METADATA_LIST]) + "; fi")
     elif project.dependencies:
         deps.append(_install(plan, [shlex.quote(d) for d in project.dependencies]))
     if deps:
@@ -115,7 +152,7 @@ def _steps(plan: Plan) -> tuple[list[str], str | None, str | None]:
         deps.append(_compile(plan))
     if project.kind is not Kind.REQUIREMENTS:
         target = SRC + (f"[{','.join(opts.extras)}]" if opts.extras else "")
-        no_deps = ["--no-deps"] if project.complete else []
+        no_deps = ["--no-deps"] if project.complete or needs_metadata_stage(plan) else []
         project_step = _install(plan, [*no_deps, shlex.quote(target)])
     return deps, project_step, lock_copy
 
@@ -156,12 +193,18 @@ def render(plan: Plan) -> str:
         "code_dir": code_dir,
         "context_needed": project.kind is not Kind.REQUIREMENT,
         "keep_pip": opts.keep_pip,
+        "metadata_stage": needs_metadata_stage(plan),
+        "metadata_script": _METADATA,
+        "metadata_mount": INSTALLERS["pip"].cache_mount(plan.cache_scope),
+        "metadata_extras": " ".join(shlex.quote(e) for e in opts.extras),
         # Both installers only warn, and exit 0, for a package that is not there.
         "uninstall": installer.uninstall_command(venv),
         "info": INFO,
         "probe": _PROBE,
         "names": " ".join(shlex.quote(n) for n in names),
         "apt": opts.apt,
+        "build_apt": opts.build_apt,
+        "healthcheck": opts.healthcheck,
         "create_user": opts.user != "root" and not opts.user[0].isdigit(),
         "user": opts.user,
         # USER names the created user by uid: hosts (and runAsNonRoot) need a number.

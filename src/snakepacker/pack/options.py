@@ -48,6 +48,9 @@ class PackOptions:
     volumes: tuple[str, ...] = ()
     ports: tuple[int, ...] = ()
     ignore_missing_libs: tuple[str, ...] = ()  # sonames find-libdeps lets pass
+    build_apt: tuple[str, ...] = ()  # extra packages for the build stage
+    healthcheck: int | None = None  # the port a HEALTHCHECK probes
+    tags_given: bool = True  # False: `tags` is the default, from the project's name
 
 
 def check_installer(name: str) -> str:
@@ -68,10 +71,10 @@ def check_user(user: str) -> str:
     return user
 
 
-def check_apt(packages: tuple[str, ...]) -> tuple[str, ...]:
+def check_apt(packages: tuple[str, ...], flag: str = "--apt") -> tuple[str, ...]:
     for package in packages:
         if not re.fullmatch(r"[a-z0-9][a-z0-9+.-]+(:[a-z0-9]+)?(=[A-Za-z0-9.+~:-]+)?", package):
-            raise UsageError(f"--apt {package!r}: not a Debian package name")
+            raise UsageError(f"{flag} {package!r}: not a Debian package name")
     return packages
 
 
@@ -104,6 +107,13 @@ def check_sonames(names: tuple[str, ...]) -> tuple[str, ...]:
             raise UsageError(f"--ignore-missing-libs {name!r}: not a library's soname "
                              "(e.g. libGL.so.1)")
     return names
+def check_healthcheck(text: str | None) -> int | None:
+    if text is None or text == "":
+        return None
+    text = str(text)
+    if not text.isdigit() or not 0 < int(text) < 65536:
+        raise UsageError(f"--healthcheck {text!r}: not a TCP port (1-65535)")
+    return int(text)
 
 
 def check_ports(items: tuple[str, ...]) -> tuple[int, ...]:

@@ -9,6 +9,7 @@ console scripts of a requirement) is left as None and found in the build stage.
 from __future__ import annotations
 
 import configparser
+import dataclasses
 import enum
 import functools
 import re
@@ -19,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from snakepacker.errors import UsageError
+from snakepacker.pack import locks
 
 _REQUIREMENT = re.compile(
     r"^\s*(?P<name>[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?)\s*"
@@ -66,6 +68,8 @@ class Project:
     scripts: tuple[str, ...] | None = None  # console scripts; None when unknown
     source_url: str | None = None
     tool: dict[str, Any] = field(default_factory=dict)  # [tool.snakepacker]
+    python_version: str | None = None  # the minor .python-version names (pyenv, uv)
+    lock_source: str | None = None  # poetry.lock, pdm.lock or Pipfile.lock, read here
 
     @property
     def label(self) -> str:
@@ -135,6 +139,40 @@ def _valid_specifiers(rest: str) -> bool:
 def inspect_directory(
     root: Path, extras: tuple[str, ...] = (), requirements: str | None = None
 ) -> Project:
+    project = _inspect_directory(root, extras, requirements)
+    pinned = python_version_file(root)
+    if pinned:
+        project = dataclasses.replace(project, python_version=pinned)
+    lock = locks.find_lock(root) if project.lock is None else None
+    if lock:
+        # poetry.lock, pdm.lock, Pipfile.lock: what they pin is what is installed.
+        pyproject = root / "pyproject.toml"
+        data = tomllib.loads(pyproject.read_text()) if pyproject.is_file() else {}
+        project = dataclasses.replace(
+            project, dependencies=locks.read_lock(root, lock, data, extras), complete=True,
+            lock_source=lock)
+    return project
+
+
+def python_version_file(root: Path) -> str | None:
+    """The CPython minor a .python-version file names (pyenv's and uv's: "3.12",
+    "3.12.3", "cpython-3.12.3-linux-x86_64-gnu"); its first line that names one wins."""
+    path = root / ".python-version"
+    if not path.is_file():
+        return None
+    for line in path.read_text(errors="replace").splitlines():
+        line = line.split("#", 1)[0].strip()
+        match = re.match(r"^(?:cpython-|python|py)?(3)\.(\d+)(?:[.\-+_a-z0-9]*)$", line)
+        if match:
+            return f"{match[1]}.{match[2]}"
+        if line:
+            raise UsageError(f"{path}: cannot read a CPython version from {line!r}")
+    return None
+
+
+def _inspect_directory(
+    root: Path, extras: tuple[str, ...], requirements: str | None
+) -> Project:
     pyproject = root / "pyproject.toml"
     data: dict[str, Any] = {}
     if pyproject.is_file():
@@ -166,6 +204,8 @@ def inspect_directory(
     for candidate in REQUIREMENTS_FILES:
         if (root / candidate).is_file():
             return _requirements_project(root, candidate, tool)
+    if locks.find_lock(root) == "Pipfile.lock":  # a Pipfile project: code and a lock
+        return _requirements_project(root, "", tool)
     if pyproject.is_file():
         raise UsageError(
             f"{pyproject} has no [project] table and there is no setup.py, setup.cfg "
@@ -306,6 +346,6 @@ def _requirements_project(
     """A directory of code with a requirements file: the file is installed, the code
     is copied to the working directory."""
     return Project(
-        Kind.REQUIREMENTS, root.resolve(), name=None, lock=file, complete=True, scripts=(),
+        Kind.REQUIREMENTS, root.resolve(), name=None, lock=file or None, complete=True, scripts=(),
         tool=tool or {},
     )

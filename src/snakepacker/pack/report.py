@@ -1,8 +1,10 @@
 """The size report printed after a pack.
 
 How the numbers are found: ``docker image inspect`` gives the size of the family's
-``base`` image and of the final stage's parent (X.Y or X.Y-pillow); the parent minus
-base is the interpreter (with Pillow's libraries for -pillow). ``docker history`` of
+``base`` image, of X.Y and of the final stage's parent (X.Y, or X.Y-pillow). Each image
+is counted by what it adds to the one below it: X.Y minus base is the interpreter;
+X.Y-pillow minus X.Y is Pillow's runtime packages, which are system libraries like
+those pack installs itself. ``docker history`` of
 the packed image lists its layers newest first; the ones above the parent's are pack's
 own, and each is put in a bucket by the instruction that made it: the apt-install step
 is the system libraries, the COPY of the venv (and of a requirements-only project's
@@ -61,10 +63,12 @@ class SizeReport:
 
 def size_report(
     engine: Engine, image: str, *, base_ref: str, parent_ref: str, venv: str,
-    code_dir: str | None = None, keep_pip: bool = False,
+    code_dir: str | None = None, keep_pip: bool = False, python_ref: str | None = None,
 ) -> SizeReport:
+    """PYTHON_REF is the X.Y image when the parent (X.Y-pillow) stands on it."""
     base = engine.image_size(base_ref) or 0
     parent = engine.image_size(parent_ref) or 0
+    python = (engine.image_size(python_ref) or parent) if python_ref else parent
     total = engine.image_size(image) or 0
     layers = engine.history(image)
     ours = layers[: len(layers) - len(engine.history(parent_ref))]
@@ -79,7 +83,8 @@ def size_report(
         else:
             other += size
     tools = _build_tools_bytes(engine, image, venv) if keep_pip else 0
-    return SizeReport(base, parent - base, libs, venv_bytes, other, total, tools)
+    libs += parent - python  # what X.Y-pillow adds to X.Y: Pillow's libraries
+    return SizeReport(base, python - base, libs, venv_bytes, other, total, tools)
 
 
 def _build_tools_bytes(engine: Engine, image: str, venv: str) -> int:
