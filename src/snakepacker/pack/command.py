@@ -201,9 +201,9 @@ def run(args: argparse.Namespace) -> int:
 
     engine = None
     if not args.dockerfile:
-        from snakepacker.engine import Engine
+        from snakepacker.engine import find_engine
 
-        engine = Engine.find()
+        engine = find_engine()
     supported = list(options.family.minors)
     if engine is not None and not options.minors_given:
         supported = [m for m in supported if engine.image_exists(family.ref(m))]
