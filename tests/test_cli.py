@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from tests.conftest import snakepacker
+from tests.helpers import snakepacker
 
 
 def test_images_list_json_has_one_row_per_tag() -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 from pathlib import Path
 
@@ -10,20 +9,7 @@ import pytest
 
 from snakepacker.engine import Engine
 from snakepacker.errors import BuildError
-from tests.conftest import Docker, snakepacker
-
-
-def cli_with(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    old = {key: os.environ.get(key) for key in env}
-    os.environ.update(env)
-    try:
-        return snakepacker(*args)
-    finally:
-        for key, value in old.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
+from tests.helpers import Docker, cli_with, snakepacker
 
 
 def test_a_client_that_does_not_run_is_named() -> None:
