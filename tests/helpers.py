@@ -9,8 +9,10 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 from snakepacker.engine import Engine
 
@@ -76,3 +78,74 @@ class Docker:
         """Build a test image; return its id."""
         proc = self("build", "-q", *options, context, timeout=1800)
         return proc.stdout.strip().splitlines()[-1]
+
+
+# A snakepacker process that only builds CONTEXT on engine NAME and reports how it ended.
+_BUILD_DRIVER = """
+import sys
+from pathlib import Path
+from snakepacker.engine import find_engine
+engine = find_engine(sys.argv[1])
+try:
+    engine.build(Path(sys.argv[2]), label="sleeper", progress=print, verbose=True)
+except KeyboardInterrupt:
+    print("interrupted", flush=True)
+    sys.exit(130)
+"""
+
+
+def sleeping_build(engine: Engine, context: Path, marker: str) -> subprocess.Popen[str]:
+    """Start a build whose RUN step prints MARKER and sleeps; return once that RUN runs."""
+    (context / "Dockerfile").write_text(
+        f"FROM {NAMESPACE}/root:jammy\nRUN echo {marker} && sleep 900\n"
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-c", _BUILD_DRIVER, engine.name, str(context)],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )
+    deadline = time.monotonic() + 300
+    while not processes_running(marker):
+        if proc.poll() is not None or time.monotonic() > deadline:
+            proc.kill()
+            raise AssertionError(f"the sleeping build never ran:\n{proc.communicate()[0]}")
+        time.sleep(0.2)
+    return proc
+
+
+def processes_running(marker: str) -> list[int]:
+    """Pids of processes whose command line holds MARKER (ours only: it is unique)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                cmdline = (entry / "cmdline").read_bytes()
+            except OSError:
+                continue
+            if marker.encode() in cmdline:
+                found.append(int(entry.name))
+    return found
+
+
+def children(pid: int) -> list[int]:
+    """Pids whose parent is PID."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+                found.append(int(entry.name))
+    return found
+
+
+def gone_within(pids: list[int], marker: str, seconds: float) -> bool:
+    """Wait until no pid in PIDS is alive and no process holds MARKER; False at the limit."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        alive = [pid for pid in pids if Path(f"/proc/{pid}").exists()]
+        if not alive and not processes_running(marker):
+            return True
+        time.sleep(0.2)
+    return False

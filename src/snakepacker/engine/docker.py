@@ -14,6 +14,7 @@ from __future__ import annotations
 import collections
 import os
 import re
+import shutil
 import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -149,13 +150,14 @@ def _candidates(env: Mapping[str, str]) -> list[str]:
 
 
 def _client_version(client: str, env: Mapping[str, str], timeouts: Timeouts) -> str | None:
-    """The client's own version: `docker --version` asks no daemon, so a hung one
-    cannot stall the choice of client."""
-    try:
-        proc = run_command([client, "--version"], env=env, timeout=timeouts.quick,
-                           what="docker --version", check=False)
-    except EngineError:
+    """The client's own version, or None when CLIENT is no program that runs.
+
+    The 20.10 client asks the daemon even for `--version`: a hung daemon makes this
+    call run out of time, and that EngineError is the one the user should see."""
+    if shutil.which(client, path=env.get("PATH")) is None:
         return None
+    proc = run_command([client, "--version"], env=env, timeout=timeouts.quick,
+                       what="docker --version", check=False)
     found = _VERSION.search(proc.stdout)
     return found.group(1) if proc.returncode == 0 and found else None
 
