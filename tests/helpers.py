@@ -82,15 +82,24 @@ class Docker:
 
 # A snakepacker process that only builds CONTEXT on engine NAME and reports how it ended.
 _BUILD_DRIVER = """
+import os
+import signal
 import sys
 from pathlib import Path
 from snakepacker.engine import find_engine
+from tests.helpers import children
+
+def terminated(signum, frame):  # what the command line does with SIGTERM and SIGHUP
+    raise SystemExit(128 + signum)
+
+signal.signal(signal.SIGTERM, terminated)
 engine = find_engine(sys.argv[1])
 try:
     engine.build(Path(sys.argv[2]), label="sleeper", progress=print, verbose=True)
-except KeyboardInterrupt:
-    print("interrupted", flush=True)
-    sys.exit(130)
+except BaseException as exc:
+    # The build child must be stopped and waited for before the exception gets here.
+    print("children left:", len(children(os.getpid())), flush=True)
+    sys.exit(130 if isinstance(exc, KeyboardInterrupt) else exc.code)
 """
 
 
@@ -101,6 +110,7 @@ def sleeping_build(engine: Engine, context: Path, marker: str) -> subprocess.Pop
     )
     proc = subprocess.Popen(
         [sys.executable, "-c", _BUILD_DRIVER, engine.name, str(context)],
+        cwd=Path(__file__).resolve().parents[1],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )
     deadline = time.monotonic() + 300

@@ -80,9 +80,9 @@ def hung_socket(tmp_path: Path) -> Iterator[Path]:
 @pytest.mark.skipif(shutil.which("docker") is None and not Path("/usr/bin/docker").exists(),
                     reason="needs a docker client")
 def test_a_hung_daemon_is_one_line_and_exit_3(hung_socket: Path) -> None:
-    proc = cli_with(
-        {"DOCKER_HOST": f"unix://{hung_socket}", "SNAKEPACKER_ENGINE_TIMEOUT": "2"},
-        "images", "build", "base",
+    proc = snakepacker(
+        "images", "build", "base", timeout=120,
+        env={"DOCKER_HOST": f"unix://{hung_socket}", "SNAKEPACKER_ENGINE_TIMEOUT": "2"},
     )
     assert proc.returncode == 3, proc.stderr
     assert proc.stderr.startswith("snakepacker: error: `docker")
@@ -103,16 +103,18 @@ def test_an_unknown_engine_is_a_usage_error() -> None:
 
 
 @pytest.mark.engine
+@pytest.mark.parametrize(("signum", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
 def test_interrupting_a_build_stops_the_client_and_the_daemon_side_build(
-    engine: Engine, family_images: dict[str, str], tmp_path: Path
+    engine: Engine, family_images: dict[str, str], tmp_path: Path, signum: int, code: int
 ) -> None:
     marker = f"sptest-engine-{uuid.uuid4().hex[:12]}"
     driver = sleeping_build(engine, tmp_path, marker)
     clients = children(driver.pid)
     assert clients, "the build client is not a child of snakepacker"
-    driver.send_signal(signal.SIGINT)  # snakepacker only, as `kill -INT PID` does
+    driver.send_signal(signum)  # snakepacker only, as `kill -INT PID` does
     out, _ = driver.communicate(timeout=60)
-    assert driver.returncode == 130, out
+    assert driver.returncode == code, out
+    assert "children left: 0" in out  # stopped and waited for, not just orphaned
     assert gone_within(clients, marker, 30), "the build still runs after the interrupt"
 
 

@@ -108,6 +108,7 @@ def test_interrupting_a_podman_build_stops_its_run_container(
     driver.send_signal(signal.SIGINT)
     out, _ = driver.communicate(timeout=60)
     assert driver.returncode == 130, out
+    assert "children left: 0" in out  # stopped and waited for, not just orphaned
     assert gone_within(clients, marker, 30), "the RUN step still runs after the interrupt"
     assert build_containers() == before  # podman cleaned its working container up
 
