@@ -191,3 +191,19 @@ def test_another_namespace_builds_on_the_default_bootstrapped_root(
         assert layers[0] == layers[1]
     finally:
         engine.remove([f"{namespace}/python:base", f"ghcr.io/{namespace}/python/base"])
+
+
+@pytest.mark.engine
+def test_platforms_start_with_the_daemons_own(engine: Engine, docker: Docker) -> None:
+    arch = docker("version", "--format", "{{.Server.Arch}}").stdout.strip()
+    platforms = engine.platforms()
+    assert platforms[0] == f"linux/{arch}"
+    binfmt = Path("/proc/sys/fs/binfmt_misc/qemu-aarch64")
+    if binfmt.exists() and binfmt.read_text().startswith("enabled"):
+        assert "linux/arm64" in platforms
+
+
+@pytest.mark.engine
+def test_the_old_entry_point_still_finds_docker() -> None:
+    found = Engine.find("docker")
+    assert found.name == "docker" and found.env["DOCKER_BUILDKIT"] == "1"

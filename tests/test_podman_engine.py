@@ -127,3 +127,8 @@ def test_import_makes_an_image_from_a_tarball(podman_engine: Engine, tmp_path: P
         assert podman_engine.inspect(ref)["Config"]["Cmd"] == ["/bin/true"]
     finally:
         podman_engine.remove([ref])
+
+
+def test_podman_platforms_start_with_the_hosts_own(podman: Docker, podman_engine: Engine) -> None:
+    arch = podman("info", "--format", "{{.Host.Arch}}").stdout.strip()
+    assert podman_engine.platforms()[0] == f"linux/{arch}"
