@@ -20,7 +20,7 @@ from pack import Case, naive  # bench/pack.py, beside this file
 
 from snakepacker.engine import Engine
 from snakepacker.family.images import Family
-from snakepacker.options import FamilyOptions
+from snakepacker.options import family_from
 from snakepacker.pack.options import DEFAULT_VENV
 from snakepacker.pack.report import size_report
 
@@ -33,7 +33,7 @@ def main() -> int:
     parser.add_argument("--skip-naive", action="store_true", help="no naive builds")
     args = parser.parse_args()
     engine = Engine.find()
-    family = Family(FamilyOptions.from_args(argparse.Namespace(minors="3.10,3.12")))
+    family = Family(family_from({"minors": ["3.10,3.12"]}))
 
     print(f"{'app':<12}{'image MB':>10}{'floor MB':>10}{'/floor':>8}"
           f"{'naive MB':>10}{'/naive':>8}")

@@ -14,7 +14,14 @@ import pytest
 
 from snakepacker.engine import Engine, find_engine
 from snakepacker.errors import EngineError
-from tests.helpers import FAMILY_ARGS, FAMILY_TAGS, NAMESPACE, Docker, snakepacker
+from tests.helpers import (
+    FAMILY_ARGS,
+    FAMILY_TAGS,
+    NAMESPACE,
+    ROOT_NAMESPACE,
+    Docker,
+    snakepacker,
+)
 
 PODMAN_FAMILY_ARGS = ("--minors", "3.10")
 
@@ -42,10 +49,12 @@ def docker(engine: Engine) -> Docker:
 def family_images(engine: Engine) -> dict[str, str]:
     """Bootstrap jammy when its root is missing, then build the CI slice of the family
     through the command line. Returns tag -> local image reference."""
-    if not engine.image_exists(f"{NAMESPACE}/root:jammy") and not engine.image_exists(
+    os.environ["SNAKEPACKER_NAMESPACE"] = NAMESPACE  # for every command the tests run
+    if not engine.image_exists("snakepacker/root:jammy") and not engine.image_exists(
         "ubuntu:jammy"
     ):
-        proc = snakepacker("bootstrap", "jammy", env={"SNAKEPACKER_ENGINE": "docker"})
+        proc = snakepacker("bootstrap", "jammy", "--namespace", ROOT_NAMESPACE,
+                           env={"SNAKEPACKER_ENGINE": "docker"})
         if proc.returncode != 0:
             pytest.fail(f"bootstrap jammy failed:\n{proc.stderr[-3000:]}")
     proc = snakepacker("images", "build", *FAMILY_TAGS, *FAMILY_ARGS,
@@ -72,11 +81,11 @@ def podman_family(podman_engine: Engine) -> dict[str, str]:
 
     The jammy root comes from docker when docker has it (`docker save | podman load`,
     seconds), else it is bootstrapped through podman (`podman import`, minutes)."""
-    root = f"{NAMESPACE}/root:jammy"
+    root = f"{ROOT_NAMESPACE}/root:jammy"
     if not podman_engine.image_exists(root):
         _root_into_podman(podman_engine, root)
     proc = snakepacker("images", "build", "3.10", "all", *PODMAN_FAMILY_ARGS,
-                       env={"SNAKEPACKER_ENGINE": "podman"})
+                       env={"SNAKEPACKER_ENGINE": "podman", "SNAKEPACKER_NAMESPACE": NAMESPACE})
     if proc.returncode != 0:
         pytest.fail(f"building the family with podman failed:\n{proc.stderr[-5000:]}")
     return {tag: f"{NAMESPACE}/python:{tag}" for tag in ("base", "3.10", "all")}
@@ -96,7 +105,8 @@ def _root_into_podman(podman_engine: Engine, root: str) -> None:
         save.stdout.close()
         if save.wait() == 0 and load.returncode == 0:
             return
-    proc = snakepacker("bootstrap", "jammy", env={"SNAKEPACKER_ENGINE": "podman"})
+    proc = snakepacker("bootstrap", "jammy", "--namespace", ROOT_NAMESPACE,
+                       env={"SNAKEPACKER_ENGINE": "podman"})
     if proc.returncode != 0:
         pytest.fail(f"bootstrap jammy through podman failed:\n{proc.stderr[-3000:]}")
 

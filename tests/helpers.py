@@ -20,7 +20,11 @@ from snakepacker.engine import Engine
 # package archive's pool), all narrowed to those two, all-pillow and 3.12-pillow.
 FAMILY_ARGS = ("--minors", "3.10,3.12", "--cpython", "3.12.3")
 FAMILY_TAGS = ("3.10", "3.12", "3.12-pillow")
-NAMESPACE = "snakepacker"
+# Engine tests build and use the family under this namespace. A developer whose engine
+# is shared with other checkouts sets SNAKEPACKER_TEST_NAMESPACE, so that each tree's
+# tests use its own tags (the bootstrapped root is shared, under the default namespace).
+NAMESPACE = os.environ.get("SNAKEPACKER_TEST_NAMESPACE", "snakepacker")
+ROOT_NAMESPACE = "snakepacker"
 
 
 def snakepacker(
@@ -106,7 +110,7 @@ except BaseException as exc:
 def sleeping_build(engine: Engine, context: Path, marker: str) -> subprocess.Popen[str]:
     """Start a build whose RUN step prints MARKER and sleeps; return once that RUN runs."""
     (context / "Dockerfile").write_text(
-        f"FROM {NAMESPACE}/root:jammy\nRUN echo {marker} && sleep 900\n"
+        f"FROM {ROOT_NAMESPACE}/root:jammy\nRUN echo {marker} && sleep 900\n"
     )
     proc = subprocess.Popen(
         [sys.executable, "-c", _BUILD_DRIVER, engine.name, str(context)],

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import re
 
@@ -11,20 +10,21 @@ import pytest
 from snakepacker.errors import UsageError
 from snakepacker.family.apps import APPS
 from snakepacker.family.images import Family, Kind
-from snakepacker.options import FamilyOptions
+from snakepacker.options import family_from
 from snakepacker.render import render
 
 NAMES = ("pylama", "pylava", "ipython", "certbot", "black", "gray", "ruff", "jupyterlab")
 
 
 def family(apps=APPS, **values: object) -> Family:
-    return Family(FamilyOptions.from_args(argparse.Namespace(**values), env={}), apps)
+    return Family(family_from(values), apps)
 
 
-def test_the_eight_apps_are_images_of_kind_app_with_both_names() -> None:
+def test_the_eight_apps_are_images_of_kind_app_with_the_three_names() -> None:
     fam = family()
     assert [i.name for i in fam if i.kind is Kind.APP] == list(NAMES)
     assert fam.registry_names("ruff") == ("ghcr.io/snakepacker/python/ruff",
+                                          "ghcr.io/snakepacker/python:ruff",
                                           "snakepacker/python:ruff")
     jupyter = fam.get("jupyterlab")
     assert jupyter.parent == "3.12-pillow" and jupyter.needs == ("all-pillow",)
@@ -64,7 +64,7 @@ def test_checkers_work_in_app_with_their_tool_as_entry_point(name: str) -> None:
     fam = family()
     text = render(fam, fam.get(name)).dockerfile
     assert "WORKDIR /app" in text
-    assert re.search(rf'^ENTRYPOINT \["{name}"', text, re.M)
+    assert re.search(rf'^ENTRYPOINT \["dumb-init", "--", "{name}"', text, re.M)
     assert "USER 10001:10001" in text
 
 
@@ -80,7 +80,7 @@ def test_certbot_has_its_volumes_ports_and_entry_point() -> None:
     fam = family()
     text = render(fam, fam.get("certbot")).dockerfile
     assert 'VOLUME ["/etc/letsencrypt", "/var/lib/letsencrypt"]' in text
-    assert "EXPOSE 80 443" in text and 'ENTRYPOINT ["certbot"]' in text
+    assert "EXPOSE 80 443" in text and 'ENTRYPOINT ["dumb-init", "--", "certbot"]' in text
     assert "\nUSER " not in text
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import FAMILY_ARGS, Docker, snakepacker
+from tests.helpers import FAMILY_ARGS, NAMESPACE, Docker, snakepacker
 
 pytestmark = pytest.mark.engine
 
@@ -25,7 +25,7 @@ def app_images(family_images: dict[str, str]) -> dict[str, str]:
     proc = snakepacker("images", "build", *APPS, *FAMILY_ARGS)
     if proc.returncode != 0:
         pytest.fail(f"building {', '.join(APPS)} failed:\n{proc.stderr[-5000:]}")
-    return {app: f"snakepacker/python:{app}" for app in APPS}
+    return {app: f"{NAMESPACE}/python:{app}" for app in APPS}
 
 
 def tree(tmp_path: Path, name: str, text: str) -> Path:

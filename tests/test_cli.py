@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from tests.helpers import snakepacker
+from tests.helpers import cli_with, snakepacker
 
 
 def test_images_list_json_has_one_row_per_tag() -> None:
@@ -17,7 +17,8 @@ def test_images_list_json_has_one_row_per_tag() -> None:
     assert rows["jupyterlab"]["kind"] == "app" and rows["jupyterlab"]["from"] == "3.12-pillow"
     assert rows["3.12-pillow"]["kind"] == "target" and rows["3.12-pillow"]["from"] == "3.12"
     assert rows["3.12-pillow"]["python"] == "3.12"
-    assert rows["all"]["names"] == ["ghcr.io/snakepacker/python/all", "snakepacker/python:all"]
+    assert rows["all"]["names"] == ["ghcr.io/snakepacker/python/all",
+                                    "ghcr.io/snakepacker/python:all", "snakepacker/python:all"]
     assert rows["base"]["from"] == "ubuntu:jammy (root)"
     assert all("size" in row for row in rows.values())
 
@@ -30,7 +31,8 @@ def test_images_list_table_has_a_header_and_every_tag() -> None:
 
 def test_images_dockerfile_prints_the_rendered_file() -> None:
     out = snakepacker("images", "dockerfile", "3.13", "--distro", "trixie", check=True).stdout
-    names = "ghcr.io/snakepacker/python/3.13-trixie, snakepacker/python:3.13-trixie"
+    names = ("ghcr.io/snakepacker/python/3.13-trixie, ghcr.io/snakepacker/python:3.13-trixie, "
+             "snakepacker/python:3.13-trixie")
     assert out.startswith(f"# {names}\n")
     assert "RUN apt-install python3 python3.13" in out
 
@@ -57,11 +59,20 @@ def test_bad_input_is_one_line_and_a_non_zero_exit(args: tuple[str, ...], messag
     assert "Traceback" not in proc.stderr
 
 
-def test_unknown_distro_is_rejected_by_the_parser() -> None:
-    proc = snakepacker("bootstrap", "hardy")
-    assert proc.returncode == 2 and "unknown distro 'hardy'" in proc.stderr
-    proc = snakepacker("images", "list", "--distro", "hardy")
-    assert proc.returncode == 2 and "invalid choice: 'hardy'" in proc.stderr
+def test_unknown_distro_is_one_line_from_any_source() -> None:
+    for proc in (snakepacker("bootstrap", "hardy"),
+                 snakepacker("images", "list", "--distro", "hardy"),
+                 cli_with({"SNAKEPACKER_DISTRO": "hardy"}, "images", "list")):
+        assert proc.returncode == 2
+        assert proc.stderr.startswith("snakepacker: error: unknown distro 'hardy'")
+        assert proc.stderr.count("\n") == 1
+
+
+def test_usage_errors_are_one_line_with_exit_2() -> None:
+    for argv in (("images", "build", "--nope"), ("pack",), ("images",), ("frobnicate",)):
+        proc = snakepacker(*argv)
+        assert proc.returncode == 2, argv
+        assert proc.stderr.startswith("snakepacker: error: ") and proc.stderr.count("\n") == 1
 
 
 def test_help_names_every_command() -> None:

@@ -17,6 +17,7 @@ import pytest
 from snakepacker.engine import Engine
 from snakepacker.errors import BuildError
 from tests.helpers import (
+    NAMESPACE,
     Docker,
     children,
     cli_with,
@@ -172,7 +173,7 @@ def test_a_failed_family_build_keeps_the_old_tag(
     assert proc.returncode == 4, proc.stderr[-2000:]
     assert "snakepacker: error: building all failed at [" in proc.stderr
     assert engine.image_id(family_images["all"]) == before
-    assert engine.image_id("ghcr.io/snakepacker/python/all") == before
+    assert engine.image_id(f"ghcr.io/{NAMESPACE}/python/all") == before
 
 
 @pytest.mark.engine
@@ -184,13 +185,15 @@ def test_another_namespace_builds_on_the_default_bootstrapped_root(
     try:
         assert proc.returncode == 0, proc.stderr[-2000:]
         assert engine.image_exists(f"ghcr.io/{namespace}/python/base")
+        assert engine.image_exists(f"ghcr.io/{namespace}/python:base")
         # Same root, same steps: the engine's cache gives the very same layers.
         docker = Docker(engine)
         layers = [docker("image", "inspect", "--format", "{{json .RootFS.Layers}}", ref).stdout
                   for ref in (f"{namespace}/python:base", family_images["base"])]
         assert layers[0] == layers[1]
     finally:
-        engine.remove([f"{namespace}/python:base", f"ghcr.io/{namespace}/python/base"])
+        engine.remove([f"{namespace}/python:base", f"ghcr.io/{namespace}/python/base",
+                       f"ghcr.io/{namespace}/python:base"])
 
 
 @pytest.mark.engine

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import re
 
 import pytest
@@ -11,11 +10,11 @@ from snakepacker.errors import UsageError
 from snakepacker.family.cpython import MINORS, Route, default_release, find_release, releases
 from snakepacker.family.distros import DISTROS
 from snakepacker.family.images import Family, Kind
-from snakepacker.options import FamilyOptions
+from snakepacker.options import family_from
 
 
 def family(**values: object) -> Family:
-    return Family(FamilyOptions.from_args(argparse.Namespace(**values), env={}))
+    return Family(family_from(values))
 
 
 def test_every_tag_of_the_reference_design_exists_with_its_kind() -> None:
@@ -31,19 +30,20 @@ def test_every_tag_of_the_reference_design_exists_with_its_kind() -> None:
     assert len(kinds) == 3 + 2 * len(MINORS) + 8
 
 
-def test_two_registry_names_per_tag_and_a_configurable_namespace() -> None:
+def test_three_registry_names_per_tag_and_a_configurable_namespace() -> None:
     assert family().registry_names("3.12") == (
-        "ghcr.io/snakepacker/python/3.12", "snakepacker/python:3.12",
+        "ghcr.io/snakepacker/python/3.12", "ghcr.io/snakepacker/python:3.12",
+        "snakepacker/python:3.12",
     )
-    assert family(namespace="acme").registry_names("all-pillow") == (
-        "ghcr.io/acme/python/all-pillow", "acme/python:all-pillow",
-    )
+    assert family(namespace="acme", registry="127.0.0.1:5000").registry_names(
+        "all-pillow") == ("127.0.0.1:5000/acme/python/all-pillow",
+                          "127.0.0.1:5000/acme/python:all-pillow", "acme/python:all-pillow")
 
 
 def test_other_distros_get_suffixed_tags_and_accept_both_spellings() -> None:
     fam = family(distro="noble")
     assert fam.tag("3.12") == "3.12-noble"
-    assert fam.registry_names("base")[1] == "snakepacker/python:base-noble"
+    assert fam.registry_names("base")[-1] == "snakepacker/python:base-noble"
     assert fam.get("3.12-noble") is fam.get("3.12")
 
 
@@ -126,7 +126,7 @@ def test_every_family_option_can_come_from_the_environment() -> None:
         "SNAKEPACKER_RELEASE_GRADE": "1", "SNAKEPACKER_ROOT_IMAGE": "acme/root:noble",
         "SNAKEPACKER_CPYTHON_MIRROR": "/srv/cpython", "SNAKEPACKER_INDEX_URL": "http://x/simple",
     }
-    options = FamilyOptions.from_args(argparse.Namespace(), env=env)
+    options = family_from({}, env=env)
     assert options.distro.name == "noble" and options.minors == ("3.12", "3.13")
     assert options.python("3.13").route is Route.DEADSNAKES
     assert options.python("3.12").route is Route.DISTRO  # noble ships 3.12
@@ -136,6 +136,5 @@ def test_every_family_option_can_come_from_the_environment() -> None:
     assert options.cpython_mirror == "/srv/cpython"
     assert options.network.index_url == "http://x/simple"
     # The command line wins over the environment.
-    args = argparse.Namespace(namespace="cli", minors="3.14")
-    options = FamilyOptions.from_args(args, env=env)
+    options = family_from({"namespace": "cli", "minors": "3.14"}, env=env)
     assert options.namespace == "cli" and options.minors == ("3.14",)

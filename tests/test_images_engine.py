@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import Docker, snakepacker
+from tests.helpers import NAMESPACE, Docker, snakepacker
 
 pytestmark = pytest.mark.engine
 
@@ -230,9 +230,9 @@ def test_a_debian_family_builds_and_runs(docker: Docker) -> None:
     proc = snakepacker("images", "build", "3.11", "all", "--distro", "bookworm",
                        "--minors", "3.11")
     assert proc.returncode == 0, proc.stderr[-5000:]
-    out = docker.run("snakepacker/python:3.11-bookworm",
+    out = docker.run(f"{NAMESPACE}/python:3.11-bookworm",
                      ["python3", "-c", "import ssl, sys; print(sys.version_info[:2])"],
                      "--read-only", "--user", NOBODY).stdout
     assert out.strip() == "(3, 11)"
     script = "python3.11 -m pip --version && mysql_config --version && gcc --version"
-    assert docker.sh("snakepacker/python:all-bookworm", script).returncode == 0
+    assert docker.sh(f"{NAMESPACE}/python:all-bookworm", script).returncode == 0

@@ -11,11 +11,13 @@ import pytest
 
 from snakepacker.cli import build_parser, main
 from snakepacker.errors import UsageError
+from snakepacker.family.images import Family
+from snakepacker.options import PACK, pack_options, read
 from snakepacker.pack import pyversions
-from snakepacker.pack.command import choose_entrypoint, choose_minor, write_context
-from snakepacker.pack.dockerfile import Plan, render, render_build_stage
-from snakepacker.pack.options import merge
+from snakepacker.pack.dockerfile import render, render_build_stage
+from snakepacker.pack.plan import Plan, choose_entrypoint, choose_minor, make_plan
 from snakepacker.pack.project import Kind, inspect_source, is_pinned
+from snakepacker.packing import write_context
 
 DEMO = Path(__file__).resolve().parents[1] / "examples" / "demo-app"
 ENV: dict[str, str] = {}  # no SNAKEPACKER_* from the caller's environment
@@ -30,6 +32,7 @@ def write(folder: Path, files: dict[str, str]) -> Path:
 
 
 def pyproject(**project: object) -> str:
+    project.setdefault("version", "0.1")
     lines = ["[project]"]
     for key, value in project.items():
         if isinstance(value, dict):
@@ -56,7 +59,9 @@ def pack_args(*argv: str) -> argparse.Namespace:
 
 def options_for(source: str | Path, *argv: str, env: dict[str, str] | None = None):
     project = inspect_source(str(source))
-    return merge(pack_args(str(source), *argv), project, ENV if env is None else env)
+    values = read(PACK, pack_args(str(source), *argv), env=ENV if env is None else env,
+                  pyproject=project.tool, project_dir=project.root)
+    return pack_options(values, project)
 
 
 # -- requires-python ------------------------------------------------------------------
@@ -247,7 +252,7 @@ port = [8080]
 
 def test_tool_table_rejects_unknown_keys(tmp_path: Path) -> None:
     write(tmp_path, {"pyproject.toml": pyproject(name="a") + "[tool.snakepacker]\npyton = 1\n"})
-    with pytest.raises(UsageError, match="unknown key 'pyton'"):
+    with pytest.raises(UsageError, match="unknown key 'pyton'; did you mean 'python'"):
         options_for(tmp_path)
 
 
@@ -282,12 +287,7 @@ def test_entrypoint_choice() -> None:
 
 def plan_for(source: str | Path, *argv: str, minor: str = "3.12") -> Plan:
     opts = options_for(source, *argv)
-    project = opts.project
-    entry, cmd = choose_entrypoint(project, opts.entrypoint, opts.cmd,
-                                   project.scripts if project.scripts is not None else ())
-    pillow = "-pillow" if opts.pillow else ""
-    return Plan(opts, opts.family.python(minor), f"snakepacker/python:all{pillow}",
-                f"snakepacker/python:{minor}{pillow}", entry, cmd, project.version)
+    return make_plan(opts, Family(opts.family), minor, decide_entrypoint=True)
 
 
 def instructions(text: str) -> list[str]:
@@ -315,7 +315,7 @@ def test_dockerfile_demo_app() -> None:
     assert "uv pip uninstall" in text and "pip setuptools wheel" in text
     assert "compileall" in text
     assert "/opt/python/3.12/bin/python3.12 -m venv --without-pip /usr/share/python3/app" in text
-    assert 'ENTRYPOINT ["demo-app"]' in steps
+    assert 'ENTRYPOINT ["dumb-init", "--", "demo-app"]' in steps
     assert "USER 10001:10001" in steps and "WORKDIR /app" in steps
     assert 'org.opencontainers.image.version="0.1.0"' in text
     assert 'io.snakepacker.python="3.12"' in text
@@ -361,7 +361,7 @@ def test_dockerfile_uv_lock_and_requirements_only(tmp_path: Path) -> None:
     steps = instructions(text)
     assert "COPY requirements.txt /tmp/lock/requirements.txt" in steps
     assert "COPY . /app" in steps and "COPY --from=build /app /app" in steps
-    assert 'ENTRYPOINT ["python", "app.py"]' in steps
+    assert 'ENTRYPOINT ["dumb-init", "--", "python", "app.py"]' in steps
 
 
 def test_context_leaves_out_junk(tmp_path: Path) -> None:
@@ -417,3 +417,110 @@ def test_cli_help_mentions_every_option(capsys: pytest.CaptureFixture[str]) -> N
                    "--keep-pip", "--apt", "--entrypoint", "--cmd", "--user", "--workdir",
                    "--dockerfile", "--ca-cert", "--index-url", "[tool.snakepacker]"):
         assert option in out
+
+
+# -- the build context: what is copied --------------------------------------------------
+
+
+def test_context_keeps_nested_build_and_dist_and_leaves_out_credentials(tmp_path: Path) -> None:
+    project = write(tmp_path / "p", {
+        "pyproject.toml": pyproject(name="p"),
+        "src/p/build/__init__.py": "", "src/p/static/dist/app.js": "", "venv/x/keep.txt": "",
+        "src/p/node_modules/m.js": "", "dist/p-1.tar.gz": "", "node_modules/m.js": "",
+        ".env": "TOKEN=1", ".env.prod": "", ".ssh/id_rsa": "", "src/p/certs/server.pem": "",
+    })
+    (project / "venv" / "x" / "keep.txt").unlink()
+    (project / "venv" / "pyvenv.cfg").write_text("")
+    out = tmp_path / "ctx"
+    copied = write_context(inspect_source(str(project)), "FROM scratch\n", out,
+                           include=("src/p/certs/server.pem",))
+    found = sorted(str(p.relative_to(out)) for p in out.rglob("*") if p.is_file())
+    assert found == [".dockerignore", "Dockerfile", "pyproject.toml", "src/p/build/__init__.py",
+                     "src/p/certs/server.pem", "src/p/node_modules/m.js",
+                     "src/p/static/dist/app.js"]
+    assert copied.secrets == (".env", ".env.prod", ".ssh/")
+    assert set(copied.skipped) == {"dist/", "node_modules/", "venv/"}
+
+
+def test_the_projects_dockerignore_is_kept_for_the_engine(tmp_path: Path) -> None:
+    project = write(tmp_path / "p", {"pyproject.toml": pyproject(name="p"),
+                                     ".dockerignore": "docs\n"})
+    out = tmp_path / "ctx"
+    write_context(inspect_source(str(project)), "FROM scratch\n", out)
+    assert (out / ".dockerignore").read_text().split() == ["docs", "Dockerfile", ".dockerignore"]
+
+
+# -- values that must arrive unchanged, and checks before any build -------------------------
+
+
+def test_env_values_are_escaped_or_passed_as_build_arguments() -> None:
+    from snakepacker.pack.dockerfile import env_build_args
+
+    plan = plan_for(DEMO, "--env", "A=$HOME/x", "--env", 'B=pa$$w"0\\rd', "--env", "C=l1\nl2")
+    text = render(plan)
+    assert 'A="\\$HOME/x"' in text and 'B="pa\\$\\$w\\"0\\\\rd"' in text
+    assert "ARG SNAKEPACKER_ENV_C" in text and "C=${SNAKEPACKER_ENV_C}" in text
+    assert env_build_args(plan) == {"SNAKEPACKER_ENV_C": "l1\nl2"}
+
+
+@pytest.mark.parametrize("tag", ["Bad:Tag", "a/B", "x:", ":latest", "a" * 300, "x:y:z",
+                                 "_x", "a//b", "x:-y"])
+def test_every_tag_is_checked_before_anything_is_built(tag: str) -> None:
+    with pytest.raises(UsageError, match="not a valid image name"):
+        options_for(DEMO, "-t", "good:1", "-t", tag)
+
+
+@pytest.mark.parametrize("tag", ["app", "app:1.0", "127.0.0.1:5000/a/b:c", "ghcr.io/x/y"])
+def test_valid_tags(tag: str) -> None:
+    assert options_for(DEMO, "-t", tag).tags == (tag,)
+
+
+def test_the_wheel_cache_is_per_distro_and_build_image() -> None:
+    plain = render(plan_for(DEMO))
+    pillow = render(plan_for(DEMO, "--pillow"))
+    bookworm = render(plan_for(DEMO, "--distro", "bookworm"))
+    assert re.search(r"id=snakepacker-uv-jammy-all\s", plain)
+    assert re.search(r"id=snakepacker-uv-jammy-all-pillow\s", pillow)
+    assert re.search(r"id=snakepacker-uv-bookworm-all\s", bookworm)
+
+
+def test_the_index_digest_keys_the_resolving_steps(tmp_path: Path) -> None:
+    from snakepacker.buildsecrets import network_fingerprint
+    from snakepacker.family.options import NetworkOptions
+
+    text = render(plan_for(DEMO))
+    assert text.index("ARG SNAKEPACKER_NETWORK") < text.index("uv pip install")
+    a = network_fingerprint(NetworkOptions((), "https://u:secret@a/simple"))
+    b = network_fingerprint(NetworkOptions((), "https://u:secret@b/simple"))
+    assert a != b and "secret" not in a
+    assert a == network_fingerprint(NetworkOptions((), "https://u:secret@a/simple"))
+
+
+@pytest.mark.parametrize(("table", "field"), [
+    ('name = 5\nversion = "1"', "`project.name` must be string"),
+    ('name = "a"\nversion = 1.5', "`project.version` must be string"),
+    ('name = "a"\nversion = "1"\nrequires-python = 3', "`project.requires-python`"),
+    ('name = "a"\nversion = "1"\ndependencies = [1]', "`project.dependencies[0]`"),
+    ('name = "a"\nversion = "1"\ndependencies = "notalist"', "`project.dependencies` must"),
+])
+def test_wrong_types_in_project_are_one_line_naming_the_field(
+    tmp_path: Path, table: str, field: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "pyproject.toml").write_text(f"[project]\n{table}\n")
+    assert main(["pack", str(tmp_path), "--dockerfile"]) == 2
+    err = capsys.readouterr().err.splitlines()
+    assert len(err) == 1 and field in err[0] and err[0].startswith("snakepacker: error: ")
+
+
+def test_direct_references_are_requirements_and_empty_is_an_error() -> None:
+    project = inspect_source("tool[cli] @ https://files.example.invalid/tool-1.0-py3-none-any.whl")
+    assert project.kind is Kind.REQUIREMENT and project.name == "tool"
+    for blank in ("", "  "):
+        with pytest.raises(UsageError, match="SOURCE is empty"):
+            inspect_source(blank)
+
+
+def test_the_entry_point_is_checked_when_the_image_is_built() -> None:
+    text = render(plan_for(DEMO, "--entrypoint", "nosuchcmd --flag"))
+    assert 'command -v nosuchcmd > /dev/null' in text
+    assert "rm -f /usr/share/python3/app/.lock" in text

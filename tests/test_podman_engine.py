@@ -19,11 +19,18 @@ import pytest
 
 from snakepacker.engine import Engine
 from snakepacker.errors import BuildError
-from tests.helpers import Docker, children, gone_within, sleeping_build, snakepacker
+from tests.helpers import (
+    NAMESPACE,
+    Docker,
+    children,
+    gone_within,
+    sleeping_build,
+    snakepacker,
+)
 
 pytestmark = pytest.mark.engine
 
-PODMAN = {"SNAKEPACKER_ENGINE": "podman"}
+PODMAN = {"SNAKEPACKER_ENGINE": "podman", "SNAKEPACKER_NAMESPACE": NAMESPACE}
 DEMO = Path(__file__).resolve().parents[1] / "examples" / "demo-app"
 PREFIX = "sptest-podman"
 
@@ -43,7 +50,7 @@ def test_short_names_in_from_find_the_images_podman_tagged(
 ) -> None:
     """`FROM snakepacker/python:base` resolved to the local image, not to a registry."""
     base_id = podman_engine.image_id(podman_family["base"])
-    assert base_id and base_id == podman_engine.image_id("ghcr.io/snakepacker/python/base")
+    assert base_id and base_id == podman_engine.image_id(f"ghcr.io/{NAMESPACE}/python/base")
     parent = podman_engine.history(podman_family["3.10"])
     assert len(parent) > len(podman_engine.history(podman_family["base"]))
 
@@ -69,12 +76,12 @@ def test_the_packed_demo_runs_read_only(podman: Docker, podman_demo: str) -> Non
 
 
 def test_the_size_report_finds_the_venv_in_podman_history(
-    podman_engine: Engine, podman_demo: str
+    podman_engine: Engine, podman_family: dict[str, str], podman_demo: str
 ) -> None:
     from snakepacker.pack.report import size_report
 
-    report = size_report(podman_engine, podman_demo, base_ref="snakepacker/python:base",
-                         parent_ref="snakepacker/python:3.10", venv="/usr/share/python3/app")
+    report = size_report(podman_engine, podman_demo, base_ref=podman_family["base"],
+                         parent_ref=podman_family["3.10"], venv="/usr/share/python3/app")
     assert report.venv > 10_000_000  # psycopg2 and pillow
     assert report.system_libraries > 0  # libpq5 and friends
     assert report.other < 1_000_000

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import re
 import shutil
 import subprocess
@@ -13,7 +12,7 @@ import pytest
 
 from snakepacker.family.distros import DISTROS
 from snakepacker.family.images import Family
-from snakepacker.options import FamilyOptions
+from snakepacker.options import family_from
 from snakepacker.render import render
 from snakepacker.tools import TOOL_FILES
 
@@ -21,7 +20,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def family(**values: object) -> Family:
-    return Family(FamilyOptions.from_args(argparse.Namespace(**values), env={}))
+    return Family(family_from(values))
 
 
 VARIANTS = {

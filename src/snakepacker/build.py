@@ -2,20 +2,20 @@
 
 from __future__ import annotations
 
-import contextlib
 import os
 import shutil
 import tempfile
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from snakepacker.bootstrap import root_ref
-from snakepacker.engine import Engine, Secret
+from snakepacker.buildsecrets import network_secrets
+from snakepacker.engine import Engine
 from snakepacker.errors import SnakepackerError
 from snakepacker.family.images import Family, Image, Kind
-from snakepacker.options import DEFAULT_NAMESPACE, NetworkOptions
+from snakepacker.family.options import DEFAULT_NAMESPACE
 from snakepacker.render import Rendered, render
 from snakepacker.sources import fetch
 
@@ -54,23 +54,6 @@ def resolve_root(engine: Engine, family: Family, progress: Progress) -> str:
         f"no root image for {distro.name}: {official} cannot be pulled here and none was "
         f"bootstrapped; run `snakepacker bootstrap {distro.name}` first"
     )
-
-
-@contextlib.contextmanager
-def network_secrets(network: NetworkOptions) -> Iterator[list[Secret]]:
-    """Build secrets for the extra CAs and the index URL: mounted by RUN steps that
-    reach PyPI, never written into a layer."""
-    with tempfile.TemporaryDirectory(prefix="snakepacker-secrets-") as tmp:
-        secrets: list[Secret] = []
-        if network.ca_certs:
-            bundle = Path(tmp) / "ca-certs.pem"
-            bundle.write_bytes(b"\n".join(p.read_bytes().strip() for p in network.ca_certs) + b"\n")
-            secrets.append(Secret("ca-certs", bundle))
-        if network.index_url:
-            index = Path(tmp) / "index-url"
-            index.write_text(network.index_url)
-            secrets.append(Secret("index-url", index))
-        yield secrets
 
 
 def write_context(rendered: Rendered, tarballs: dict[str, Path], folder: Path) -> None:

@@ -1,18 +1,74 @@
-"""The `snakepacker` command line."""
+"""The `snakepacker` command line: parsers made from the options table, and one
+handler per command.
+
+Every failure the user can act on is one line on stderr and an exit code (2 usage,
+3 engine, 4 build, 5 download). SIGTERM and SIGHUP become exceptions like Ctrl-C, so
+every `with` on the way out runs: build secrets and temporary directories are removed
+and the engine's build is stopped whatever ends the command.
+"""
 
 from __future__ import annotations
 
 import argparse
 import json
+import signal
 import sys
+import textwrap
 from collections.abc import Sequence
+from types import FrameType
+from typing import Any, NoReturn
 
 from snakepacker import __version__
+from snakepacker import options as opts
+from snakepacker.engine import Engine, find_engine
 from snakepacker.errors import EngineError, SnakepackerError, UsageError
 from snakepacker.family.distros import DISTROS, get_distro
 from snakepacker.family.images import Family
-from snakepacker.options import DEFAULT_NAMESPACE, FamilyOptions, add_family_arguments
-from snakepacker.pack import command as pack_command
+from snakepacker.pack.project import Kind, inspect_source
+
+PACK_DESCRIPTION = """\
+Pack a Python project or a requirement into a compact image that runs read-only.
+
+A virtualenv is built in the family's `all` image (compiler, headers, uv, pip), its
+dependencies in a layer before the project's code; find-libdeps lists the system
+packages its compiled files need; the final image is the family's X.Y image with those
+packages, the venv at the same path, its bytecode compiled, the console scripts in
+/usr/bin, a non-root user and OCI labels. The image is tagged only when the build
+succeeds; a size report follows.
+
+Each option can also be set in the environment and in the project's pyproject.toml
+under [tool.snakepacker] (the names in brackets); the command line wins over the
+environment, which wins over pyproject.toml."""
+
+PACK_EPILOG = """\
+examples:
+  snakepacker pack examples/demo-app -t demo-app
+  snakepacker pack 'black==24.*' -t black
+  snakepacker pack . --python 3.12 --apt ffmpeg --dockerfile > Dockerfile
+
+When --minors names no minors, pack uses the X.Y images present on the engine
+(--dockerfile without an engine: every known minor). The project's files are copied
+without VCS data, caches, the root's build/, dist/ and virtualenvs, and files that
+look like credentials (.env, .ssh/, *.pem, ...); its .dockerignore applies too."""
+
+
+class HelpFormatter(argparse.RawDescriptionHelpFormatter):
+    """Descriptions as written; option help wrapped without breaking names at hyphens."""
+
+    def _split_lines(self, text: str, width: int) -> list[str]:
+        return textwrap.wrap(" ".join(text.split()), width, break_on_hyphens=False)
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse, with bad usage as one line and exit code 2, and our help layout."""
+
+    def __init__(self, *args: Any, **kwargs: Any):
+        kwargs.setdefault("formatter_class", HelpFormatter)
+        super().__init__(*args, **kwargs)
+
+    def error(self, message: str) -> NoReturn:
+        print(f"snakepacker: error: {message} (see `{self.prog} --help`)", file=sys.stderr)
+        raise SystemExit(2)
 
 
 def _say(message: str) -> None:
@@ -20,25 +76,27 @@ def _say(message: str) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="snakepacker",
         description="Pack Python applications into compact container images, "
                     "and build the family of images they stand on.",
     )
     parser.add_argument("--version", action="version", version=f"snakepacker {__version__}")
-    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True,
+                                     parser_class=Parser)
 
     images = commands.add_parser("images", help="list, render and build the image family")
-    images_cmds = images.add_subparsers(dest="images_command", metavar="ACTION", required=True)
+    images_cmds = images.add_subparsers(dest="images_command", metavar="ACTION", required=True,
+                                        parser_class=Parser)
 
     listing = images_cmds.add_parser("list", help="one row per image: tag, kind, parent, "
                                                   "Python, names, size once built")
     listing.add_argument("--json", action="store_true", help="print JSON")
-    add_family_arguments(listing)
+    opts.add_options(listing, opts.LIST)
 
     dockerfile = images_cmds.add_parser("dockerfile", help="print the Dockerfile that builds TAG")
     dockerfile.add_argument("tag")
-    add_family_arguments(dockerfile)
+    opts.add_options(dockerfile, opts.DOCKERFILE)
 
     build = images_cmds.add_parser(
         "build", help="build TAG and every image it stands on, in order, with the engine's cache"
@@ -47,7 +105,7 @@ def build_parser() -> argparse.ArgumentParser:
                        help="tags to build (see `snakepacker images list`)")
     build.add_argument("--all", action="store_true", help="build the whole family")
     build.add_argument("-v", "--verbose", action="store_true", help="show every build line")
-    add_family_arguments(build)
+    opts.add_options(build, opts.BUILD)
 
     boot = commands.add_parser(
         "bootstrap",
@@ -55,18 +113,41 @@ def build_parser() -> argparse.ArgumentParser:
              "cannot pull)",
     )
     boot.add_argument("distro", help=f"one of: {', '.join(DISTROS)}")
-    boot.add_argument("--namespace", help="namespace of the local root image (default snakepacker)")
+    opts.add_options(boot, opts.BOOTSTRAP)
 
-    pack_command.add_parser(commands)
+    pack = commands.add_parser(
+        "pack", help="pack a project or a requirement into a compact image",
+        description=PACK_DESCRIPTION, epilog=PACK_EPILOG,
+    )
+    pack.add_argument("source", metavar="SOURCE",
+                      help="a project directory (pyproject.toml, setup.py/setup.cfg or "
+                           "requirements.txt) or a requirement string such as 'black==24.*'")
+    pack.add_argument("--dockerfile", action="store_true",
+                      help="print the Dockerfile instead of building")
+    pack.add_argument("--include-secret", action="append", metavar="PATH", default=[],
+                      help="copy this file that looks like a credential (relative to the "
+                           "project; repeatable)")
+    pack.add_argument("-v", "--verbose", action="store_true", help="show every build line")
+    opts.add_options(pack, opts.PACK)
     return parser
 
 
-def _sizes(family: Family) -> dict[str, int]:
-    """Sizes of the family's built images, or nothing when no engine answers."""
-    from snakepacker.engine import Engine
+def _engine(values: opts.Values) -> Engine:
+    return find_engine(values["engine"])
 
+
+def _family(args: argparse.Namespace, command: str) -> tuple[Family, opts.Values]:
+    values = opts.read(command, args)
+    return Family(opts.family_options(values)), values
+
+
+# -- images ------------------------------------------------------------------------------
+
+
+def _sizes(family: Family, values: opts.Values) -> dict[str, int]:
+    """Sizes of the family's built images, or nothing when no engine answers."""
     try:
-        engine = Engine.find()
+        engine = _engine(values)
     except EngineError:
         return {}
     sizes: dict[str, int] = {}
@@ -78,8 +159,8 @@ def _sizes(family: Family) -> dict[str, int]:
 
 
 def cmd_images_list(args: argparse.Namespace) -> int:
-    family = Family(FamilyOptions.from_args(args))
-    sizes = _sizes(family)
+    family, values = _family(args, opts.LIST)
+    sizes = _sizes(family, values)
     rows = []
     for image in family:
         root = f"{family.distro.official_image} (root)"
@@ -110,22 +191,21 @@ def cmd_images_list(args: argparse.Namespace) -> int:
 def cmd_images_dockerfile(args: argparse.Namespace) -> int:
     from snakepacker.render import render
 
-    family = Family(FamilyOptions.from_args(args))
+    family, _ = _family(args, opts.DOCKERFILE)
     print(render(family, family.get(args.tag)).dockerfile, end="")
     return 0
 
 
 def cmd_images_build(args: argparse.Namespace) -> int:
     from snakepacker.build import build_images
-    from snakepacker.engine import Engine
 
-    family = Family(FamilyOptions.from_args(args))
+    family, values = _family(args, opts.BUILD)
     if args.all == bool(args.tags):
         raise UsageError("name the tags to build, or --all (not both)")
     names = [image.name for image in family] if args.all else args.tags
     for name in names:
         family.get(name)  # unknown tags fail before the engine is touched
-    engine = Engine.find()
+    engine = _engine(values)
     built = build_images(engine, family, names, progress=_say, verbose=args.verbose)
     width = max(len(family.tag(b.image.name)) for b in built)
     for b in built:
@@ -134,14 +214,50 @@ def cmd_images_build(args: argparse.Namespace) -> int:
     return 0
 
 
+# -- bootstrap -----------------------------------------------------------------------------
+
+
 def cmd_bootstrap(args: argparse.Namespace) -> int:
     from snakepacker.bootstrap import bootstrap
-    from snakepacker.engine import Engine
 
+    values = opts.read(opts.BOOTSTRAP, args)
     distro = get_distro(args.distro)
-    engine = Engine.find()
-    ref = bootstrap(distro, engine, args.namespace or DEFAULT_NAMESPACE, progress=_say)
-    print(ref)
+    engine = _engine(values)
+    print(bootstrap(distro, engine, values["namespace"], progress=_say))
+    return 0
+
+
+# -- pack ----------------------------------------------------------------------------------
+
+
+def cmd_pack(args: argparse.Namespace) -> int:
+    from snakepacker import packing
+    from snakepacker.pack.dockerfile import render
+
+    project = inspect_source(args.source)
+    values = opts.read(opts.PACK, args, pyproject=project.tool, project_dir=project.root)
+    if values["extras"] or values["requirements"]:
+        if project.kind is Kind.REQUIREMENT:
+            raise UsageError("--extras and --requirements are for projects; put extras in "
+                             "the requirement: 'name[extra]'")
+        project = inspect_source(args.source, values["extras"], values["requirements"])
+    options = opts.pack_options(values, project)
+    family = Family(options.family)
+    if args.dockerfile:
+        plan = packing.plan_for(options, family, packing.supported_minors(options, family, None),
+                                decide_entrypoint=True)
+        print(render(plan), end="")
+        return 0
+    engine = _engine(values)
+    packed = packing.pack(options, engine, say=_say, verbose=args.verbose,
+                          include_secrets=tuple(args.include_secret))
+    plan = packed.plan
+    _say(f"built {', '.join(options.tags)} ({packed.image_id[:19]}) in {packed.seconds:.0f}s")
+    entry = " ".join(plan.entrypoint or ()) or "-"
+    print(f"{options.tags[0]}: Python {plan.python.minor}, entrypoint {entry}"
+          f"{' ' + ' '.join(plan.cmd) if plan.cmd else ''}")
+    for line in packed.report.lines():
+        print(line)
     return 0
 
 
@@ -150,14 +266,31 @@ COMMANDS = {
     ("images", "dockerfile"): cmd_images_dockerfile,
     ("images", "build"): cmd_images_build,
     ("bootstrap", None): cmd_bootstrap,
-    ("pack", None): pack_command.run,
+    ("pack", None): cmd_pack,
 }
+
+
+class Terminated(BaseException):
+    """SIGTERM or SIGHUP: unwinds like KeyboardInterrupt, so every cleanup runs."""
+
+    def __init__(self, signum: int):
+        super().__init__(signum)
+        self.signum = signum
+
+
+def _raise_terminated(signum: int, _frame: FrameType | None) -> None:
+    # Further signals are ignored while the cleanup runs.
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, signal.SIG_IGN)
+    raise Terminated(signum)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     handler = COMMANDS[(args.command, getattr(args, f"{args.command}_command", None))]
+    previous = {sig: signal.signal(sig, _raise_terminated)
+                for sig in (signal.SIGTERM, signal.SIGHUP)}
     try:
         return handler(args)
     except SnakepackerError as exc:
@@ -169,6 +302,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("snakepacker: interrupted", file=sys.stderr)
         return 130
+    except Terminated as exc:
+        print(f"snakepacker: stopped by {signal.Signals(exc.signum).name}", file=sys.stderr)
+        return 128 + exc.signum
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
 
 
 if __name__ == "__main__":

@@ -1,184 +1,465 @@
-"""Options for the image family, read once from the command line and the environment.
+"""Every option of every command, declared once, read in one order.
 
-Every command that renders or builds images works from one ``FamilyOptions``; nothing
-else reads ``os.environ`` for these settings.
+One table says, per option: its name, type, default, the commands that take it, its
+environment variable, its ``[tool.snakepacker]`` key and its help. ``read`` takes the
+values in cibuildwheel's order, each source overriding the one before:
+
+    defaults < pyproject.toml [tool.snakepacker] < SNAKEPACKER_* environment < command line
+
+so a command never re-derives an environment name or keeps an order of its own. The
+command-line parser, ``--help`` (which names each variable) and the README's option
+reference are all made from the same table. What the values mean (a distro, a minor, a
+tag) is checked by the layer that owns the meaning; this module only reads.
 """
 
 from __future__ import annotations
 
 import argparse
+import difflib
+import enum
 import os
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+import shlex
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from snakepacker.errors import UsageError
-from snakepacker.family.cpython import (
-    MINORS,
-    PythonSpec,
-    Release,
-    Route,
-    check_minor,
-    check_route,
-    default_release,
-    default_route,
-    find_release,
-    minor_key,
+from snakepacker.family.cpython import MINORS, Route, check_route
+from snakepacker.family.distros import DEFAULT_DISTRO, DISTROS, get_distro
+from snakepacker.family.options import (
+    DEFAULT_NAMESPACE,
+    DEFAULT_REGISTRY,
+    FamilyOptions,
+    NetworkOptions,
+    local_tarballs,
+    parse_minors,
+    parse_releases,
+    parse_routes,
 )
-from snakepacker.family.distros import DEFAULT_DISTRO, DISTROS, Distro, get_distro
-from snakepacker.sources import release_of_file
+from snakepacker.pack import options as pack
+from snakepacker.pack.options import PackOptions
+from snakepacker.pack.project import Project
 
 ENV_PREFIX = "SNAKEPACKER_"
-DEFAULT_NAMESPACE = "snakepacker"
+TOOL_TABLE = "[tool.snakepacker]"
+
+# The commands, by the words that name them.
+LIST, DOCKERFILE, BUILD = "images list", "images dockerfile", "images build"
+BOOTSTRAP, PACK = "bootstrap", "pack"
+FAMILY_COMMANDS = frozenset({LIST, DOCKERFILE, BUILD, PACK})
+ENGINE_COMMANDS = frozenset({LIST, BUILD, BOOTSTRAP, PACK})
+
+
+class Type(enum.Enum):
+    TEXT = "text"  # one word or string
+    FLAG = "flag"  # on or off: --x / --no-x, 1/0, true/false
+    LIST = "list"  # repeatable; also comma- (or space-) separated
+    ARGV = "argv"  # a command line: split like a shell, or a TOML list
+    PAIRS = "pairs"  # KEY=VALUE, repeatable; a TOML table; one per line in the environment
 
 
 @dataclass(frozen=True)
-class NetworkOptions:
-    """What build stages that reach PyPI need: extra CAs and an index. Never kept in images."""
-
-    ca_certs: tuple[Path, ...] = ()
-    index_url: str | None = None
-
-    @classmethod
-    def from_args(cls, args: argparse.Namespace, env: Mapping[str, str]) -> NetworkOptions:
-        paths = list(getattr(args, "ca_cert", None) or [])
-        if not paths and env.get(ENV_PREFIX + "CA_CERTS"):
-            paths = [p for p in env[ENV_PREFIX + "CA_CERTS"].split(os.pathsep) if p]
-        certs = tuple(Path(p) for p in paths)
-        for cert in certs:
-            if not cert.is_file():
-                raise UsageError(f"CA certificate file not found: {cert}")
-        index = getattr(args, "index_url", None) or env.get(ENV_PREFIX + "INDEX_URL") or None
-        return cls(certs, index)
-
-
-@dataclass(frozen=True)
-class FamilyOptions:
-    distro: Distro
-    minors: tuple[str, ...]  # the family's X.Y images and the Pythons in `all`, oldest first
-    routes: Mapping[str, Route] = field(default_factory=dict)  # forced routes by minor
-    releases: Mapping[str, Release] = field(default_factory=dict)  # chosen tarballs by minor
-    tarballs: Mapping[str, Path] = field(default_factory=dict)  # local tarball files by minor
-    namespace: str = DEFAULT_NAMESPACE
-    registry: str = "ghcr.io"
-    release_grade: bool = False  # PGO + LTO source builds
-    cpython_mirror: str | None = None  # a URL or directory laid out like python.org's /ftp/python
-    root_image: str | None = None  # forces the image `base` is built from
-    network: NetworkOptions = field(default_factory=NetworkOptions)
-
-    def python(self, minor: str) -> PythonSpec:
-        route = self.routes.get(minor) or default_route(self.distro, minor)
-        release = None
-        if route is Route.SOURCE:
-            release = self.releases.get(minor) or default_release(minor)
-        return PythonSpec(minor, route, release)
+class Option:
+    name: str  # dashed; also the [tool.snakepacker] key unless `key` says otherwise
+    type: Type
+    help: str
+    commands: frozenset[str]
+    default: Any = None
+    metavar: str | None = None
+    short: str | None = None
+    flag_name: str | None = None  # the command-line spelling, when not --NAME
+    env_name: str | None = None  # when not SNAKEPACKER_NAME
+    key: str | None = None  # the [tool.snakepacker] key; "" when it cannot live there
+    separator: str = ","  # between items of a LIST in the environment
+    relative_to_project: bool = False  # paths in pyproject.toml are the project's
 
     @property
-    def pythons(self) -> tuple[PythonSpec, ...]:
-        return tuple(self.python(m) for m in self.minors)
+    def dest(self) -> str:
+        return self.name.replace("-", "_")
 
-    @classmethod
-    def from_args(
-        cls, args: argparse.Namespace, env: Mapping[str, str] | None = None
-    ) -> FamilyOptions:
-        env = os.environ if env is None else env
+    @property
+    def flag(self) -> str:
+        return self.flag_name or f"--{self.name}"
 
-        def pick(name: str) -> str | None:
-            value = getattr(args, name, None)
-            return value if value is not None else env.get(ENV_PREFIX + name.upper())
+    @property
+    def env(self) -> str:
+        return self.env_name or ENV_PREFIX + self.dest.upper()
 
-        distro = get_distro(pick("distro") or DEFAULT_DISTRO)
-        minors = _parse_minors(pick("minors"))
-        routes = _parse_pairs(pick("route"), "--route", Route)
-        for minor, route in routes.items():
-            check_route(distro, minor, route)
-        releases, tarballs = _parse_releases(pick("cpython"))
-        return cls(
-            distro=distro,
-            minors=minors,
-            routes=routes,
-            releases=releases,
-            tarballs=tarballs,
-            namespace=pick("namespace") or DEFAULT_NAMESPACE,
-            registry=pick("registry") or "ghcr.io",
-            release_grade=bool(getattr(args, "release_grade", False))
-            or env.get(ENV_PREFIX + "RELEASE_GRADE", "").lower() in ("1", "true", "yes"),
-            cpython_mirror=pick("cpython_mirror"),
-            root_image=pick("root_image"),
-            network=NetworkOptions.from_args(args, env),
-        )
+    @property
+    def toml_key(self) -> str | None:
+        return None if self.key == "" else (self.key or self.name)
 
 
-def add_family_arguments(parser: argparse.ArgumentParser) -> None:
-    group = parser.add_argument_group("family options (each also read from SNAKEPACKER_<NAME>)")
-    group.add_argument("--distro", choices=list(DISTROS),
-                       help=f"the distro the family stands on (default {DEFAULT_DISTRO})")
-    group.add_argument("--minors", metavar="X.Y,…",
-                       help=f"narrow the family to these CPython minors (default all: "
-                            f"{MINORS[0]} to {MINORS[-1]})")
-    group.add_argument("--route", metavar="X.Y=ROUTE,…",
-                       help="force how a minor is installed: "
-                            + ", ".join(r.value for r in Route)
-                            + " (default: distro where the release ships it, else source)")
-    group.add_argument("--cpython", metavar="VERSION|FILE,…",
-                       help="tarball for a source-built minor: a version (3.12.3), X.Y=VERSION, "
-                            "or a local file (default: python.org's newest patch release)")
-    group.add_argument("--cpython-mirror", metavar="URL|DIR",
-                       help="fetch CPython tarballs from here first")
-    group.add_argument("--release-grade", action="store_true",
-                       help="build CPython with PGO and LTO (slow; default is a quick build)")
-    group.add_argument("--namespace", help="registry namespace (default snakepacker)")
-    group.add_argument("--registry", help="registry of the long names (default ghcr.io)")
-    group.add_argument("--root-image", metavar="IMAGE",
-                       help="build base from this image instead of the distro root")
-    group.add_argument("--ca-cert", action="append", metavar="FILE",
-                       help="extra CA certificates for build stages that reach PyPI "
-                            "(repeatable; SNAKEPACKER_CA_CERTS=FILE:FILE); never kept in images")
-    group.add_argument("--index-url", metavar="URL",
-                       help="package index for build stages (SNAKEPACKER_INDEX_URL)")
+def _cmds(*names: str | frozenset[str]) -> frozenset[str]:
+    out: set[str] = set()
+    for name in names:
+        out |= {name} if isinstance(name, str) else set(name)
+    return frozenset(out)
 
 
-def _split(value: str | None) -> list[str]:
-    if not value:
-        return []
-    return [part.strip() for part in value.replace(",", " ").split() if part.strip()]
+_ROUTES = ", ".join(r.value for r in Route)
+
+OPTIONS: tuple[Option, ...] = (
+    # -- the family ------------------------------------------------------------------
+    Option("distro", Type.TEXT, f"the distro the family stands on ({', '.join(DISTROS)})",
+           FAMILY_COMMANDS, default=DEFAULT_DISTRO, metavar="NAME"),
+    Option("minors", Type.LIST, f"narrow the family to these CPython minors (default all: "
+           f"{MINORS[0]} to {MINORS[-1]})", FAMILY_COMMANDS, metavar="X.Y,..."),
+    Option("route", Type.LIST, f"force how a minor is installed: {_ROUTES} (default: distro "
+           "where the release ships it, else source)", FAMILY_COMMANDS, metavar="X.Y=ROUTE"),
+    Option("cpython", Type.LIST, "tarball of a source-built minor: a version (3.12.3), "
+           "X.Y=VERSION, or a local file (default: python.org's newest patch release)",
+           FAMILY_COMMANDS, metavar="VERSION|FILE", relative_to_project=True),
+    Option("cpython-mirror", Type.TEXT, "fetch CPython tarballs from this URL or directory "
+           "first", FAMILY_COMMANDS, metavar="URL|DIR"),
+    Option("release-grade", Type.FLAG, "build CPython with PGO and LTO (slow; default is a "
+           "quick build)", FAMILY_COMMANDS, default=False),
+    Option("namespace", Type.TEXT, "registry namespace of the images (and of bootstrapped "
+           "roots)", _cmds(FAMILY_COMMANDS, BOOTSTRAP), default=DEFAULT_NAMESPACE),
+    Option("registry", Type.TEXT, "registry of the long names", FAMILY_COMMANDS,
+           default=DEFAULT_REGISTRY, metavar="HOST"),
+    Option("root-image", Type.TEXT, "build base from this image instead of the distro root",
+           FAMILY_COMMANDS, metavar="IMAGE"),
+    Option("ca-certs", Type.LIST, "extra CA certificates for build stages that reach PyPI; "
+           "never kept in images", FAMILY_COMMANDS, metavar="FILE", flag_name="--ca-cert",
+           separator=os.pathsep, relative_to_project=True),
+    Option("index-url", Type.TEXT, "package index for build stages (it may hold a password: "
+           "passed as a secret)", FAMILY_COMMANDS, metavar="URL"),
+    # -- the engine --------------------------------------------------------------------
+    Option("engine", Type.TEXT, "the container engine: docker, podman or auto (docker "
+           "when its daemon answers, else podman)", ENGINE_COMMANDS, default="auto",
+           metavar="NAME", key=""),
+    # -- pack ----------------------------------------------------------------------------
+    Option("tag", Type.LIST, "name the image (repeatable; default NAME:latest)",
+           frozenset({PACK}), metavar="TAG", short="-t"),
+    Option("python", Type.TEXT, "the CPython minor (default: the newest the project's "
+           "requires-python allows)", frozenset({PACK}), metavar="X.Y"),
+    Option("installer", Type.TEXT, f"what installs into the venv: {', '.join(pack.INSTALLERS)}",
+           frozenset({PACK}), default="uv", metavar="NAME"),
+    Option("pillow", Type.FLAG, "build on all-pillow and run on X.Y-pillow",
+           frozenset({PACK}), default=False),
+    Option("venv-path", Type.TEXT, "where the venv lives in both stages", frozenset({PACK}),
+           default=pack.DEFAULT_VENV, metavar="PATH"),
+    Option("keep-pip", Type.FLAG, "keep pip, setuptools and wheel in the venv",
+           frozenset({PACK}), default=False),
+    Option("apt", Type.LIST, "an extra system package for the final image, e.g. a program "
+           "the app runs", frozenset({PACK}), metavar="PKG"),
+    Option("extras", Type.LIST, "install the project with these extras", frozenset({PACK}),
+           metavar="EXTRA"),
+    Option("requirements", Type.TEXT, "the requirements file to install (a pinned one is "
+           "a lock); relative to the project", frozenset({PACK}), metavar="FILE"),
+    Option("entrypoint", Type.ARGV, "the image's ENTRYPOINT, split like a shell (default: "
+           "the project's single console script)", frozenset({PACK}), metavar="CMD"),
+    Option("cmd", Type.ARGV, "the image's CMD, split like a shell", frozenset({PACK}),
+           metavar="ARGS"),
+    Option("user", Type.TEXT, "the user the app runs as, created in the image (root opts "
+           "out; a uid is used as is)", frozenset({PACK}), default=pack.DEFAULT_USER,
+           metavar="NAME"),
+    Option("workdir", Type.TEXT, "the image's WORKDIR; a requirements-only project's code "
+           "is copied there", frozenset({PACK}), default=pack.DEFAULT_WORKDIR, metavar="PATH"),
+    Option("env", Type.PAIRS, "an environment variable of the image, kept byte for byte",
+           frozenset({PACK}), metavar="KEY=VALUE"),
+    Option("volume", Type.LIST, "declare a volume", frozenset({PACK}), metavar="PATH"),
+    Option("port", Type.LIST, "a TCP port the app listens on, EXPOSEd", frozenset({PACK}),
+           metavar="N"),
+)
+
+BY_NAME: dict[str, Option] = {option.name: option for option in OPTIONS}
 
 
-def _parse_minors(value: str | None) -> tuple[str, ...]:
-    chosen = _split(value)
-    if not chosen:
-        return MINORS
-    return tuple(sorted({check_minor(m) for m in chosen}, key=minor_key))
+def options_of(command: str) -> tuple[Option, ...]:
+    return tuple(option for option in OPTIONS if command in option.commands)
 
 
-def _parse_pairs(value: str | None, option: str, kind: type[Route]) -> dict[str, Route]:
-    pairs: dict[str, Route] = {}
-    for item in _split(value):
-        minor, sep, name = item.partition("=")
-        if not sep:
-            raise UsageError(f"{option} takes MINOR=ROUTE, got {item!r}")
-        try:
-            pairs[check_minor(minor)] = kind(name)
-        except ValueError:
-            choices = ", ".join(r.value for r in kind)
-            raise UsageError(f"unknown route {name!r} for {minor} (choose: {choices})") from None
-    return pairs
+# -- the command-line parser ---------------------------------------------------------
 
 
-def _parse_releases(value: str | None) -> tuple[dict[str, Release], dict[str, Path]]:
-    """Which tarball a source-built minor uses: ``3.12.3``, ``3.12=3.12.3``, or the path
-    of a local tarball (recognised by its sha256)."""
-    chosen: dict[str, Release] = {}
-    files: dict[str, Path] = {}
-    for item in _split(value):
-        minor, sep, version = item.partition("=")
-        spec = version if sep else item
-        if "/" in spec or spec.endswith((".tar.xz", ".tgz", ".tar.gz")):
-            release = release_of_file(Path(spec))
-            files[release.minor] = Path(spec)
+def add_options(parser: argparse.ArgumentParser, command: str, title: str = "options") -> None:
+    """Add COMMAND's options to PARSER, each with its environment variable in the help.
+    Nothing has an argparse default: None means "not given here"."""
+    group = parser.add_argument_group(f"{title} (defaults < {TOOL_TABLE} < environment < "
+                                      "command line)" if command == PACK else
+                                      f"{title} (defaults < environment < command line)")
+    for option in options_of(command):
+        flags = [option.short, option.flag] if option.short else [option.flag]
+        where = option.env
+        if command == PACK and option.toml_key:
+            where += f", {option.toml_key} ="
+        default = f"; default {_show(option.default)}" if option.default not in (None, False) \
+            else ""
+        text = f"{option.help}{default} [{where}]".replace("%", "%%")
+        if option.type is Type.FLAG:
+            group.add_argument(*flags, dest=option.dest, action=argparse.BooleanOptionalAction,
+                               default=None, help=text)
+        elif option.type in (Type.LIST, Type.PAIRS):
+            group.add_argument(*flags, dest=option.dest, action="append", default=None,
+                               metavar=option.metavar, help=text)
         else:
-            release = find_release(spec)
-        if sep and release.minor != check_minor(minor):
-            raise UsageError(f"--cpython {item}: {release.version} is not a {minor} release")
-        chosen[release.minor] = release
-    return chosen, files
+            group.add_argument(*flags, dest=option.dest, default=None, metavar=option.metavar,
+                               help=text)
+
+
+def _show(value: object) -> str:
+    return ",".join(map(str, value)) if isinstance(value, tuple) else str(value)
+
+
+# -- reading -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Values:
+    """The read values of one command, and where each came from."""
+
+    values: Mapping[str, Any]
+    origins: Mapping[str, str]  # name -> "default", "pyproject", "environment", "command line"
+
+    def __getitem__(self, name: str) -> Any:
+        return self.values[name]
+
+    def given(self, name: str) -> bool:
+        return self.origins[name] != "default"
+
+
+def read(
+    command: str,
+    cli: argparse.Namespace | Mapping[str, Any] | None = None,
+    *,
+    env: Mapping[str, str] | None = None,
+    pyproject: Mapping[str, Any] | None = None,
+    project_dir: Path | None = None,
+) -> Values:
+    """COMMAND's option values: defaults < pyproject < environment < command line."""
+    env = os.environ if env is None else env
+    given = vars(cli) if isinstance(cli, argparse.Namespace) else dict(cli or {})
+    tool = check_tool_table(pyproject or {}, command)
+    values: dict[str, Any] = {}
+    origins: dict[str, str] = {}
+    for option in options_of(command):
+        value, origin = _default(option), "default"
+        if option.toml_key in tool:
+            value, origin = _from_toml(option, tool[option.toml_key], project_dir), "pyproject"
+        if env.get(option.env, "") != "":
+            value, origin = _from_env(option, env[option.env]), "environment"
+        raw = given.get(option.dest)
+        if raw is not None and raw != []:
+            value, origin = _from_cli(option, raw), "command line"
+        values[option.name] = value
+        origins[option.name] = origin
+    return Values(values, origins)
+
+
+def check_tool_table(tool: Mapping[str, Any], command: str = PACK) -> dict[str, Any]:
+    """TOOL's keys, dashed; an unknown key is an error with a "did you mean" hint."""
+    known = {o.toml_key: o for o in options_of(command) if o.toml_key}
+    checked: dict[str, Any] = {}
+    for raw, value in tool.items():
+        key = raw.replace("_", "-")
+        if key not in known:
+            close = difflib.get_close_matches(key, list(known), n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else \
+                f" (known: {', '.join(sorted(known))})"
+            raise UsageError(f"{TOOL_TABLE}: unknown key {raw!r}{hint}")
+        checked[key] = value
+    return checked
+
+
+def _default(option: Option) -> Any:
+    if option.type in (Type.LIST, Type.PAIRS):
+        return tuple(option.default or ())
+    return option.default
+
+
+def _split(text: str, separator: str) -> tuple[str, ...]:
+    parts = text.split(separator) if separator != "," else text.replace(",", " ").split()
+    return tuple(p.strip() for p in parts if p.strip())
+
+
+def _bool(text: str, where: str) -> bool:
+    word = text.strip().lower()
+    if word in ("1", "true", "yes", "on"):
+        return True
+    if word in ("0", "false", "no", "off", ""):
+        return False
+    raise UsageError(f"{where}={text!r}: not a yes/no value (1, true, yes or 0, false, no)")
+
+
+def _argv(text: str, where: str) -> tuple[str, ...]:
+    try:
+        return tuple(shlex.split(text))
+    except ValueError as exc:
+        raise UsageError(f"{where}: cannot split {text!r}: {exc}") from None
+
+
+def _pair(word: str, where: str) -> tuple[str, str]:
+    key, sep, value = word.partition("=")
+    if not sep:
+        raise UsageError(f"{where} {word!r}: not KEY=VALUE")
+    return key, value
+
+
+def _from_cli(option: Option, raw: Any) -> Any:
+    where = option.flag
+    if option.type in (Type.LIST, Type.PAIRS) and isinstance(raw, str):
+        raw = [raw]  # one value given programmatically
+    if option.type is Type.LIST:
+        return tuple(part for item in raw for part in _split(item, ","))
+    if option.type is Type.PAIRS:
+        return tuple(_pair(item, where) for item in raw)
+    if option.type is Type.ARGV:
+        return _argv(raw, where)
+    return raw  # TEXT, or FLAG from BooleanOptionalAction
+
+
+def _from_env(option: Option, text: str) -> Any:
+    where = option.env
+    if option.type is Type.FLAG:
+        return _bool(text, where)
+    if option.type is Type.LIST:
+        return _split(text, option.separator)
+    if option.type is Type.PAIRS:
+        return tuple(_pair(line, where) for line in text.splitlines() if line)
+    if option.type is Type.ARGV:
+        return _argv(text, where)
+    return text
+
+
+def _from_toml(option: Option, value: Any, project_dir: Path | None) -> Any:
+    where = f"{TOOL_TABLE} {option.toml_key}"
+
+    def wrong() -> UsageError:
+        return UsageError(f"{where} has the wrong type ({type(value).__name__}); "
+                          f"expected {_expected(option.type)}")
+
+    if option.type is Type.FLAG:
+        if not isinstance(value, bool):
+            raise wrong()
+        return value
+    if option.type is Type.TEXT:
+        if not isinstance(value, str):
+            raise wrong()
+        return value
+    if option.type is Type.ARGV:
+        if isinstance(value, str):
+            return _argv(value, where)
+        if isinstance(value, list) and all(isinstance(v, str) for v in value):
+            return tuple(value)
+        raise wrong()
+    if option.type is Type.PAIRS:
+        if not isinstance(value, dict) or not all(
+            isinstance(v, str | int | float | bool) for v in value.values()
+        ):
+            raise wrong()
+        return tuple((str(k), _toml_text(v)) for k, v in value.items())
+    # LIST
+    if isinstance(value, str | int):
+        items: tuple[str, ...] = _split(str(value), ",")
+    elif isinstance(value, list) and all(isinstance(v, str | int) for v in value):
+        items = tuple(str(v) for v in value)
+    else:
+        raise wrong()
+    if option.relative_to_project and project_dir is not None:
+        items = tuple(str(project_dir / item) if "/" in item or item.endswith(
+            (".pem", ".crt", ".tar.xz", ".tar.gz", ".tgz")) else item for item in items)
+    return items
+
+
+def _toml_text(value: str | int | float | bool) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def _expected(kind: Type) -> str:
+    return {
+        Type.TEXT: "a string", Type.FLAG: "true or false", Type.LIST: "a list of strings",
+        Type.ARGV: "a string or a list of strings", Type.PAIRS: "a table of strings",
+    }[kind]
+
+
+# -- from values to the options each layer works from ----------------------------------
+
+
+def family_options(values: Values) -> FamilyOptions:
+    """The family's options; files named are checked to exist (their sha256 is checked
+    when they are used)."""
+    distro = get_distro(values["distro"])
+    routes = parse_routes(values["route"])
+    for minor, route in routes.items():
+        check_route(distro, minor, route)
+    for tarball in local_tarballs(values["cpython"]):
+        if not tarball.is_file():
+            raise UsageError(f"CPython tarball not found: {tarball}")
+    chosen, files = parse_releases(values["cpython"])
+    certs = tuple(Path(p) for p in values["ca-certs"])
+    for cert in certs:
+        if not cert.is_file():
+            raise UsageError(f"CA certificate file not found: {cert}")
+    return FamilyOptions(
+        distro=distro,
+        minors=parse_minors(values["minors"]),
+        routes=routes,
+        releases=chosen,
+        tarballs=files,
+        namespace=values["namespace"],
+        registry=values["registry"],
+        release_grade=bool(values["release-grade"]),
+        cpython_mirror=values["cpython-mirror"],
+        root_image=values["root-image"],
+        network=NetworkOptions(certs, values["index-url"] or None),
+    )
+
+
+def pack_options(values: Values, project: Project) -> PackOptions:
+    """pack's options, each value checked; the default tag is the project's name."""
+    tags = pack.check_tags(values["tag"] or (f"{project.image_name}:latest",))
+    return PackOptions(
+        project=project,
+        family=family_options(values),
+        tags=tags,
+        python=values["python"],
+        installer=pack.check_installer(values["installer"]),
+        pillow=bool(values["pillow"]),
+        venv_path=pack.check_path("--venv-path", values["venv-path"]),
+        keep_pip=bool(values["keep-pip"]),
+        apt=pack.check_apt(values["apt"]),
+        entrypoint=values["entrypoint"] or None,
+        cmd=values["cmd"] or None,
+        user=pack.check_user(values["user"]),
+        workdir=pack.check_path("--workdir", values["workdir"]),
+        extras=values["extras"],
+        minors_given=values.given("minors"),
+        env=pack.check_env(values["env"]),
+        volumes=pack.check_volumes(values["volume"]),
+        ports=pack.check_ports(values["port"]),
+    )
+
+
+def family_from(cli: Mapping[str, Any] | None = None, env: Mapping[str, str] | None = None,
+                command: str = LIST) -> FamilyOptions:
+    """Shorthand for tests, benches and recipes: the family from a few values."""
+    return family_options(read(command, cli or {}, env={} if env is None else env))
+
+
+# -- the README's option reference ----------------------------------------------------
+
+_COMMAND_ORDER = (LIST, DOCKERFILE, BUILD, BOOTSTRAP, PACK)
+
+
+def reference_markdown(commands: Iterable[str] = _COMMAND_ORDER) -> str:
+    """The option table as Markdown, for the README (a test keeps them equal)."""
+    order = list(commands)
+    rows = ["| option | environment | `[tool.snakepacker]` | commands | what it does |",
+            "|---|---|---|---|---|"]
+    for option in OPTIONS:
+        flag = f"`{option.short}`, `{option.flag}`" if option.short else f"`{option.flag}`"
+        key = f"`{option.toml_key}`" if option.toml_key and PACK in option.commands else "-"
+        used = ", ".join(c for c in order if c in option.commands)
+        default = f" (default `{_show(option.default)}`)" if option.default not in (
+            None, False) else ""
+        rows.append(f"| {flag} | `{option.env}` | {key} | {used} | {option.help}{default} |")
+    return "\n".join(rows) + "\n"
+
+
+if __name__ == "__main__":
+    print(reference_markdown(), end="")

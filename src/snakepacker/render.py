@@ -1,17 +1,19 @@
-"""Render a family image's Dockerfile and list the files its build context needs."""
+"""Render a family image's Dockerfile and list the files its build context needs.
+
+Application images are rendered by pack's own planning (they are what `pack` would
+make of their recipe), so this module sits above both the family and pack.
+"""
 
 from __future__ import annotations
 
-import functools
 from dataclasses import dataclass, field
-from importlib import resources
 from pathlib import Path
-
-import jinja2
 
 from snakepacker.family.cpython import Route
 from snakepacker.family.distros import DPKG_EXCLUDES
 from snakepacker.family.images import Family, Image
+from snakepacker.pack.apps import render_app
+from snakepacker.templating import render_template
 from snakepacker.tools import TOOL_FILES
 
 
@@ -25,23 +27,8 @@ class Rendered:
     tarballs: dict[str, str] = field(default_factory=dict)  # context path -> minor
 
 
-@functools.cache
-def _environment() -> jinja2.Environment:
-    loader = jinja2.FileSystemLoader(str(resources.files("snakepacker").joinpath("templates")))
-    return jinja2.Environment(
-        loader=loader,
-        undefined=jinja2.StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-        keep_trailing_newline=True,
-        autoescape=False,
-    )
-
-
 def render(family: Family, image: Image) -> Rendered:
     if image.app is not None:
-        from snakepacker.pack.apps import render_app  # pack builds on the family
-
         return Rendered(image, render_app(family, image.app))  # a requirement: no context
 
     pythons = family.options.pythons  # oldest first
@@ -70,18 +57,3 @@ def render(family: Family, image: Image) -> Rendered:
         if py is not None and py.route is Route.SOURCE and py.release is not None
     }
     return Rendered(image, text, files, tarballs)
-
-
-def render_template(name: str, context: dict[str, object]) -> str:
-    """Render one of the package's Dockerfile templates, tidied."""
-    return _tidy(_environment().get_template(name).render(context))
-
-
-def _tidy(text: str) -> str:
-    """Collapse the blank runs that template conditionals leave behind."""
-    lines: list[str] = []
-    for line in text.splitlines():
-        if not line.strip() and (not lines or not lines[-1].strip()):
-            continue
-        lines.append(line.rstrip())
-    return "\n".join(lines).strip() + "\n"

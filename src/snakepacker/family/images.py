@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from snakepacker.errors import UsageError
 from snakepacker.family.apps import APPS, AppRecipe, check_recipes
 from snakepacker.family.cpython import PythonSpec
-from snakepacker.options import FamilyOptions
+from snakepacker.family.options import FamilyOptions
 
 
 class Kind(enum.StrEnum):
@@ -68,10 +68,18 @@ class Family:
         # Applications whose Python is in the (possibly narrowed) family.
         for app in self.apps:
             if app.python in self.options.minors:
-                yield Image(app.name, Kind.APP, "app", app.target,
-                            needs=("all-pillow" if app.pillow else "all",),
+                build, target = self.stands_on(app.python, app.pillow)
+                yield Image(app.name, Kind.APP, "app", target, needs=(build,),
                             python=self.options.python(app.python), pillow=app.pillow,
                             summary=app.summary, app=app)
+
+    def stands_on(self, minor: str, pillow: bool) -> tuple[str, str]:
+        """The family images a venv of MINOR is built in, and runs on: (all, X.Y), or
+        with Pillow's libraries (all-pillow, X.Y-pillow). Pack and the app images ask
+        here; nothing else decides it."""
+        if pillow:
+            return "all-pillow", f"{minor}-pillow"
+        return "all", minor
 
     # -- names -----------------------------------------------------------------
 
@@ -80,14 +88,18 @@ class Family:
         a suffix, so that families of several distros can live side by side."""
         return name if self.distro.default else f"{name}-{self.distro.name}"
 
-    def registry_names(self, name: str) -> tuple[str, str]:
+    def registry_names(self, name: str) -> tuple[str, str, str]:
+        """The three names an image is published under: a repository per tag and one
+        repository for all tags on the registry (--registry), and the short name,
+        last, which is also its local name."""
         tag = self.tag(name)
-        ns = self.options.namespace
-        return f"{self.options.registry}/{ns}/python/{tag}", f"{ns}/python:{tag}"
+        ns, registry = self.options.namespace, self.options.registry
+        return (f"{registry}/{ns}/python/{tag}", f"{registry}/{ns}/python:{tag}",
+                f"{ns}/python:{tag}")
 
     def ref(self, name: str) -> str:
         """The local reference one family Dockerfile uses for another image."""
-        return self.registry_names(name)[1]
+        return self.registry_names(name)[-1]
 
     # -- lookup and order --------------------------------------------------------
 

@@ -6,8 +6,9 @@ import dataclasses
 
 from snakepacker.family.apps import AppRecipe
 from snakepacker.family.images import Family
-from snakepacker.pack.dockerfile import Plan, render
+from snakepacker.pack.dockerfile import render
 from snakepacker.pack.options import DEFAULT_VENV, PackOptions
+from snakepacker.pack.plan import make_plan
 from snakepacker.pack.project import inspect_source
 
 
@@ -38,13 +39,4 @@ def app_options(family: Family, recipe: AppRecipe) -> PackOptions:
 
 def render_app(family: Family, recipe: AppRecipe) -> str:
     options = app_options(family, recipe)
-    plan = Plan(
-        options=options,
-        python=family.options.python(recipe.python),
-        build_ref=family.ref("all-pillow" if recipe.pillow else "all"),
-        final_ref=family.ref(recipe.target),
-        entrypoint=recipe.entrypoint,
-        cmd=recipe.cmd,
-        version=None,
-    )
-    return render(plan)
+    return render(make_plan(options, family, recipe.python, decide_entrypoint=True))

@@ -1,20 +1,24 @@
-"""Render pack's two-stage Dockerfile from a plan."""
+"""Render pack's two-stage Dockerfile from a plan.
+
+The text depends on the plan alone. Values of the image's environment arrive byte for
+byte: ``$`` and quotes are escaped for the Dockerfile's ENV, and a value the Dockerfile
+cannot spell (one with a line break) is passed as a build argument instead.
+"""
 
 from __future__ import annotations
 
 import json
 import shlex
-from dataclasses import dataclass
 
 from snakepacker import __version__
-from snakepacker.family.cpython import PythonSpec
-from snakepacker.pack.options import PackOptions
-from snakepacker.pack.project import Kind, Project
-from snakepacker.render import render_template
+from snakepacker.pack.plan import Plan
+from snakepacker.pack.project import Kind
+from snakepacker.templating import render_template
 
 SRC = "/usr/src/app"  # where the project's code is copied in the build stage
 INFO = "/usr/share/snakepacker/pack"  # the lists the build stage hands to the final one
 APP_UID = 10001
+INIT = ("dumb-init", "--")  # every packed app runs under the X.Y image's small init
 
 # Run in the build stage by the venv's Python: write the console scripts and the
 # name and version of the distributions that were asked for (by name, or installed
@@ -33,32 +37,45 @@ _PROBE = (
 )
 
 
-@dataclass(frozen=True)
-class Plan:
-    """Everything the Dockerfile depends on, decided before rendering."""
-
-    options: PackOptions
-    python: PythonSpec
-    build_ref: str
-    final_ref: str
-    entrypoint: tuple[str, ...] | None
-    cmd: tuple[str, ...] | None
-    version: str | None  # the project's version, for the label, when known
-
-    @property
-    def project(self) -> Project:
-        return self.options.project
-
-
 def _quote_label(value: str) -> str:
     return '"' + value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", " ") + '"'
 
 
+def _program(plan: Plan) -> str | None:
+    """The program the container starts, checked to exist when the image is built."""
+    words = plan.entrypoint or plan.cmd or ()
+    return words[0] if words else None
+
+
 def _install(plan: Plan, args: list[str]) -> str:
-    venv = plan.options.venv_path
-    if plan.options.installer == "uv":
-        return f"uv pip install --python {venv}/bin/python " + " ".join(args)
-    return f"{venv}/bin/python -m pip install " + " ".join(args)
+    return plan.installer.install_command(plan.options.venv_path, args)
+
+
+# A keyed digest of the index URL and CA bundle: a changed index re-resolves.
+NETWORK_ARG = "SNAKEPACKER_NETWORK"
+# Build arguments that carry --env values a Dockerfile line cannot hold.
+ENV_ARG_PREFIX = "SNAKEPACKER_ENV_"
+
+
+def _needs_arg(value: str) -> bool:
+    return "\n" in value or "\r" in value
+
+
+def _env_value(value: str) -> str:
+    """VALUE as a double-quoted ENV word that the engine reads back unchanged."""
+    escaped = value.replace("\\", "\\\\").replace('"', '\\"').replace("$", "\\$")
+    return f'"{escaped}"'
+
+
+def env_build_args(plan: Plan) -> dict[str, str]:
+    """The build arguments the Dockerfile expects: --env values with line breaks."""
+    return {ENV_ARG_PREFIX + key: value for key, value in plan.options.env
+            if _needs_arg(value)}
+
+
+def _env_words(plan: Plan) -> list[tuple[str, str]]:
+    return [(key, "${" + ENV_ARG_PREFIX + key + "}" if _needs_arg(value) else _env_value(value))
+            for key, value in plan.options.env]
 
 
 def _compile(plan: Plan) -> str:
@@ -108,12 +125,7 @@ def render(plan: Plan) -> str:
     project = opts.project
     venv = opts.venv_path
     deps, project_step, lock_copy = _steps(plan)
-    cache = "/root/.cache/uv" if opts.installer == "uv" else "/root/.cache/pip"
-    # Both installers only warn, and exit 0, for a package that is not there.
-    if opts.installer == "uv":
-        uninstall = f"uv pip uninstall --python {venv}/bin/python pip setuptools wheel"
-    else:
-        uninstall = f"{venv}/bin/python -m pip uninstall --yes --quiet setuptools wheel pip"
+    installer = plan.installer
     names = [project.name] if project.name else []
     labels = {
         "org.opencontainers.image.title": project.name or project.label,
@@ -134,8 +146,8 @@ def render(plan: Plan) -> str:
         "final_ref": plan.final_ref,
         "py": plan.python,
         "venv": venv,
-        "installer": opts.installer,
-        "cache_mount": f"type=cache,target={cache},id=snakepacker-{opts.installer}",
+        "installer": installer,
+        "cache_mount": installer.cache_mount(plan.cache_scope),
         "deps_step": deps,
         "lock_file": lock_copy is not None,
         "lock_copy": lock_copy,
@@ -144,7 +156,8 @@ def render(plan: Plan) -> str:
         "code_dir": code_dir,
         "context_needed": project.kind is not Kind.REQUIREMENT,
         "keep_pip": opts.keep_pip,
-        "uninstall": uninstall,
+        # Both installers only warn, and exit 0, for a package that is not there.
+        "uninstall": installer.uninstall_command(venv),
         "info": INFO,
         "probe": _PROBE,
         "names": " ".join(shlex.quote(n) for n in names),
@@ -157,10 +170,13 @@ def render(plan: Plan) -> str:
         "uid": APP_UID,
         "workdir": opts.workdir,
         "labels": {k: _quote_label(v) for k, v in labels.items()},
-        "env": [(key, json.dumps(value)) for key, value in opts.env],
+        "env": _env_words(plan),
+        "env_args": sorted(env_build_args(plan)),
+        "network_arg": NETWORK_ARG,
         "volumes": json.dumps(list(opts.volumes)) if opts.volumes else None,
         "ports": " ".join(str(p) for p in opts.ports),
-        "entrypoint": json.dumps(list(plan.entrypoint)) if plan.entrypoint else None,
+        "entrypoint": json.dumps([*INIT, *(plan.entrypoint or ())]),
+        "program": shlex.quote(_program(plan)) if _program(plan) else None,
         "cmd": json.dumps(list(plan.cmd)) if plan.cmd else None,
     }
     return render_template("pack.j2", context)

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import configparser
 import enum
+import functools
 import re
 import tomllib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,6 +24,10 @@ _REQUIREMENT = re.compile(
     r"^\s*(?P<name>[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?)\s*"
     r"(?P<extras>\[[A-Za-z0-9._,\s-]*\])?\s*"
     r"(?P<rest>(?:[<>=!~;@(].*)?)$"
+)
+_DIRECT_REFERENCE = re.compile(
+    r"^\s*[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?\s*(?:\[[A-Za-z0-9._,\s-]*\])?\s*@\s*"
+    r"(?:https?|file|git\+\w+)://\S+\s*(?:;.*)?$"
 )
 _PINNED = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*(\[[^\]]*\])?\s*===?\s*[^\s,;*]+\s*(;.*)?$")
 REQUIREMENTS_FILES = ("requirements.txt", "requirements.lock")
@@ -83,15 +89,23 @@ def looks_like_path(source: str) -> bool:
     )
 
 
-def inspect_source(source: str, extras: tuple[str, ...] = ()) -> Project:
-    """Read SOURCE; UsageError when it is neither an existing project nor a requirement."""
+def inspect_source(
+    source: str, extras: tuple[str, ...] = (), requirements: str | None = None
+) -> Project:
+    """Read SOURCE; UsageError when it is neither an existing project nor a requirement.
+    REQUIREMENTS names the requirements file to install, over [tool.snakepacker]'s."""
+    if not source.strip():
+        raise UsageError("SOURCE is empty: name a project directory or a requirement")
+    if _DIRECT_REFERENCE.match(source):  # name @ URL: a requirement, though it has slashes
+        return Project(Kind.REQUIREMENT, None, requirement=source.strip(),
+                       name=normalize(re.split(r"[\s\[@]", source.strip(), maxsplit=1)[0]))
     path = Path(source).expanduser()
     if path.is_file() and path.name in ("pyproject.toml", "setup.py", "setup.cfg"):
         path = path.parent
     if path.is_file() and path.suffix == ".txt":
         return _requirements_project(path.parent, path.name)
     if path.is_dir():
-        return inspect_directory(path.resolve(), extras)
+        return inspect_directory(path.resolve(), extras, requirements)
     if looks_like_path(source) or path.exists():
         raise UsageError(f"SOURCE {source!r}: no such project directory")
     if not source.strip():
@@ -118,7 +132,9 @@ def _valid_specifiers(rest: str) -> bool:
     return all(_CLAUSE.match(part) for part in spec.split(","))
 
 
-def inspect_directory(root: Path, extras: tuple[str, ...] = ()) -> Project:
+def inspect_directory(
+    root: Path, extras: tuple[str, ...] = (), requirements: str | None = None
+) -> Project:
     pyproject = root / "pyproject.toml"
     data: dict[str, Any] = {}
     if pyproject.is_file():
@@ -129,9 +145,10 @@ def inspect_directory(root: Path, extras: tuple[str, ...] = ()) -> Project:
     tool = data.get("tool", {}).get("snakepacker", {})
     if not isinstance(tool, dict):
         raise UsageError(f"{pyproject}: [tool.snakepacker] must be a table")
-    lock = _lock_file(root, tool)
+    lock = _lock_file(root, requirements or tool.get("requirements"))
 
     if "project" in data:
+        _validate(pyproject, data["project"])
         return _pep621(root, data["project"], tool, lock, extras)
     poetry = data.get("tool", {}).get("poetry")
     if isinstance(poetry, dict):
@@ -160,17 +177,36 @@ def inspect_directory(root: Path, extras: tuple[str, ...] = ()) -> Project:
     )
 
 
+def _validate(path: Path, project: object) -> None:
+    """The [project] table against PEP 621's schema (validate-pyproject's), so a wrong
+    type is one line naming the field, never a traceback or a misread value."""
+    from validate_pyproject.error_reporting import ValidationError
+
+    try:
+        _validator()({"project": project})
+    except ValidationError as exc:
+        raise UsageError(f"{path}: {exc.message}") from None
+
+
+@functools.cache
+def _validator() -> Callable[[dict[str, Any]], object]:
+    from validate_pyproject import api  # imported on first use: it compiles schemas
+
+    return api.Validator()
+
+
 def _opt_normalize(name: object) -> str | None:
     return normalize(name) if isinstance(name, str) and name else None
 
 
-def _lock_file(root: Path, tool: dict[str, Any]) -> str | None:
-    """uv.lock, a requirements file named in [tool.snakepacker] requirements, or a
-    requirements.txt whose every line is pinned."""
-    named = tool.get("requirements")
+def _lock_file(root: Path, named: object) -> str | None:
+    """uv.lock, the requirements file named (--requirements, [tool.snakepacker]
+    requirements), or a requirements.txt whose every line is pinned."""
     if named:
+        if not isinstance(named, str):
+            raise UsageError("[tool.snakepacker] requirements must be a string")
         if not (root / named).is_file():
-            raise UsageError(f"[tool.snakepacker] requirements: {root / named} does not exist")
+            raise UsageError(f"requirements file {root / named} does not exist")
         return str(named)
     if (root / "uv.lock").is_file():
         return "uv.lock"

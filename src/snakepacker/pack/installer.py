@@ -1,0 +1,51 @@
+"""The two installers pack can fill a venv with, as data.
+
+Everything that differs between uv and pip in the build stage (how the venv is made,
+the install and uninstall commands, the cache directory, the environment) lives in one
+record each, so the Dockerfile template never branches on an installer's name.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Installer:
+    name: str
+    cache: str  # the build stage's cache directory, mounted between builds
+    venv_flags: str  # what `python -m venv` is given
+    env: tuple[tuple[str, str], ...]  # the build stage's ENV
+    install: str  # "{venv}" is the venv's path; the arguments follow
+    uninstall: str  # removes pip, setuptools and wheel; only warns when one is absent
+
+    def install_command(self, venv: str, args: list[str]) -> str:
+        return " ".join([self.install.format(venv=venv), *args])
+
+    def uninstall_command(self, venv: str) -> str:
+        return self.uninstall.format(venv=venv)
+
+    def cache_mount(self, scope: str) -> str:
+        return f"type=cache,target={self.cache},id=snakepacker-{self.name}-{scope}"
+
+
+INSTALLERS: dict[str, Installer] = {
+    "uv": Installer(
+        name="uv",
+        cache="/root/.cache/uv",
+        # uv brings its own installer: the venv needs no pip of its own.
+        venv_flags="--without-pip",
+        # The cache is a mount, not the venv's file system: copy instead of hard-linking.
+        env=(("UV_LINK_MODE", "copy"), ("UV_PYTHON_DOWNLOADS", "never")),
+        install="uv pip install --python {venv}/bin/python",
+        uninstall="uv pip uninstall --python {venv}/bin/python pip setuptools wheel",
+    ),
+    "pip": Installer(
+        name="pip",
+        cache="/root/.cache/pip",
+        venv_flags="",
+        env=(("PIP_DISABLE_PIP_VERSION_CHECK", "1"), ("PIP_ROOT_USER_ACTION", "ignore")),
+        install="{venv}/bin/python -m pip install",
+        uninstall="{venv}/bin/python -m pip uninstall --yes --quiet setuptools wheel pip",
+    ),
+}

@@ -1,0 +1,113 @@
+"""pack's plan: every decision about the image, made before anything is built.
+
+Which CPython minor, which family images the build and the final stage stand on,
+the entry point and the version label. Pure functions over the options, the project
+and the family; the doing (engine, build context, tags) is ``snakepacker.packing``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from snakepacker.errors import UsageError
+from snakepacker.family.cpython import PythonSpec, check_minor, minor_key
+from snakepacker.family.images import Family
+from snakepacker.pack import pyversions
+from snakepacker.pack.installer import INSTALLERS, Installer
+from snakepacker.pack.options import PackOptions
+from snakepacker.pack.project import Project
+
+
+@dataclass(frozen=True)
+class Plan:
+    """Everything the Dockerfile depends on, decided before rendering."""
+
+    options: PackOptions
+    python: PythonSpec
+    build_ref: str
+    final_ref: str
+    entrypoint: tuple[str, ...] | None
+    cmd: tuple[str, ...] | None
+    version: str | None  # the project's version, for the label, when known
+    cache_scope: str = "default"  # what the cached wheels were built against
+
+    @property
+    def project(self) -> Project:
+        return self.options.project
+
+    @property
+    def installer(self) -> Installer:
+        return INSTALLERS[self.options.installer]
+
+
+def choose_minor(requested: str | None, requires: str | None, supported: list[str]) -> str:
+    """The minor to pack with; UsageError when none fits."""
+    if requested:
+        check_minor(requested)
+        if requested not in supported:
+            raise UsageError(
+                f"Python {requested} is not in the family here (available: "
+                f"{', '.join(supported) or 'none'}); build it with "
+                f"`snakepacker images build {requested}`"
+            )
+        if not pyversions.allows(requires, requested):
+            raise UsageError(f"--python {requested} does not satisfy the project's "
+                             f"requires-python {requires!r}")
+        return requested
+    if not supported:
+        raise UsageError("no Python of the family is built here: run "
+                         "`snakepacker images build all 3.12` (or name --minors)")
+    fits = pyversions.allowed(requires, supported)
+    if not fits:
+        raise UsageError(f"requires-python {requires!r} allows none of the family's "
+                         f"Pythons ({', '.join(supported)})")
+    return max(fits, key=minor_key)
+
+
+def choose_entrypoint(
+    project: Project, entrypoint: tuple[str, ...] | None, cmd: tuple[str, ...] | None,
+    scripts: tuple[str, ...] | None,
+) -> tuple[tuple[str, ...] | None, tuple[str, ...] | None]:
+    if entrypoint or cmd:
+        return entrypoint, cmd
+    if scripts is None:
+        raise UsageError(
+            f"the console scripts of {project.label} are known only once it is installed: "
+            "pass --entrypoint (or build without --dockerfile)"
+        )
+    if len(scripts) == 1:
+        return (scripts[0],), None
+    if not scripts:
+        raise UsageError(f"{project.label} has no console script: pass --entrypoint "
+                         "(e.g. --entrypoint 'python -m app')")
+    if project.name and project.name in scripts:
+        # Several, one named like the distribution (black and blackd): that one.
+        return (project.name,), None
+    raise UsageError(f"{project.label} has several console scripts ({', '.join(scripts)}): "
+                     "pick one with --entrypoint")
+
+
+def entrypoint_known(options: PackOptions) -> bool:
+    """Whether the entry point is decided without installing the project."""
+    return bool(options.entrypoint or options.cmd) or options.project.scripts is not None
+
+
+def make_plan(options: PackOptions, family: Family, minor: str, *,
+              decide_entrypoint: bool) -> Plan:
+    """The plan for MINOR; the entry point is left open (None) unless DECIDE_ENTRYPOINT
+    or it is known without installing."""
+    build, final = family.stands_on(minor, options.pillow)
+    entrypoint = cmd = None
+    if decide_entrypoint or entrypoint_known(options):
+        entrypoint, cmd = choose_entrypoint(options.project, options.entrypoint, options.cmd,
+                                            options.project.scripts)
+    return Plan(
+        options=options,
+        python=options.family.python(minor),
+        build_ref=family.ref(build),
+        final_ref=family.ref(final),
+        entrypoint=entrypoint,
+        cmd=cmd,
+        version=options.project.version,
+        cache_scope=f"{family.distro.name}-{build}",
+    )
