@@ -97,6 +97,8 @@ def terminated(signum, frame):  # what the command line does with SIGTERM and SI
     raise SystemExit(128 + signum)
 
 signal.signal(signal.SIGTERM, terminated)
+# A background job's shell may have set SIGINT to be ignored; Ctrl-C must reach us.
+signal.signal(signal.SIGINT, signal.default_int_handler)
 engine = find_engine(sys.argv[1])
 try:
     engine.build(Path(sys.argv[2]), label="sleeper", progress=print, verbose=True)
