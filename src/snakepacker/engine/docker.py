@@ -12,6 +12,7 @@ second. So stopping the client is enough, and BuildChild does that on every way 
 from __future__ import annotations
 
 import collections
+import json
 import os
 import re
 import shutil
@@ -54,12 +55,13 @@ class DockerEngine(CliEngine):
             )
 
     def history(self, ref: str) -> list[tuple[int, str]]:
+        # The instruction is JSON-quoted: an ENV or RUN may hold newlines.
         out = self._run(["history", "--no-trunc", "--human=false",
-                         "--format", "{{.Size}}\t{{.CreatedBy}}", ref]).stdout
+                         "--format", "{{.Size}}\t{{json .CreatedBy}}", ref]).stdout
         rows = []
         for line in out.splitlines():
             size, _, created = line.partition("\t")
-            rows.append((int(size or 0), created))
+            rows.append((int(size or 0), json.loads(created or '""')))
         return rows
 
     def push(self, ref: str) -> str:
