@@ -1,80 +1,43 @@
-"""Shared fixtures: the engine, and the slice of the family the engine tests run against.
+"""Shared fixtures: the engines, and the slices of the family the engine tests run against.
 
 Engine tests are marked ``engine``. Where no engine answers they are skipped, unless
 SNAKEPACKER_REQUIRE_ENGINE is set (scripts/test sets it, so CI never skips them).
+The helpers tests call (snakepacker(), Docker, cli_with) live in tests/helpers.py.
 """
 
 from __future__ import annotations
 
 import os
 import subprocess
-import sys
-from collections.abc import Sequence
-from dataclasses import dataclass
 
 import pytest
 
-from snakepacker.engine import Engine
+from snakepacker.engine import Engine, find_engine
 from snakepacker.errors import EngineError
+from tests.helpers import (
+    FAMILY_ARGS,
+    FAMILY_TAGS,
+    NAMESPACE,
+    ROOT_NAMESPACE,
+    Docker,
+    snakepacker,
+)
 
-# The slice CI builds: base, 3.10 (distro route), 3.12 (source route, 3.12.3 from the
-# package archive's pool), all narrowed to those two, all-pillow and 3.12-pillow.
-FAMILY_ARGS = ("--minors", "3.10,3.12", "--cpython", "3.12.3")
-FAMILY_TAGS = ("3.10", "3.12", "3.12-pillow")
-# Engine tests build and use the family under this namespace. A developer whose engine
-# is shared with other checkouts sets SNAKEPACKER_TEST_NAMESPACE, so that each tree's
-# tests use its own tags (the bootstrapped root is shared).
-NAMESPACE = os.environ.get("SNAKEPACKER_TEST_NAMESPACE", "snakepacker")
-
-
-def snakepacker(
-    *args: str, check: bool = False, timeout: float = 3600
-) -> subprocess.CompletedProcess[str]:
-    """Run the real command line, as a user would."""
-    return subprocess.run(
-        [sys.executable, "-m", "snakepacker", *args],
-        capture_output=True, text=True, timeout=timeout, check=check,
-    )
+PODMAN_FAMILY_ARGS = ("--minors", "3.10")
 
 
-@dataclass(frozen=True)
-class Docker:
-    engine: Engine
-
-    def __call__(self, *args: str, check: bool = True, input: str | None = None,
-                 timeout: float = 900) -> subprocess.CompletedProcess[str]:
-        proc = subprocess.run(
-            [self.engine.client, *args], env=self.engine.env, capture_output=True,
-            text=True, input=input, timeout=timeout,
-        )
-        if check and proc.returncode != 0:
-            raise AssertionError(
-                f"docker {' '.join(args)} failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}"
-            )
-        return proc
-
-    def run(self, image: str, command: Sequence[str], *options: str,
-            check: bool = True) -> subprocess.CompletedProcess[str]:
-        return self("run", "--rm", *options, image, *command, check=check)
-
-    def sh(self, image: str, script: str, *options: str,
-           check: bool = True) -> subprocess.CompletedProcess[str]:
-        return self.run(image, ["sh", "-c", script], *options, check=check)
-
-    def build(self, context: str, *options: str) -> str:
-        """Build a test image; return its id."""
-        proc = self("build", "-q", *options, context, timeout=1800)
-        return proc.stdout.strip().splitlines()[-1]
+def _engine(name: str) -> Engine:
+    try:
+        return find_engine(name)
+    except EngineError as exc:
+        if os.environ.get("SNAKEPACKER_REQUIRE_ENGINE"):
+            pytest.fail(f"{name} required but unavailable: {exc}")
+        pytest.skip(f"no {name} engine: {exc}")
 
 
 @pytest.fixture(scope="session")
 def engine() -> Engine:
-    try:
-        return Engine.find()
-    except EngineError as exc:
-        if os.environ.get("SNAKEPACKER_REQUIRE_ENGINE"):
-            pytest.fail(f"engine required but unavailable: {exc}")
-        pytest.skip(f"no container engine: {exc}")
+    return _engine("docker")
 
 
 @pytest.fixture(scope="session")
@@ -90,14 +53,62 @@ def family_images(engine: Engine) -> dict[str, str]:
     if not engine.image_exists("snakepacker/root:jammy") and not engine.image_exists(
         "ubuntu:jammy"
     ):
-        proc = snakepacker("bootstrap", "jammy", "--namespace", "snakepacker")
+        proc = snakepacker("bootstrap", "jammy", "--namespace", ROOT_NAMESPACE,
+                           env={"SNAKEPACKER_ENGINE": "docker"})
         if proc.returncode != 0:
             pytest.fail(f"bootstrap jammy failed:\n{proc.stderr[-3000:]}")
-    proc = snakepacker("images", "build", *FAMILY_TAGS, *FAMILY_ARGS)
+    proc = snakepacker("images", "build", *FAMILY_TAGS, *FAMILY_ARGS,
+                       env={"SNAKEPACKER_ENGINE": "docker"})
     if proc.returncode != 0:
         pytest.fail(f"building the family failed:\n{proc.stderr[-5000:]}")
     tags = ("base", "3.10", "3.12", "all", "all-pillow", "3.12-pillow")
     return {tag: f"{NAMESPACE}/python:{tag}" for tag in tags}
+
+
+@pytest.fixture(scope="session")
+def podman_engine() -> Engine:
+    return _engine("podman")
+
+
+@pytest.fixture(scope="session")
+def podman(podman_engine: Engine) -> Docker:
+    return Docker(podman_engine)
+
+
+@pytest.fixture(scope="session")
+def podman_family(podman_engine: Engine) -> dict[str, str]:
+    """base, 3.10 (distro route) and `all` narrowed to 3.10, built with podman.
+
+    The jammy root comes from docker when docker has it (`docker save | podman load`,
+    seconds), else it is bootstrapped through podman (`podman import`, minutes)."""
+    root = f"{ROOT_NAMESPACE}/root:jammy"
+    if not podman_engine.image_exists(root):
+        _root_into_podman(podman_engine, root)
+    proc = snakepacker("images", "build", "3.10", "all", *PODMAN_FAMILY_ARGS,
+                       env={"SNAKEPACKER_ENGINE": "podman", "SNAKEPACKER_NAMESPACE": NAMESPACE})
+    if proc.returncode != 0:
+        pytest.fail(f"building the family with podman failed:\n{proc.stderr[-5000:]}")
+    return {tag: f"{NAMESPACE}/python:{tag}" for tag in ("base", "3.10", "all")}
+
+
+def _root_into_podman(podman_engine: Engine, root: str) -> None:
+    try:
+        docker = find_engine("docker")
+    except EngineError:
+        docker = None
+    if docker is not None and docker.image_exists(root):
+        save = subprocess.Popen([docker.client, "save", root], env=docker.env,
+                                stdout=subprocess.PIPE)
+        load = subprocess.run([podman_engine.client, "load"], stdin=save.stdout,
+                              capture_output=True, text=True, timeout=900)
+        assert save.stdout is not None
+        save.stdout.close()
+        if save.wait() == 0 and load.returncode == 0:
+            return
+    proc = snakepacker("bootstrap", "jammy", "--namespace", ROOT_NAMESPACE,
+                       env={"SNAKEPACKER_ENGINE": "podman"})
+    if proc.returncode != 0:
+        pytest.fail(f"bootstrap jammy through podman failed:\n{proc.stderr[-3000:]}")
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

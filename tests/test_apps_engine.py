@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import FAMILY_ARGS, NAMESPACE, Docker, snakepacker
+from tests.helpers import FAMILY_ARGS, NAMESPACE, Docker, snakepacker
 
 pytestmark = pytest.mark.engine
 

@@ -10,7 +10,7 @@ from snakepacker.bootstrap import PINNED_KEYS, pinned_keyring, sources
 from snakepacker.engine import Engine
 from snakepacker.errors import SnakepackerError
 from snakepacker.family.distros import DISTROS
-from tests.conftest import Docker, snakepacker
+from tests.helpers import Docker, snakepacker
 
 DEBIAN_KEYRING = Path("/usr/share/keyrings/debian-archive-keyring.gpg")
 

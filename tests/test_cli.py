@@ -6,8 +6,7 @@ import json
 
 import pytest
 
-from tests.conftest import snakepacker
-from tests.test_engine import cli_with
+from tests.helpers import cli_with, snakepacker
 
 
 def test_images_list_json_has_one_row_per_tag() -> None:

@@ -1,29 +1,30 @@
-"""Choosing a docker client, a daemon that is down, and how a failed build reads."""
+"""Choosing a docker client, a daemon that is down or hung, how a failed build reads, and
+that an interrupted build stops on the daemon too."""
 
 from __future__ import annotations
 
-import os
+import shutil
+import signal
+import socket
 import subprocess
+import threading
+import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from snakepacker.engine import Engine
 from snakepacker.errors import BuildError
-from tests.conftest import NAMESPACE, Docker, snakepacker
-
-
-def cli_with(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    old = {key: os.environ.get(key) for key in env}
-    os.environ.update(env)
-    try:
-        return snakepacker(*args)
-    finally:
-        for key, value in old.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
+from tests.helpers import (
+    NAMESPACE,
+    Docker,
+    children,
+    cli_with,
+    gone_within,
+    sleeping_build,
+    snakepacker,
+)
 
 
 def test_a_client_that_does_not_run_is_named() -> None:
@@ -52,6 +53,70 @@ def test_a_daemon_that_is_down_is_one_clear_line(engine: Engine) -> None:
     assert proc.returncode == 3
     assert proc.stderr.startswith("snakepacker: error: the Docker daemon is not running")
     assert proc.stderr.count("\n") == 1
+
+
+@pytest.fixture
+def hung_socket(tmp_path: Path) -> Iterator[Path]:
+    """A unix socket that accepts every connection and never answers."""
+    path = tmp_path / "hung.sock"
+    server = socket.socket(socket.AF_UNIX)
+    server.bind(str(path))
+    server.listen(64)
+    held: list[socket.socket] = []
+
+    def accept() -> None:
+        while True:
+            try:
+                held.append(server.accept()[0])
+            except OSError:
+                return
+
+    threading.Thread(target=accept, daemon=True).start()
+    yield path
+    server.close()
+    for conn in held:
+        conn.close()
+
+
+@pytest.mark.skipif(shutil.which("docker") is None and not Path("/usr/bin/docker").exists(),
+                    reason="needs a docker client")
+def test_a_hung_daemon_is_one_line_and_exit_3(hung_socket: Path) -> None:
+    proc = snakepacker(
+        "images", "build", "base", timeout=120,
+        env={"DOCKER_HOST": f"unix://{hung_socket}", "SNAKEPACKER_ENGINE_TIMEOUT": "2"},
+    )
+    assert proc.returncode == 3, proc.stderr
+    assert proc.stderr.startswith("snakepacker: error: `docker")
+    assert "did not answer within 2 s: the engine looks hung" in proc.stderr
+    assert proc.stderr.count("\n") == 1
+
+
+def test_a_timeout_that_is_not_a_number_is_a_usage_error() -> None:
+    proc = cli_with({"SNAKEPACKER_ENGINE_TIMEOUT": "soon"}, "images", "build", "base")
+    assert proc.returncode == 2
+    assert "SNAKEPACKER_ENGINE_TIMEOUT must be a number of seconds" in proc.stderr
+
+
+def test_an_unknown_engine_is_a_usage_error() -> None:
+    proc = cli_with({"SNAKEPACKER_ENGINE": "containerd"}, "images", "build", "base")
+    assert proc.returncode == 2
+    assert "unknown engine 'containerd'" in proc.stderr
+
+
+@pytest.mark.engine
+@pytest.mark.parametrize(("signum", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+def test_interrupting_a_build_stops_the_client_and_the_daemon_side_build(
+    engine: Engine, family_images: dict[str, str], tmp_path: Path, signum: int, code: int
+) -> None:
+    marker = f"sptest-engine-{uuid.uuid4().hex[:12]}"
+    driver = sleeping_build(engine, tmp_path, marker)
+    clients = children(driver.pid)
+    assert clients, "the build client is not a child of snakepacker"
+    driver.send_signal(signum)  # snakepacker only, as `kill -INT PID` does
+    out, _ = driver.communicate(timeout=60)
+    assert driver.returncode == code, out
+    assert "children left: 0" in out  # stopped and waited for, not just orphaned
+    assert gone_within(clients, marker, 30), "the build still runs after the interrupt"
 
 
 @pytest.mark.engine
@@ -129,3 +194,19 @@ def test_another_namespace_builds_on_the_default_bootstrapped_root(
     finally:
         engine.remove([f"{namespace}/python:base", f"ghcr.io/{namespace}/python/base",
                        f"ghcr.io/{namespace}/python:base"])
+
+
+@pytest.mark.engine
+def test_platforms_start_with_the_daemons_own(engine: Engine, docker: Docker) -> None:
+    arch = docker("version", "--format", "{{.Server.Arch}}").stdout.strip()
+    platforms = engine.platforms()
+    assert platforms[0] == f"linux/{arch}"
+    binfmt = Path("/proc/sys/fs/binfmt_misc/qemu-aarch64")
+    if binfmt.exists() and binfmt.read_text().startswith("enabled"):
+        assert "linux/arm64" in platforms
+
+
+@pytest.mark.engine
+def test_the_old_entry_point_still_finds_docker() -> None:
+    found = Engine.find("docker")
+    assert found.name == "docker" and found.env["DOCKER_BUILDKIT"] == "1"

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import NAMESPACE, Docker, snakepacker
+from tests.helpers import NAMESPACE, Docker, snakepacker
 
 pytestmark = pytest.mark.engine
 

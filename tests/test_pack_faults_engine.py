@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import Docker, snakepacker
+from tests.helpers import Docker, snakepacker
 
 pytestmark = pytest.mark.engine
 

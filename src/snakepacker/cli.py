@@ -20,7 +20,7 @@ from typing import Any, NoReturn
 
 from snakepacker import __version__
 from snakepacker import options as opts
-from snakepacker.engine import Engine
+from snakepacker.engine import Engine, find_engine
 from snakepacker.errors import EngineError, SnakepackerError, UsageError
 from snakepacker.family.distros import DISTROS, get_distro
 from snakepacker.family.images import Family
@@ -133,8 +133,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _engine(values: opts.Values) -> Engine:
-    del values  # the engine option is wired to the engine finder
-    return Engine.find()
+    return find_engine(values["engine"])
 
 
 def _family(args: argparse.Namespace, command: str) -> tuple[Family, opts.Values]:

@@ -1,0 +1,191 @@
+"""What snakepacker asks of a container engine, and the pieces every engine shares.
+
+``Engine`` is a Protocol: the docker and podman engines implement it over their command
+lines, and the fake implements it in memory so snakepacker's own logic (what is built,
+in which order, what is tagged) is tested without an engine. Nothing above this package
+names a concrete engine; ``find_engine`` picks one.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+Progress = Callable[[str], None]
+
+TAIL_LINES = 25
+
+# Where the kernel lists the interpreters it runs foreign binaries with, and the
+# platform each emulator's name stands for.
+BINFMT_DIR = Path("/proc/sys/fs/binfmt_misc")
+EMULATED_PLATFORMS = {
+    "qemu-aarch64": "linux/arm64",
+    "qemu-arm": "linux/arm/v7",
+    "qemu-ppc64le": "linux/ppc64le",
+    "qemu-s390x": "linux/s390x",
+    "qemu-riscv64": "linux/riscv64",
+    "qemu-i386": "linux/386",
+}
+GO_ARCH = {"x86_64": "amd64", "aarch64": "arm64", "armv7l": "arm"}
+
+
+@dataclass(frozen=True)
+class Secret:
+    """A build secret: mounted by RUN steps that ask for ``id``, never kept in a layer."""
+
+    id: str
+    path: Path
+
+
+@dataclass(frozen=True)
+class Timeouts:
+    """How long each kind of engine call may take, in seconds (None: no limit).
+
+    Quick calls (inspect, tag, version) answer in well under a second on a healthy
+    daemon; a hung daemon must not hang snakepacker with them. A build takes as long
+    as it takes; pulls and pushes move hundreds of megabytes. SNAKEPACKER_ENGINE_TIMEOUT
+    sets the quick limit (tests use a short one against a socket that never answers).
+    """
+
+    quick: float = 30
+    run: float = 900
+    transfer: float = 3600
+    build: float | None = None
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] = os.environ) -> Timeouts:
+        raw = env.get("SNAKEPACKER_ENGINE_TIMEOUT")
+        if not raw:
+            return cls()
+        try:
+            quick = float(raw)
+        except ValueError:
+            from snakepacker.errors import UsageError
+
+            raise UsageError(
+                f"SNAKEPACKER_ENGINE_TIMEOUT must be a number of seconds, not {raw!r}"
+            ) from None
+        return cls(quick=quick)
+
+
+class Engine(Protocol):
+    """A container engine snakepacker builds, tags, inspects and runs images with.
+
+    Image ids are opaque strings (``sha256:...``) that the same engine accepts back
+    wherever it takes a reference.
+    """
+
+    name: str  # "docker", "podman", "fake"
+    client: str  # the command line program (for tests and benchmarks that drive it)
+    version: str
+    env: dict[str, str]  # the environment every engine command runs with
+
+    def check_daemon(self) -> None:
+        """Raise EngineError (one line) unless the engine answers."""
+        ...
+
+    def build(
+        self,
+        context: Path,
+        *,
+        label: str,
+        secrets: Sequence[Secret] = (),
+        build_args: Mapping[str, str] | None = None,
+        progress: Progress | None = None,
+        verbose: bool = False,
+    ) -> str:
+        """Build ``context/Dockerfile``; return the image id. Tags nothing.
+
+        On failure raises BuildError naming the failing step, with its output's tail.
+        On every way out (failure, interrupt) the build has stopped, engine side too.
+        """
+        ...
+
+    def tag(self, image_id: str, refs: Iterable[str]) -> None: ...
+
+    def remove(self, refs: Iterable[str]) -> None:
+        """Untag REFS (and drop images nothing else names); missing ones are fine."""
+        ...
+
+    def image_exists(self, ref: str) -> bool: ...
+
+    def image_id(self, ref: str) -> str | None: ...
+
+    def image_size(self, ref: str) -> int | None: ...
+
+    def history(self, ref: str) -> list[tuple[int, str]]:
+        """(size in bytes, instruction in Dockerfile words) of REF's layers, newest first."""
+        ...
+
+    def inspect(self, ref: str) -> dict[str, Any]:
+        """The engine's description of image REF; EngineError when there is none."""
+        ...
+
+    def run(
+        self, args: Sequence[str], *, check: bool = True
+    ) -> subprocess.CompletedProcess[str]:
+        """`run ARGS` (docker's run options), output captured."""
+        ...
+
+    def pull(self, ref: str) -> bool: ...
+
+    def push(self, ref: str) -> str:
+        """Push REF to its registry; return the pushed manifest's digest."""
+        ...
+
+    def import_tarball(self, tarball: Path, ref: str, changes: Sequence[str] = ()) -> str:
+        """Import a root filesystem tarball as image REF; return its id."""
+        ...
+
+    def platforms(self) -> tuple[str, ...]:
+        """Platforms this engine can build for and run here: native first, then emulated."""
+        ...
+
+    @staticmethod
+    def find(name: str | None = None) -> Engine:
+        """The same as ``snakepacker.engine.find_engine``, for callers of the old class."""
+        from snakepacker.engine import find_engine
+
+        return find_engine(name)
+
+
+def shorten(line: str, width: int = 110) -> str:
+    return line if len(line) <= width else line[: width - 3] + "..."
+
+
+def last_line(text: str) -> str:
+    lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
+    return lines[-1] if lines else ""
+
+
+def failure_message(label: str, step: str, code: int, lines: Sequence[str]) -> str:
+    """One line saying which step failed, then the tail of that step's output."""
+    head = f"building {label} failed"
+    if step:
+        head += f" at {step}"
+    head += f" (exit code {code})"
+    return head + "\n" + "\n".join("    " + line for line in lines[-TAIL_LINES:])
+
+
+def emulated_platforms(native: str, binfmt: Path = BINFMT_DIR) -> list[str]:
+    """Platforms the kernel runs through an enabled emulator (binfmt_misc), except NATIVE."""
+    found = []
+    for handler, platform in EMULATED_PLATFORMS.items():
+        entry = binfmt / handler
+        try:
+            enabled = entry.read_text().splitlines()[0].strip() == "enabled"
+        except (OSError, IndexError):
+            continue
+        if enabled and platform != native:
+            found.append(platform)
+    return found
+
+
+def native_platform(os_name: str, arch: str) -> str:
+    """``linux/amd64`` from an engine's OS and architecture words."""
+    arch = GO_ARCH.get(arch, arch)
+    return f"{os_name}/{arch}/v7" if arch == "arm" else f"{os_name}/{arch}"

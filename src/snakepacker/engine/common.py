@@ -1,0 +1,100 @@
+"""What the docker and podman command lines have in common.
+
+Both take the same words for inspecting, tagging, removing, pulling, importing and
+running images, so one class drives them; each engine adds how it builds (BuildKit's
+output is not buildah's), how it pushes, and what ``run`` needs on this machine.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+from snakepacker.engine.base import Engine, Timeouts
+from snakepacker.engine.process import run_command
+from snakepacker.errors import EngineError
+
+
+class CliEngine(Engine):
+    name = "cli"
+
+    def __init__(self, client: str, version: str, env: dict[str, str], timeouts: Timeouts):
+        self.client = client
+        self.version = version
+        self.env = env
+        self.timeouts = timeouts
+
+    def __repr__(self) -> str:
+        return f"<{self.name} engine {self.client} {self.version}>"
+
+    # -- running the client ------------------------------------------------------
+
+    def _run(
+        self, args: Sequence[str], *, check: bool = True, timeout: float | None = None,
+        quick: bool = True,
+    ) -> subprocess.CompletedProcess[str]:
+        limit = timeout if timeout is not None else (self.timeouts.quick if quick else None)
+        what = f"{self.name} {' '.join(args[:2])}"
+        return run_command([self.client, *args], env=self.env, timeout=limit, what=what,
+                           check=check)
+
+    # -- images ------------------------------------------------------------------
+
+    def image_exists(self, ref: str) -> bool:
+        return self._run(["image", "inspect", "--format", "{{.Id}}", ref],
+                         check=False).returncode == 0
+
+    def image_id(self, ref: str) -> str | None:
+        proc = self._run(["image", "inspect", "--format", "{{.Id}}", ref], check=False)
+        return self._normal_id(proc.stdout.strip()) if proc.returncode == 0 else None
+
+    def image_size(self, ref: str) -> int | None:
+        proc = self._run(["image", "inspect", "--format", "{{.Size}}", ref], check=False)
+        return int(proc.stdout.strip()) if proc.returncode == 0 else None
+
+    def inspect(self, ref: str) -> dict[str, Any]:
+        proc = self._run(["image", "inspect", ref], check=False)
+        if proc.returncode != 0:
+            raise EngineError(f"no image {ref} on {self.name}")
+        found = json.loads(proc.stdout)
+        return found[0]
+
+    def tag(self, image_id: str, refs: Iterable[str]) -> None:
+        for ref in refs:
+            self._run(["tag", image_id, ref])
+
+    def remove(self, refs: Iterable[str]) -> None:
+        refs = list(refs)
+        if refs:
+            self._run(["image", "rm", "--force", *refs], check=False)
+
+    def pull(self, ref: str) -> bool:
+        return self._run(["pull", "--quiet", *self._registry_flags(ref), ref], check=False,
+                         timeout=self.timeouts.transfer).returncode == 0
+
+    def import_tarball(self, tarball: Path, ref: str, changes: Sequence[str] = ()) -> str:
+        args = ["import"]
+        for change in changes:
+            args += ["--change", change]
+        out = self._run([*args, str(tarball), ref], timeout=self.timeouts.transfer).stdout
+        return self._normal_id(out.strip().splitlines()[-1])
+
+    def run(
+        self, args: Sequence[str], *, check: bool = True
+    ) -> subprocess.CompletedProcess[str]:
+        return self._run(["run", *self._run_flags(), *args], check=check,
+                         timeout=self.timeouts.run)
+
+    # -- what each engine says differently ----------------------------------------
+
+    def _normal_id(self, raw: str) -> str:
+        return raw
+
+    def _run_flags(self) -> list[str]:
+        return []
+
+    def _registry_flags(self, ref: str) -> list[str]:
+        return []

@@ -1,0 +1,185 @@
+"""The docker engine: the docker command line, building with BuildKit.
+
+snakepacker drives the engine through its CLI, as cibuildwheel does: no SDK, and the
+user's own client configuration (contexts, credentials) applies. ``find_docker()``
+picks a client that can build with BuildKit and checks that its daemon answers.
+
+Stopping a build: the client holds the build session open; when the client is
+interrupted (or dies) the daemon cancels the solve and its RUN processes within about a
+second. So stopping the client is enough, and BuildChild does that on every way out.
+"""
+
+from __future__ import annotations
+
+import collections
+import json
+import os
+import re
+import shutil
+import tempfile
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+from snakepacker import buildlog
+from snakepacker.engine.base import (
+    Progress,
+    Secret,
+    Timeouts,
+    emulated_platforms,
+    last_line,
+    native_platform,
+    shorten,
+)
+from snakepacker.engine.common import CliEngine
+from snakepacker.engine.process import BuildChild, run_command
+from snakepacker.errors import BuildError, EngineError
+
+# Docker clients before 23.0 carry BuildKit built in (DOCKER_BUILDKIT=1); later ones
+# hand `docker build` to the buildx plugin and fall back to the legacy builder without it.
+_BUILTIN_BUILDKIT_BEFORE = 23
+_STEP = re.compile(r"^#\d+ \[(?P<step>[^\]]+)\] (?P<what>.*)$")
+_VERSION = re.compile(r"version ([0-9][^,\s]*)")
+_DIGEST = re.compile(r"digest: (sha256:[0-9a-f]{64})")
+
+
+class DockerEngine(CliEngine):
+    name = "docker"
+
+    def check_daemon(self) -> None:
+        proc = self._run(["version", "--format", "{{.Server.Version}}"], check=False)
+        if proc.returncode != 0:
+            detail = last_line(proc.stderr) or "no answer"
+            raise EngineError(
+                f"the Docker daemon is not running or not reachable ({detail}); "
+                "start it (`dockerd &` or `systemctl start docker`)"
+            )
+
+    def history(self, ref: str) -> list[tuple[int, str]]:
+        # The instruction is JSON-quoted: an ENV or RUN may hold newlines.
+        out = self._run(["history", "--no-trunc", "--human=false",
+                         "--format", "{{.Size}}\t{{json .CreatedBy}}", ref]).stdout
+        rows = []
+        for line in out.splitlines():
+            size, _, created = line.partition("\t")
+            rows.append((int(size or 0), json.loads(created or '""')))
+        return rows
+
+    def push(self, ref: str) -> str:
+        out = self._run(["push", ref], timeout=self.timeouts.transfer).stdout
+        found = _DIGEST.findall(out)
+        if not found:
+            raise EngineError(f"`docker push {ref}` did not say which digest it pushed")
+        return found[-1]
+
+    def platforms(self) -> tuple[str, ...]:
+        out = self._run(["version", "--format", "{{.Server.Os}} {{.Server.Arch}}"]).stdout
+        os_name, _, arch = out.strip().partition(" ")
+        native = native_platform(os_name, arch)
+        return (native, *emulated_platforms(native))
+
+    def build(
+        self,
+        context: Path,
+        *,
+        label: str,
+        secrets: Sequence[Secret] = (),
+        build_args: Mapping[str, str] | None = None,
+        progress: Progress | None = None,
+        verbose: bool = False,
+    ) -> str:
+        with tempfile.TemporaryDirectory(prefix="snakepacker-iid-") as tmp:
+            iidfile = Path(tmp) / "iid"
+            args = [self.client, "build", "--progress=plain", "--iidfile", str(iidfile)]
+            for secret in secrets:
+                args += ["--secret", f"id={secret.id},src={secret.path}"]
+            for key, value in (build_args or {}).items():
+                args += ["--build-arg", f"{key}={value}"]
+            args.append(str(context))
+            tail: collections.deque[str] = collections.deque(maxlen=400)
+            with BuildChild(args, self.env) as child:
+                for line in child.lines():
+                    tail.append(line)
+                    match = _STEP.match(line)
+                    if progress and (verbose or match):
+                        progress(line if verbose else "    " + shorten(line))
+                code = child.wait()
+            if code != 0 or not iidfile.exists():
+                raise BuildError(_failure(label, list(tail), code))
+            return iidfile.read_text().strip()
+
+
+def find_docker(env: Mapping[str, str] = os.environ) -> DockerEngine:
+    """The first docker client that can do BuildKit, with a daemon that answers.
+
+    ``SNAKEPACKER_DOCKER`` names a client to use; otherwise every ``docker`` on PATH
+    is tried, then /usr/bin/docker.
+    """
+    timeouts = Timeouts.from_env(env)
+    forced = env.get("SNAKEPACKER_DOCKER")
+    candidates = [forced] if forced else _candidates(env)
+    if not candidates:
+        raise EngineError(
+            "no container engine: no docker client found "
+            "(install docker.io, or set SNAKEPACKER_DOCKER)"
+        )
+    reasons: list[str] = []
+    for client in candidates:
+        version = _client_version(client, env, timeouts)
+        why = _buildkit_problem(client, version, env, timeouts)
+        if why is None:
+            engine = DockerEngine(client, version or "?", {**env, "DOCKER_BUILDKIT": "1"},
+                                  timeouts)
+            engine.check_daemon()
+            return engine
+        reasons.append(f"{client}: {why}")
+    raise EngineError("no docker client that can build with BuildKit: " + "; ".join(reasons))
+
+
+def _candidates(env: Mapping[str, str]) -> list[str]:
+    found: list[str] = []
+    for folder in env.get("PATH", "").split(os.pathsep):
+        path = Path(folder) / "docker"
+        if folder and path.is_file() and os.access(path, os.X_OK):
+            found.append(str(path))
+    if Path("/usr/bin/docker").exists():
+        found.append("/usr/bin/docker")
+    unique: list[str] = []
+    for path in found:
+        real = os.path.realpath(path)
+        if real not in {os.path.realpath(p) for p in unique}:
+            unique.append(path)
+    return unique
+
+
+def _client_version(client: str, env: Mapping[str, str], timeouts: Timeouts) -> str | None:
+    """The client's own version, or None when CLIENT is no program that runs.
+
+    The 20.10 client asks the daemon even for `--version`: a hung daemon makes this
+    call run out of time, and that EngineError is the one the user should see."""
+    if shutil.which(client, path=env.get("PATH")) is None:
+        return None
+    proc = run_command([client, "--version"], env=env, timeout=timeouts.quick,
+                       what="docker --version", check=False)
+    found = _VERSION.search(proc.stdout)
+    return found.group(1) if proc.returncode == 0 and found else None
+
+
+def _buildkit_problem(
+    client: str, version: str | None, env: Mapping[str, str], timeouts: Timeouts
+) -> str | None:
+    """Why CLIENT cannot build with BuildKit, or None when it can."""
+    if version is None:
+        return "does not run"
+    major = int(m.group()) if (m := re.match(r"\d+", version)) else 0
+    if major < _BUILTIN_BUILDKIT_BEFORE:
+        return None
+    probe = run_command([client, "buildx", "version"], env=env, timeout=timeouts.quick,
+                        what="docker buildx version", check=False)
+    if probe.returncode == 0:
+        return None
+    return f"client {version} needs the buildx plugin for BuildKit, and it is missing"
+
+
+def _failure(label: str, tail: list[str], code: int) -> str:
+    """The failing step and its cause as its command printed it (see buildlog)."""
+    return buildlog.failure_message(label, tail, code)

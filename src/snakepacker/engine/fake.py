@@ -1,0 +1,142 @@
+"""An engine in memory, for testing snakepacker's own logic in milliseconds.
+
+It records every call (``calls``), keeps tags and images in dictionaries, and answers
+with what the test configured: which refs exist or can be pulled, each image's size and
+history, and which builds fail. It proves nothing about docker or podman; the engine
+tests do that.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import subprocess
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from snakepacker.engine.base import Engine, Progress, Secret
+from snakepacker.errors import BuildError, EngineError
+
+
+@dataclass(frozen=True)
+class Call:
+    method: str
+    args: tuple[Any, ...]
+
+
+@dataclass
+class FakeEngine(Engine):
+    """``images`` maps refs and ids to image ids; a build of a context whose label is in
+    ``fail_builds`` raises BuildError; ``sizes``/``histories`` are keyed by ref or id."""
+
+    images: dict[str, str] = field(default_factory=dict)
+    pullable: set[str] = field(default_factory=set)
+    sizes: dict[str, int] = field(default_factory=dict)
+    histories: dict[str, list[tuple[int, str]]] = field(default_factory=dict)
+    fail_builds: set[str] = field(default_factory=set)
+    run_output: Callable[[Sequence[str]], str] = lambda _args: ""
+    calls: list[Call] = field(default_factory=list)
+    name: str = "fake"
+    client: str = "fake"
+    version: str = "0"
+    env: dict[str, str] = field(default_factory=dict)
+
+    def _record(self, method: str, *args: Any) -> None:
+        self.calls.append(Call(method, args))
+
+    def called(self, method: str) -> list[tuple[Any, ...]]:
+        """The arguments of every call to METHOD, in order."""
+        return [call.args for call in self.calls if call.method == method]
+
+    def _resolve(self, ref: str) -> str | None:
+        return ref if ref in self.images.values() else self.images.get(ref)
+
+    def check_daemon(self) -> None:
+        self._record("check_daemon")
+
+    def build(
+        self,
+        context: Path,
+        *,
+        label: str,
+        secrets: Sequence[Secret] = (),
+        build_args: Mapping[str, str] | None = None,
+        progress: Progress | None = None,
+        verbose: bool = False,
+    ) -> str:
+        dockerfile = (context / "Dockerfile").read_text()
+        self._record("build", label, dict(build_args or {}), tuple(s.id for s in secrets))
+        if label in self.fail_builds:
+            raise BuildError(f"building {label} failed at [1/1] RUN false (exit code 1)")
+        image_id = "sha256:" + hashlib.sha256(dockerfile.encode()).hexdigest()
+        self.images[image_id] = image_id
+        return image_id
+
+    def tag(self, image_id: str, refs: Iterable[str]) -> None:
+        refs = tuple(refs)
+        self._record("tag", image_id, refs)
+        for ref in refs:
+            self.images[ref] = image_id
+
+    def remove(self, refs: Iterable[str]) -> None:
+        refs = tuple(refs)
+        self._record("remove", refs)
+        for ref in refs:
+            self.images.pop(ref, None)
+
+    def image_exists(self, ref: str) -> bool:
+        self._record("image_exists", ref)
+        return self._resolve(ref) is not None
+
+    def image_id(self, ref: str) -> str | None:
+        self._record("image_id", ref)
+        return self._resolve(ref)
+
+    def image_size(self, ref: str) -> int | None:
+        self._record("image_size", ref)
+        found = self._resolve(ref)
+        if found is None:
+            return None
+        return self.sizes.get(ref, self.sizes.get(found, 0))
+
+    def history(self, ref: str) -> list[tuple[int, str]]:
+        self._record("history", ref)
+        return list(self.histories.get(ref, []))
+
+    def inspect(self, ref: str) -> dict[str, Any]:
+        self._record("inspect", ref)
+        found = self._resolve(ref)
+        if found is None:
+            raise EngineError(f"no image {ref} on fake")
+        return {"Id": found, "Size": self.image_size(ref)}
+
+    def run(
+        self, args: Sequence[str], *, check: bool = True
+    ) -> subprocess.CompletedProcess[str]:
+        self._record("run", tuple(args))
+        return subprocess.CompletedProcess(["fake", "run", *args], 0, self.run_output(args), "")
+
+    def pull(self, ref: str) -> bool:
+        self._record("pull", ref)
+        if ref in self.pullable:
+            self.images[ref] = "sha256:" + hashlib.sha256(ref.encode()).hexdigest()
+            return True
+        return False
+
+    def push(self, ref: str) -> str:
+        self._record("push", ref)
+        found = self._resolve(ref)
+        if found is None:
+            raise EngineError(f"no image {ref} to push")
+        return found
+
+    def import_tarball(self, tarball: Path, ref: str, changes: Sequence[str] = ()) -> str:
+        self._record("import_tarball", tarball, ref, tuple(changes))
+        image_id = "sha256:" + hashlib.sha256(ref.encode()).hexdigest()
+        self.images[ref] = image_id
+        self.images[image_id] = image_id
+        return image_id
+
+    def platforms(self) -> tuple[str, ...]:
+        return ("linux/amd64",)

@@ -1,0 +1,202 @@
+"""The podman engine: the podman command line, building with buildah's Dockerfile support.
+
+Podman needs no daemon; it builds the family's Dockerfiles as they are (cache, secret
+and bind-from-stage mounts work in buildah 1.28). Where it differs from docker:
+
+* Build output is buildah's, not BuildKit's: ``[1/2] STEP 3/5: RUN ...`` headers, the
+  step's output, and on failure a last ``Error: building at STEP ...`` line.
+* A RUN step runs in an OCI runtime container that outlives an interrupted podman
+  client. Each build gets a private TMPDIR, so its containers' bundles sit under it;
+  stopping a build kills exactly those containers, and podman then fails the step,
+  cleans its working container up and exits.
+* ``podman run`` asks the runtime for podman's own default rlimits (1048576 open files
+  and processes), above what a sandbox without CAP_SYS_RESOURCE may set; podman itself
+  lowers its process limit to the kernel's pid_max. Every run states limits this
+  process is allowed to give away.
+* Short names (``snakepacker/python:base``) are stored under a ``localhost/`` prefix
+  and found again by that name in FROM, inspect and run: no renaming is needed.
+* A loopback registry speaks plain HTTP: pushes and pulls there skip TLS checks.
+"""
+
+from __future__ import annotations
+
+import collections
+import contextlib
+import json
+import os
+import re
+import resource
+import shutil
+import tempfile
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+from snakepacker.engine.base import (
+    Progress,
+    Secret,
+    Timeouts,
+    emulated_platforms,
+    failure_message,
+    native_platform,
+    shorten,
+)
+from snakepacker.engine.common import CliEngine
+from snakepacker.engine.process import BuildChild, run_command
+from snakepacker.errors import BuildError, EngineError
+
+_STEP = re.compile(r"^(?:\[(?P<stage>\d+/\d+)\] )?STEP (?P<step>\d+/\d+): (?P<what>.*)$")
+_NOP = "/bin/sh -c #(nop) "
+_SHELL = "/bin/sh -c "
+_LOOPBACK = ("localhost", "127.0.0.1", "[::1]")
+PID_MAX = Path("/proc/sys/kernel/pid_max")
+
+
+class PodmanEngine(CliEngine):
+    name = "podman"
+
+    def __init__(self, client: str, version: str, env: dict[str, str], timeouts: Timeouts,
+                 runtime: str = "runc"):
+        super().__init__(client, version, env, timeouts)
+        self.runtime = runtime
+
+    def check_daemon(self) -> None:
+        proc = self._run(["info", "--format", "{{.Host.OCIRuntime.Path}}"], check=False)
+        if proc.returncode != 0:
+            detail = proc.stderr.strip().splitlines()[-1:] or ["no answer"]
+            raise EngineError(f"podman cannot reach its storage or runtime ({detail[0]})")
+        self.runtime = proc.stdout.strip() or self.runtime
+
+    def _normal_id(self, raw: str) -> str:
+        return raw if ":" in raw or not raw else f"sha256:{raw}"
+
+    def _run_flags(self) -> list[str]:
+        return ulimit_flags()
+
+    def _registry_flags(self, ref: str) -> list[str]:
+        host = ref.split("/", 1)[0] if "/" in ref else ""
+        return ["--tls-verify=false"] if host.startswith(_LOOPBACK) else []
+
+    def history(self, ref: str) -> list[tuple[int, str]]:
+        out = self._run(["history", "--no-trunc", "--format", "json", ref]).stdout
+        return [(int(row.get("size") or 0), dockerfile_words(row.get("CreatedBy") or ""))
+                for row in json.loads(out or "[]")]
+
+    def push(self, ref: str) -> str:
+        with tempfile.TemporaryDirectory(prefix="snakepacker-push-") as tmp:
+            digest_file = Path(tmp) / "digest"
+            self._run(["push", "--quiet", *self._registry_flags(ref),
+                       "--digestfile", str(digest_file), ref], timeout=self.timeouts.transfer)
+            digest = digest_file.read_text().strip() if digest_file.exists() else ""
+        if not digest:
+            raise EngineError(f"`podman push {ref}` did not say which digest it pushed")
+        return digest
+
+    def platforms(self) -> tuple[str, ...]:
+        out = self._run(["info", "--format", "{{.Host.OS}} {{.Host.Arch}}"]).stdout
+        os_name, _, arch = out.strip().partition(" ")
+        native = native_platform(os_name, arch)
+        return (native, *emulated_platforms(native))
+
+    def build(
+        self,
+        context: Path,
+        *,
+        label: str,
+        secrets: Sequence[Secret] = (),
+        build_args: Mapping[str, str] | None = None,
+        progress: Progress | None = None,
+        verbose: bool = False,
+    ) -> str:
+        with tempfile.TemporaryDirectory(prefix="snakepacker-iid-") as tmp, \
+                tempfile.TemporaryDirectory(prefix="snakepacker-podman-",
+                                            dir=_big_tmp(self.env)) as private:
+            iidfile = Path(tmp) / "iid"
+            args = [self.client, "build", "--format", "docker", "--iidfile", str(iidfile)]
+            for secret in secrets:
+                args += ["--secret", f"id={secret.id},src={secret.path}"]
+            for key, value in (build_args or {}).items():
+                args += ["--build-arg", f"{key}={value}"]
+            args.append(str(context))
+            tail: collections.deque[str] = collections.deque(maxlen=400)
+            env = {**self.env, "TMPDIR": private}
+            with BuildChild(args, env, cancel=lambda: self._kill_containers(private)) as child:
+                for line in child.lines():
+                    tail.append(line)
+                    match = _STEP.match(line)
+                    if progress and (verbose or match):
+                        progress(line if verbose else "    " + shorten(line))
+                code = child.wait()
+            if code != 0 or not iidfile.exists():
+                raise BuildError(_failure(label, list(tail), code))
+            return iidfile.read_text().strip()
+
+    def _kill_containers(self, private: str) -> None:
+        """Kill and delete the runtime containers of the build whose TMPDIR is PRIVATE."""
+        listing = run_command([self.runtime, "list", "--format", "json"], env=self.env,
+                              timeout=self.timeouts.quick, what=f"{self.runtime} list",
+                              check=False)
+        with contextlib.suppress(ValueError):
+            for container in json.loads(listing.stdout or "[]") or []:
+                if str(container.get("bundle", "")).startswith(private + os.sep):
+                    for verb in (["kill", container["id"], "KILL"],
+                                 ["delete", "--force", container["id"]]):
+                        run_command([self.runtime, *verb], env=self.env,
+                                    timeout=self.timeouts.quick,
+                                    what=f"{self.runtime} {verb[0]}", check=False)
+
+
+def find_podman(env: Mapping[str, str] = os.environ) -> PodmanEngine:
+    """The podman on PATH (or SNAKEPACKER_PODMAN), checked to reach its storage."""
+    timeouts = Timeouts.from_env(env)
+    client = env.get("SNAKEPACKER_PODMAN") or shutil.which("podman", path=env.get("PATH"))
+    if not client:
+        raise EngineError("no podman client found (install podman, or set SNAKEPACKER_PODMAN)")
+    proc = run_command([client, "--version"], env=env, timeout=timeouts.quick,
+                       what="podman --version", check=False)
+    found = re.search(r"version ([0-9][^\s]*)", proc.stdout)
+    if proc.returncode != 0 or not found:
+        raise EngineError(f"{client} does not run")
+    engine = PodmanEngine(client, found.group(1), dict(env), timeouts)
+    engine.check_daemon()
+    return engine
+
+
+def ulimit_flags() -> list[str]:
+    """``--ulimit`` flags for open files and processes that this process may hand on."""
+    _, files = resource.getrlimit(resource.RLIMIT_NOFILE)
+    _, procs = resource.getrlimit(resource.RLIMIT_NPROC)
+    with contextlib.suppress(OSError, ValueError):
+        pid_max = int(PID_MAX.read_text())
+        procs = pid_max if procs == resource.RLIM_INFINITY else min(procs, pid_max)
+    flags = []
+    for name, limit in (("nofile", files), ("nproc", procs)):
+        if limit != resource.RLIM_INFINITY:
+            flags += ["--ulimit", f"{name}={limit}:{limit}"]
+    return flags
+
+
+def dockerfile_words(created_by: str) -> str:
+    """buildah's history line in the words BuildKit uses: ``COPY ...``, ``RUN /bin/sh -c ...``."""
+    if created_by.startswith(_NOP):
+        return created_by[len(_NOP):].strip()
+    if created_by.startswith(_SHELL):
+        return "RUN " + created_by
+    return created_by
+
+
+def _big_tmp(env: Mapping[str, str]) -> str:
+    """Where podman may keep a build's scratch files: TMPDIR, else /var/tmp (on disk)."""
+    return env.get("TMPDIR") or "/var/tmp"
+
+
+def _failure(label: str, tail: list[str], code: int) -> str:
+    """The last STEP header before the failure, and that step's output."""
+    start = max((i for i, line in enumerate(tail) if _STEP.match(line)), default=-1)
+    step = ""
+    if start >= 0:
+        match = _STEP.match(tail[start])
+        assert match is not None
+        where = f"{match['stage']} {match['step']}" if match["stage"] else match["step"]
+        step = f"[{where}] {shorten(match['what'], 90)}"
+    lines = tail[start + 1:] if start >= 0 else tail
+    return failure_message(label, step, code, lines or tail)

@@ -1,0 +1,167 @@
+"""What tests call: the real command line, and the engine's own client for checking images.
+
+Kept apart from conftest.py (which holds fixtures only) so test modules import them
+plainly.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from snakepacker.engine import Engine
+
+# The slice CI builds: base, 3.10 (distro route), 3.12 (source route, 3.12.3 from the
+# package archive's pool), all narrowed to those two, all-pillow and 3.12-pillow.
+FAMILY_ARGS = ("--minors", "3.10,3.12", "--cpython", "3.12.3")
+FAMILY_TAGS = ("3.10", "3.12", "3.12-pillow")
+# Engine tests build and use the family under this namespace. A developer whose engine
+# is shared with other checkouts sets SNAKEPACKER_TEST_NAMESPACE, so that each tree's
+# tests use its own tags (the bootstrapped root is shared, under the default namespace).
+NAMESPACE = os.environ.get("SNAKEPACKER_TEST_NAMESPACE", "snakepacker")
+ROOT_NAMESPACE = "snakepacker"
+
+
+def snakepacker(
+    *args: str, check: bool = False, timeout: float = 3600,
+    env: Mapping[str, str] | None = None,
+) -> subprocess.CompletedProcess[str]:
+    """Run the real command line, as a user would; ENV is added to this process's."""
+    return subprocess.run(
+        [sys.executable, "-m", "snakepacker", *args],
+        capture_output=True, text=True, timeout=timeout, check=check,
+        env={**os.environ, **(env or {})},
+    )
+
+
+def cli_with(env: Mapping[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    """The command line with ENV added to the environment."""
+    return snakepacker(*args, env=env)
+
+
+@dataclass(frozen=True)
+class Docker:
+    """The engine's client (docker or podman), for looking at what snakepacker made."""
+
+    engine: Engine
+
+    def __call__(self, *args: str, check: bool = True, input: str | None = None,
+                 timeout: float = 900) -> subprocess.CompletedProcess[str]:
+        proc = subprocess.run(
+            [self.engine.client, *args], env=self.engine.env, capture_output=True,
+            text=True, input=input, timeout=timeout,
+        )
+        if check and proc.returncode != 0:
+            raise AssertionError(
+                f"{self.engine.name} {' '.join(args)} failed ({proc.returncode}):\n"
+                f"{proc.stdout}\n{proc.stderr}"
+            )
+        return proc
+
+    def run(self, image: str, command: Sequence[str], *options: str,
+            check: bool = True) -> subprocess.CompletedProcess[str]:
+        """`run --rm`, through the engine so it adds what runs need on this machine."""
+        proc = self.engine.run(["--rm", *options, image, *command], check=False)
+        if check and proc.returncode != 0:
+            raise AssertionError(
+                f"{self.engine.name} run {image} {' '.join(command)} failed "
+                f"({proc.returncode}):\n{proc.stdout}\n{proc.stderr}"
+            )
+        return proc
+
+    def sh(self, image: str, script: str, *options: str,
+           check: bool = True) -> subprocess.CompletedProcess[str]:
+        return self.run(image, ["sh", "-c", script], *options, check=check)
+
+    def build(self, context: str, *options: str) -> str:
+        """Build a test image; return its id."""
+        proc = self("build", "-q", *options, context, timeout=1800)
+        return proc.stdout.strip().splitlines()[-1]
+
+
+# A snakepacker process that only builds CONTEXT on engine NAME and reports how it ended.
+_BUILD_DRIVER = """
+import os
+import signal
+import sys
+from pathlib import Path
+from snakepacker.engine import find_engine
+from tests.helpers import children
+
+def terminated(signum, frame):  # what the command line does with SIGTERM and SIGHUP
+    raise SystemExit(128 + signum)
+
+signal.signal(signal.SIGTERM, terminated)
+# A background job's shell may have set SIGINT to be ignored; Ctrl-C must reach us.
+signal.signal(signal.SIGINT, signal.default_int_handler)
+engine = find_engine(sys.argv[1])
+try:
+    engine.build(Path(sys.argv[2]), label="sleeper", progress=print, verbose=True)
+except BaseException as exc:
+    # The build child must be stopped and waited for before the exception gets here.
+    print("children left:", len(children(os.getpid())), flush=True)
+    sys.exit(130 if isinstance(exc, KeyboardInterrupt) else exc.code)
+"""
+
+
+def sleeping_build(engine: Engine, context: Path, marker: str) -> subprocess.Popen[str]:
+    """Start a build whose RUN step prints MARKER and sleeps; return once that RUN runs."""
+    (context / "Dockerfile").write_text(
+        f"FROM {ROOT_NAMESPACE}/root:jammy\nRUN echo {marker} && sleep 900\n"
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-c", _BUILD_DRIVER, engine.name, str(context)],
+        cwd=Path(__file__).resolve().parents[1],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )
+    deadline = time.monotonic() + 300
+    while not processes_running(marker):
+        if proc.poll() is not None or time.monotonic() > deadline:
+            proc.kill()
+            raise AssertionError(f"the sleeping build never ran:\n{proc.communicate()[0]}")
+        time.sleep(0.2)
+    return proc
+
+
+def processes_running(marker: str) -> list[int]:
+    """Pids of processes whose command line holds MARKER (ours only: it is unique)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                cmdline = (entry / "cmdline").read_bytes()
+            except OSError:
+                continue
+            if marker.encode() in cmdline:
+                found.append(int(entry.name))
+    return found
+
+
+def children(pid: int) -> list[int]:
+    """Pids whose parent is PID."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+                found.append(int(entry.name))
+    return found
+
+
+def gone_within(pids: list[int], marker: str, seconds: float) -> bool:
+    """Wait until no pid in PIDS is alive and no process holds MARKER; False at the limit."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        alive = [pid for pid in pids if Path(f"/proc/{pid}").exists()]
+        if not alive and not processes_running(marker):
+            return True
+        time.sleep(0.2)
+    return False
