@@ -16,6 +16,7 @@ import pytest
 
 from snakepacker.engine import Engine
 from snakepacker.errors import EngineError
+from tests.registry import registry  # noqa: F401  (the fixture, for tests that push)
 
 # The slice CI builds: base, 3.10 (distro route), 3.12 (source route, 3.12.3 from the
 # package archive's pool), all narrowed to those two, all-pillow and 3.12-pillow.
