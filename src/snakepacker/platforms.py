@@ -101,8 +101,9 @@ def native_platform(machine: str | None = None) -> Platform:
         raise UsageError(f"this machine ({machine}) is not one the family is built on") from None
 
 
-def binfmt_problem(platform: Platform, binfmt_dir: Path = BINFMT_MISC) -> str | None:
+def binfmt_problem(platform: Platform, binfmt_dir: Path | None = None) -> str | None:
     """Why binfmt_misc in BINFMT_DIR would not run PLATFORM's binaries, or None if it would."""
+    binfmt_dir = binfmt_dir or BINFMT_MISC
     if not (binfmt_dir / "register").exists():
         return f"binfmt_misc is not mounted at {binfmt_dir}"
     status = binfmt_dir / "status"
@@ -124,7 +125,7 @@ def binfmt_problem(platform: Platform, binfmt_dir: Path = BINFMT_MISC) -> str | 
 
 
 def can_run(platform: Platform, native: Platform | None = None,
-            binfmt_dir: Path = BINFMT_MISC) -> tuple[bool, str]:
+            binfmt_dir: Path | None = None) -> tuple[bool, str]:
     """Whether containers of PLATFORM run here, and a sentence saying why or why not."""
     native = native or native_platform()
     if platform == native:
