@@ -18,6 +18,7 @@ from snakepacker.platforms import PLATFORMS, Platform
 from snakepacker.registry import (
     by_digest,
     copy_all,
+    copy_by_digest,
     image_platform,
     list_entries,
     make_list,
@@ -25,6 +26,7 @@ from snakepacker.registry import (
     platform_tag,
     push,
     raw_manifest,
+    remote_digest,
     repository,
 )
 from tests.conftest import Docker
@@ -153,3 +155,27 @@ def _kept_by_client(list_ref: str) -> bool:
     (a directory per list, named after the ref with ':' as '-' and '/' as '_')."""
     config = Path(os.environ.get("DOCKER_CONFIG") or Path.home() / ".docker")
     return (config / "manifests" / list_ref.replace(":", "-").replace("/", "_")).exists()
+
+
+def test_push_by_digest_tags_nothing_and_lists_can_use_it(
+    docker: Docker, registry: str, pushed: dict[Platform, tuple[str, str]]
+) -> None:
+    remote, digest = pushed[ARM64]
+    target = copy_by_digest(remote, digest, f"{registry}/sptest/bydigest")
+    assert target == f"{registry}/sptest/bydigest@{digest}"
+    assert manifest_digest(target) == digest
+    assert remote_digest(f"{registry}/sptest/bydigest:latest") is None  # no tag was made
+    listed = make_list(docker.engine.client, docker.engine.env,
+                       f"{registry}/sptest/bydigest:1", [target])
+    assert remote_digest(f"{registry}/sptest/bydigest:1") == listed
+
+
+def test_remote_digest_tells_absent_from_unreachable(
+    registry: str, pushed: dict[Platform, tuple[str, str]]
+) -> None:
+    remote, digest = pushed[ARMV7]
+    assert remote_digest(remote) == digest
+    assert remote_digest(f"{registry}/sptest/tiny:9.9.9") is None
+    assert remote_digest(f"{registry}/sptest/never:1") is None
+    with pytest.raises(EngineError, match="connection refused"):
+        remote_digest(f"127.0.0.1:{free_port()}/sptest/tiny:1")

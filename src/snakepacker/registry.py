@@ -136,14 +136,40 @@ def _tls(ref: str, flag: str = "--tls-verify") -> list[str]:
     return [f"{flag}=false"] if is_loopback(ref) else []
 
 
-def raw_manifest(ref: str) -> bytes:
-    """REF's manifest (or list) exactly as the registry serves it."""
+def _skopeo_failure(stderr: str) -> str:
+    lines = stderr.strip().splitlines()
+    last = lines[-1] if lines else "no answer"
+    # skopeo's fatal lines look like: level=fatal msg="Error ...: the cause"
+    if 'msg="' in last:
+        last = last.split('msg="', 1)[1].rstrip('"').replace('\\"', '"')
+    return last
+
+
+def _raw_or_none(ref: str) -> bytes | None:
     proc = subprocess.run([_skopeo(), "inspect", "--raw", *_tls(ref), f"docker://{ref}"],
                           capture_output=True)
-    if proc.returncode != 0:
-        detail = proc.stderr.decode(errors="replace").strip().splitlines()
-        raise EngineError(f"reading {ref} failed: {detail[-1] if detail else proc.returncode}")
-    return proc.stdout
+    if proc.returncode == 0:
+        return proc.stdout
+    detail = _skopeo_failure(proc.stderr.decode(errors="replace"))
+    if "manifest unknown" in detail or "name unknown" in detail.lower():
+        return None
+    raise EngineError(f"reading {ref} failed: {detail}")
+
+
+def raw_manifest(ref: str) -> bytes:
+    """REF's manifest (or list) exactly as the registry serves it."""
+    raw = _raw_or_none(ref)
+    if raw is None:
+        raise EngineError(f"reading {ref} failed: the registry has no such manifest")
+    return raw
+
+
+def remote_digest(ref: str) -> str | None:
+    """The digest REF names in its registry, or None when the registry has no such tag
+    (how an immutable tag such as 3.12.3 is checked before it is pushed). A registry that
+    does not answer is an EngineError, never "absent"."""
+    raw = _raw_or_none(ref)
+    return None if raw is None else "sha256:" + hashlib.sha256(raw).hexdigest()
 
 
 def manifest_digest(ref: str) -> str:
@@ -186,6 +212,18 @@ def copy_all(source: str, destination: str) -> None:
           *_tls(source, "--src-tls-verify"), *_tls(destination, "--dest-tls-verify"),
           f"docker://{source}", f"docker://{destination}"],
          None, f"copying {source} to {destination}")
+
+
+def copy_by_digest(source: str, digest: str, destination_repo: str) -> str:
+    """Copy the image SOURCE's repository holds at DIGEST into DESTINATION_REPO, tagging
+    nothing there (push by digest, for a CI matrix whose lists are made later); return
+    the reference it now has: DESTINATION_REPO@DIGEST."""
+    target = f"{destination_repo}@{digest}"
+    _run([_skopeo(), "copy", "--preserve-digests",
+          *_tls(source, "--src-tls-verify"), *_tls(target, "--dest-tls-verify"),
+          f"docker://{by_digest(source, digest)}", f"docker://{target}"],
+         None, f"copying {source} to {target}")
+    return target
 
 
 def platform_tag(tag: str, platform: Platform) -> str:
