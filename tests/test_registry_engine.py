@@ -23,6 +23,7 @@ from snakepacker.registry import (
     list_entries,
     make_list,
     manifest_digest,
+    platform_digest,
     platform_tag,
     push,
     raw_manifest,
@@ -179,3 +180,19 @@ def test_remote_digest_tells_absent_from_unreachable(
     assert remote_digest(f"{registry}/sptest/never:1") is None
     with pytest.raises(EngineError, match="connection refused"):
         remote_digest(f"127.0.0.1:{free_port()}/sptest/tiny:1")
+
+
+def test_platform_digest_picks_list_entries_and_refuses_mismatches(
+    docker: Docker, registry: str, pushed: dict[Platform, tuple[str, str]]
+) -> None:
+    (arm_ref, arm), (v7_ref, v7) = pushed[ARM64], pushed[ARMV7]
+    list_ref = f"{registry}/sptest/tiny:pick"
+    make_list(docker.engine.client, docker.engine.env, list_ref,
+              [by_digest(arm_ref, arm), by_digest(v7_ref, v7)])
+    assert platform_digest(list_ref, ARM64) == arm
+    assert platform_digest(list_ref, ARMV7) == v7
+    assert platform_digest(v7_ref, ARMV7) == v7
+    with pytest.raises(UsageError, match="is a linux/arm64 image, not linux/arm/v7"):
+        platform_digest(arm_ref, ARMV7)
+    with pytest.raises(UsageError, match="has no image for linux/amd64"):
+        platform_digest(list_ref, PLATFORMS["linux/amd64"])

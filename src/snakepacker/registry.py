@@ -202,6 +202,27 @@ def image_platform(ref: str) -> str:
                                 config.get("variant")) if p)
 
 
+def platform_digest(ref: str, platform: Platform) -> str:
+    """The digest of PLATFORM's image behind REF, checked.
+
+    BuildKit here picks a list's entry by --platform, but takes a single image named by
+    tag or digest whatever its platform and stamps the build's platform on the result:
+    an x86_64 parent would come out labelled arm64. So a FROM for a foreign platform
+    names REPO@(this digest), found here from the list's entry or from the single
+    image's own config, and refused when the platforms differ.
+    """
+    manifest = json.loads(raw_manifest(ref))
+    if "manifests" in manifest:
+        for entry in list_entries(ref):
+            if entry.platform == platform.name:
+                return entry.digest
+        raise UsageError(f"{ref} has no image for {platform.name}")
+    found = image_platform(ref)
+    if found != platform.name:
+        raise UsageError(f"{ref} is a {found} image, not {platform.name}")
+    return manifest_digest(ref)
+
+
 def copy_all(source: str, destination: str) -> None:
     """Copy an image or a whole list, byte for byte (same digests), to another name.
 
