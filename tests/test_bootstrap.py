@@ -12,6 +12,7 @@ from snakepacker.errors import SnakepackerError, UsageError
 from snakepacker.family.distros import DISTROS
 from snakepacker.mirrors import archive_mirror
 from snakepacker.platforms import PLATFORMS, can_run, native_platform
+from snakepacker.registry import by_digest, make_list, push
 from tests.conftest import Docker, snakepacker
 
 DEBIAN_KEYRING = Path("/usr/share/keyrings/debian-archive-keyring.gpg")
@@ -106,11 +107,12 @@ def test_bootstrap_makes_a_trimmed_verified_root(
 
 
 @pytest.mark.engine
-def test_bootstrap_for_arm64_makes_a_root_that_runs_as_aarch64(
-    engine: Engine, docker: Docker
+def test_bootstrap_for_arm64_makes_a_root_that_builds_and_runs_as_aarch64(
+    engine: Engine, docker: Docker, registry: str, tmp_path: Path
 ) -> None:
     """A real foreign root: mmdebstrap --arch=arm64 under qemu, imported with arm64 in its
-    config, runs as aarch64 and builds for linux/arm64 FROM its local name."""
+    config. It runs as aarch64, and a linux/arm64 build stands on it both by its local
+    name and through a registry list that also holds another platform's image."""
     arm64 = PLATFORMS["linux/arm64"]
     if arm64 == native_platform():
         pytest.skip("arm64 is native here")
@@ -119,6 +121,7 @@ def test_bootstrap_for_arm64_makes_a_root_that_runs_as_aarch64(
         pytest.fail(why)  # scripts/setup registers qemu: a missing handler is a defect
     namespace = "snakepacker-boottest"
     ref = bootstrap(DISTROS["bookworm"], engine, namespace, platform=arm64)
+    made = [ref]
     try:
         assert ref == f"{namespace}/root:bookworm-arm64"
         inspect = docker("image", "inspect", "--format", "{{.Os}}/{{.Architecture}}", ref)
@@ -126,8 +129,37 @@ def test_bootstrap_for_arm64_makes_a_root_that_runs_as_aarch64(
         script = "uname -m; dpkg --print-architecture; [ -u /usr/bin/passwd ] && echo suid"
         out = docker.sh(ref, script, "--platform", "linux/arm64").stdout.split()
         assert out == ["aarch64", "arm64", "suid"]
+
+        def build_on(parent: str, name: str) -> str:
+            context = tmp_path / name
+            context.mkdir()
+            (context / "Dockerfile").write_text(f"FROM {parent}\nRUN uname -m > /machine\n")
+            docker.build(str(context), "--platform", "linux/arm64", "--tag", name)
+            made.append(name)
+            return docker.run(name, ["cat", "/machine"], "--platform", "linux/arm64").stdout
+
+        assert build_on(ref, "sptest-boottest-local:arm64").strip() == "aarch64"
+
+        # Through a registry: a list of this root and an armv7 image with no shell (were
+        # the wrong entry picked, the RUN step could not start).
+        client, env = engine.client, engine.env
+        remote = f"{registry}/sptest/root:bookworm-arm64"
+        docker("tag", ref, remote)
+        made.append(remote)
+        root_digest = push(client, env, remote)
+        other = tmp_path / "other"
+        other.mkdir()
+        (other / "Dockerfile").write_text("FROM scratch\nCOPY Dockerfile /\n")
+        other_ref = f"{registry}/sptest/root:armv7-noshell"
+        docker.build(str(other), "--platform", "linux/arm/v7", "--tag", other_ref)
+        made.append(other_ref)
+        other_digest = push(client, env, other_ref)
+        list_ref = f"{registry}/sptest/root:bookworm"
+        make_list(client, env, list_ref,
+                  [by_digest(remote, root_digest), by_digest(other_ref, other_digest)])
+        assert build_on(list_ref, "sptest-boottest-list:arm64").strip() == "aarch64"
     finally:
-        engine.remove([ref])
+        engine.remove(made)
 
 
 def test_bootstrap_refuses_a_platform_that_cannot_run(
