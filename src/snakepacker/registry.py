@@ -7,9 +7,10 @@ platform's image (it prints the digest it pushed), ``docker manifest create`` +
 client mounts them into the list's repository itself), and skopeo to read back what a
 registry holds and to copy a whole list to another name without touching the engine.
 
-Every function takes the docker client's path and environment (``client``, ``env``),
-so the engine layer can absorb them as methods later. Registries on loopback are spoken
-to without TLS (``insecure``); every other one with it.
+The functions that drive docker take its client's path and environment (``client``,
+``env``), so the engine layer can absorb them as methods later; the skopeo ones talk to
+registries only. Registries on loopback are spoken to without TLS (``--insecure``,
+``--tls-verify=false``); every other one with it.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import shutil
 import subprocess
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from snakepacker.errors import EngineError, UsageError
 from snakepacker.platforms import Platform
@@ -64,14 +66,11 @@ def by_digest(ref: str, digest: str) -> str:
     return f"{repository(ref)}@{digest}"
 
 
-def _run(args: Sequence[str], env: Mapping[str, str] | None, what: str,
-         error: type[Exception] = EngineError) -> str:
+def _run(args: Sequence[str], env: Mapping[str, str] | None, what: str) -> str:
     proc = subprocess.run(list(args), env=dict(env) if env else None,
                           capture_output=True, text=True)
     if proc.returncode != 0:
-        lines = [line for line in proc.stderr.strip().splitlines() if line.strip()]
-        detail = lines[-1] if lines else f"exit code {proc.returncode}"
-        raise error(f"{what} failed: {detail}")
+        raise EngineError(f"{what} failed: {_last_error(proc.stderr)}")
     return proc.stdout
 
 
@@ -136,10 +135,10 @@ def _tls(ref: str, flag: str = "--tls-verify") -> list[str]:
     return [f"{flag}=false"] if is_loopback(ref) else []
 
 
-def _skopeo_failure(stderr: str) -> str:
-    lines = stderr.strip().splitlines()
+def _last_error(stderr: str) -> str:
+    lines = [line for line in stderr.strip().splitlines() if line.strip()]
     last = lines[-1] if lines else "no answer"
-    # skopeo's fatal lines look like: level=fatal msg="Error ...: the cause"
+    # skopeo's fatal lines look like: time=... level=fatal msg="Error ...: the cause"
     if 'msg="' in last:
         last = last.split('msg="', 1)[1].rstrip('"').replace('\\"', '"')
     return last
@@ -150,7 +149,7 @@ def _raw_or_none(ref: str) -> bytes | None:
                           capture_output=True)
     if proc.returncode == 0:
         return proc.stdout
-    detail = _skopeo_failure(proc.stderr.decode(errors="replace"))
+    detail = _last_error(proc.stderr.decode(errors="replace"))
     if "manifest unknown" in detail or "name unknown" in detail.lower():
         return None
     raise EngineError(f"reading {ref} failed: {detail}")
@@ -177,18 +176,29 @@ def manifest_digest(ref: str) -> str:
     return "sha256:" + hashlib.sha256(raw_manifest(ref)).hexdigest()
 
 
+def _is_list(manifest: dict[str, object]) -> bool:
+    return manifest.get("mediaType") in _LIST_TYPES or "manifests" in manifest
+
+
+def _platform_name(fields: dict[str, str]) -> str:
+    return "/".join(p for p in (fields.get("os"), fields.get("architecture"),
+                                fields.get("variant")) if p)
+
+
+def _entries(manifest: dict[str, Any]) -> tuple[ListEntry, ...]:
+    return tuple(
+        ListEntry(item["digest"], _platform_name(item.get("platform", {})),
+                  item.get("mediaType", ""))
+        for item in manifest["manifests"]
+    )
+
+
 def list_entries(ref: str) -> tuple[ListEntry, ...]:
     """The entries of the list REF names; EngineError when REF is a single image."""
     manifest = json.loads(raw_manifest(ref))
-    if manifest.get("mediaType") not in _LIST_TYPES and "manifests" not in manifest:
+    if not _is_list(manifest):
         raise EngineError(f"{ref} is a single image, not a multi-platform list")
-    entries = []
-    for item in manifest["manifests"]:
-        plat = item.get("platform", {})
-        name = "/".join(p for p in (plat.get("os"), plat.get("architecture"),
-                                    plat.get("variant")) if p)
-        entries.append(ListEntry(item["digest"], name, item.get("mediaType", "")))
-    return tuple(entries)
+    return _entries(manifest)
 
 
 def image_platform(ref: str) -> str:
@@ -196,10 +206,8 @@ def image_platform(ref: str) -> str:
     proc = subprocess.run([_skopeo(), "inspect", "--config", *_tls(ref), f"docker://{ref}"],
                           capture_output=True, text=True)
     if proc.returncode != 0:
-        raise EngineError(f"reading the config of {ref} failed: {proc.stderr.strip()}")
-    config = json.loads(proc.stdout)
-    return "/".join(p for p in (config.get("os"), config.get("architecture"),
-                                config.get("variant")) if p)
+        raise EngineError(f"reading the config of {ref} failed: {_last_error(proc.stderr)}")
+    return _platform_name(json.loads(proc.stdout))
 
 
 def platform_digest(ref: str, platform: Platform) -> str:
@@ -211,16 +219,17 @@ def platform_digest(ref: str, platform: Platform) -> str:
     names REPO@(this digest), found here from the list's entry or from the single
     image's own config, and refused when the platforms differ.
     """
-    manifest = json.loads(raw_manifest(ref))
-    if "manifests" in manifest:
-        for entry in list_entries(ref):
+    raw = raw_manifest(ref)
+    manifest = json.loads(raw)
+    if _is_list(manifest):
+        for entry in _entries(manifest):
             if entry.platform == platform.name:
                 return entry.digest
         raise UsageError(f"{ref} has no image for {platform.name}")
     found = image_platform(ref)
     if found != platform.name:
         raise UsageError(f"{ref} is a {found} image, not {platform.name}")
-    return manifest_digest(ref)
+    return "sha256:" + hashlib.sha256(raw).hexdigest()
 
 
 def copy_all(source: str, destination: str) -> None:
