@@ -22,6 +22,7 @@ from tests.helpers import (
     Docker,
     snakepacker,
 )
+from tests.registry import registry  # noqa: F401  (the fixture, for tests that push)
 
 PODMAN_FAMILY_ARGS = ("--minors", "3.10")
 

@@ -223,6 +223,8 @@ def test_a_signal_mid_pack_leaves_no_secret_and_no_build(
          "--entrypoint", "python3", "-v",
          "--index-url", f"http://user:{secret}@127.0.0.1:9/simple"],
         env=env, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True,
+        # As from a terminal: a shell's background job would have SIGINT ignored.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     assert proc.stderr is not None
     marker = "packing " if when == "start" else "#"

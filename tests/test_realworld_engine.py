@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import Docker, snakepacker
+from tests.helpers import Docker, snakepacker
 from tests.test_pack_engine import closure, dpkg
 
 pytestmark = pytest.mark.engine

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from snakepacker.tools import wait_for_port
-from tests.conftest import Docker
+from tests.helpers import Docker
 
 TOOL = Path(wait_for_port.__file__)
 UNRESOLVABLE = "snakepacker-test-host.invalid"

@@ -4,6 +4,12 @@ mmdebstrap installs a minbase system from the release, updates and security pock
 in one pass (so later layers do not download upgraded libc and friends again), with
 apt's signature checks against a keyring whose keys are pinned by fingerprint. Docs,
 man pages, translations, apt lists and .debs are left out; the tarball is imported.
+
+A root can be made for another platform (``--arch``, run under qemu). Its image must
+say that platform in its config, or the engine will not build on it for that platform;
+``docker import --platform`` is ignored by a daemon without experimental features
+(20.10 here), so a foreign tarball goes in through a one-line BuildKit build from
+scratch with ``--platform``, which writes the platform into the config.
 """
 
 from __future__ import annotations
@@ -19,9 +25,10 @@ from collections.abc import Callable
 from pathlib import Path
 
 from snakepacker.engine import Engine
-from snakepacker.errors import NetworkError, SnakepackerError
+from snakepacker.errors import EngineError, NetworkError, SnakepackerError
 from snakepacker.family.distros import DPKG_EXCLUDES, Distro
 from snakepacker.mirrors import archive_mirror, security_mirror
+from snakepacker.platforms import Platform, check_runnable, native_platform
 
 # The archive signing keys apt must find the Release files signed with.
 PINNED_KEYS = {
@@ -38,9 +45,12 @@ ROOT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 APT_NO_EXTRAS = ('APT::Install-Recommends "false"', 'APT::Install-Suggests "false"')
 
 
-def root_ref(distro: Distro, namespace: str) -> str:
-    """The local name of a bootstrapped root image."""
-    return f"{namespace}/root:{distro.name}"
+def root_ref(distro: Distro, namespace: str, platform: Platform | None = None) -> str:
+    """The local name of a bootstrapped root image: DISTRO for the native platform,
+    DISTRO-SUFFIX (bookworm-arm64, jammy-armv7) for the others."""
+    if platform is None or platform == native_platform():
+        return f"{namespace}/root:{distro.name}"
+    return f"{namespace}/root:{distro.name}-{platform.suffix}"
 
 
 def pinned_keyring(keyring: Path, fingerprints: tuple[str, ...], out: Path) -> Path:
@@ -76,13 +86,14 @@ def _fetch(url: str) -> bytes:
         raise NetworkError(f"could not download {url}: {getattr(exc, 'reason', exc)}") from exc
 
 
-def ubuntu_keyring(mirror: str, suite: str, workdir: Path) -> Path:
+def ubuntu_keyring(mirror: str, suite: str, workdir: Path, arch: str = "amd64") -> Path:
     """The archive keys from the archive's own ubuntu-keyring package, pinned by fingerprint.
 
     The package is fetched before anything can be verified; only keys whose fingerprints
-    match the pinned ones are kept, so a tampered package cannot add trust.
+    match the pinned ones are kept, so a tampered package cannot add trust. MIRROR is the
+    archive that serves ARCH (the ports archive for most), so its index is ARCH's.
     """
-    index = lzma.decompress(_fetch(f"{mirror}/dists/{suite}/main/binary-amd64/Packages.xz"))
+    index = lzma.decompress(_fetch(f"{mirror}/dists/{suite}/main/binary-{arch}/Packages.xz"))
     filename = None
     for stanza in index.decode("utf-8", "replace").split("\n\n"):
         fields = dict(
@@ -101,14 +112,36 @@ def ubuntu_keyring(mirror: str, suite: str, workdir: Path) -> Path:
     return pinned_keyring(keyring, PINNED_KEYS["ubuntu"], workdir / "archive-keys.gpg")
 
 
-def sources(distro: Distro, mirror: str) -> list[str]:
+def sources(distro: Distro, mirror: str, arch: str = "amd64") -> list[str]:
     components = " ".join(distro.components)
     release, updates, security = distro.suites
     return [
         f"deb {mirror} {release} {components}",
         f"deb {mirror} {updates} {components}",
-        f"deb {security_mirror(distro.vendor, mirror)} {security} {components}",
+        f"deb {security_mirror(distro.vendor, mirror, arch)} {security} {components}",
     ]
+
+
+def import_root(engine: Engine, tarball: Path, ref: str, platform: Platform,
+                changes: list[str]) -> None:
+    """Import TARBALL as REF, its config naming PLATFORM."""
+    if platform == native_platform():
+        engine.import_tarball(tarball, ref, changes=changes)
+        return
+    # ADD unpacks a local tar as it is (owners, modes, links); the build writes the
+    # platform into the image config, which `docker import` here would not.
+    (tarball.parent / "Dockerfile").write_text(
+        "\n".join(["FROM scratch", f"ADD {tarball.name} /", *changes]) + "\n"
+    )
+    (tarball.parent / ".dockerignore").write_text("*\n!" + tarball.name + "\n")
+    proc = subprocess.run(
+        [engine.client, "build", "--quiet", "--platform", platform.name, "--tag", ref,
+         str(tarball.parent)],
+        env=engine.env, capture_output=True, text=True,
+    )
+    if proc.returncode != 0:
+        tail = "\n".join("    " + line for line in proc.stderr.strip().splitlines()[-10:])
+        raise EngineError(f"importing the {platform.name} root as {ref} failed:\n{tail}")
 
 
 def bootstrap(
@@ -116,21 +149,31 @@ def bootstrap(
     engine: Engine,
     namespace: str,
     progress: Callable[[str], None] = lambda _m: None,
+    platform: Platform | None = None,
 ) -> str:
-    """Make and import DISTRO's root image; return its reference."""
+    """Make and import DISTRO's root image for PLATFORM (default: this machine's);
+    return its reference."""
+    platform = platform or native_platform()
     tool = shutil.which("mmdebstrap")
     if tool is None:
         raise SnakepackerError("bootstrap needs mmdebstrap: apt-get install mmdebstrap")
     if shutil.which("gpg") is None:
         raise SnakepackerError("bootstrap needs gpg to check the archive keys: apt-get install gpg")
-    mirror = archive_mirror(distro.vendor, distro.name)
+    if platform != native_platform():
+        check_runnable((platform,))  # the packages' scripts run under qemu
+        if shutil.which("arch-test") is None:
+            raise SnakepackerError(
+                f"bootstrap for {platform.name} needs arch-test: apt-get install arch-test"
+            )
+    arch = platform.debian_arch
+    mirror = archive_mirror(distro.vendor, distro.name, arch)
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="snakepacker-bootstrap-") as tmp:
         work = Path(tmp)
         work.chmod(0o755)  # apt reads the keyring as its unprivileged _apt user
         if distro.vendor == "ubuntu":
             progress("fetching the archive keys (ubuntu-keyring, pinned by fingerprint)")
-            keyring = ubuntu_keyring(mirror, distro.name, work)
+            keyring = ubuntu_keyring(mirror, distro.name, work, arch)
         else:
             if not DEBIAN_KEYRING.exists():
                 raise SnakepackerError(
@@ -138,7 +181,7 @@ def bootstrap(
                 )
             keyring = DEBIAN_KEYRING
         tarball = work / "root.tar"
-        args = [tool, "--variant=minbase", f"--keyring={keyring}",
+        args = [tool, "--variant=minbase", f"--arch={arch}", f"--keyring={keyring}",
                 f"--components={','.join(distro.components)}",
                 # apt and the archive keys stay in the image: later layers install from
                 # the same archive with the same checks. (Ubuntu's apt is not 'required'.)
@@ -149,14 +192,16 @@ def bootstrap(
             args.append(f"--hook-dir={MERGED_USR_HOOK}")
         args += [f"--dpkgopt={opt}" for opt in DPKG_EXCLUDES]
         args += [f"--aptopt={opt}" for opt in APT_NO_EXTRAS]
-        args += [distro.name, str(tarball), *sources(distro, mirror)]
-        progress(f"installing {distro.name} minbase from the release, updates and security pockets")
+        args += [distro.name, str(tarball), *sources(distro, mirror, arch)]
+        progress(f"installing {distro.name} minbase for {platform.name} from the release, "
+                 "updates and security pockets")
         proc = subprocess.run(args, capture_output=True, text=True)
         if proc.returncode != 0:
             tail = "\n".join("    " + line for line in proc.stderr.strip().splitlines()[-15:])
             raise SnakepackerError(f"mmdebstrap failed for {distro.name}:\n{tail}")
-        ref = root_ref(distro, namespace)
-        engine.import_tarball(tarball, ref, changes=[f"ENV PATH={ROOT_PATH}", 'CMD ["/bin/bash"]'])
+        ref = root_ref(distro, namespace, platform)
+        import_root(engine, tarball, ref, platform,
+                    changes=[f"ENV PATH={ROOT_PATH}", 'CMD ["/bin/bash"]'])
     size = engine.image_size(ref) or 0
     progress(f"imported {ref}: {size / 1e6:.1f} MB in {time.monotonic() - started:.0f}s")
     return ref

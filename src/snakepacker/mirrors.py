@@ -3,6 +3,10 @@
 snakepacker writes no archive host names of its own. A mirror comes from, in order:
 ``SNAKEPACKER_UBUNTU_MIRROR`` / ``SNAKEPACKER_DEBIAN_MIRROR``, then the defaults of the
 debootstrap tool installed on this machine.
+
+Debian serves every architecture from one archive. Ubuntu serves amd64 and i386 from
+its main archive and the others (arm64, armhf, ...) from a separate "ports" archive,
+configured apart as ``SNAKEPACKER_UBUNTU_PORTS_MIRROR``.
 """
 
 from __future__ import annotations
@@ -18,21 +22,36 @@ _SCRIPTS = Path("/usr/share/debootstrap/scripts")
 _DEBOOTSTRAP = Path("/usr/sbin/debootstrap")
 
 
+# The architectures Ubuntu's main archive carries; the rest live in its ports archive.
+_UBUNTU_MAIN_ARCHES = ("amd64", "i386")
+
+
+def mirror_variable(vendor: str, arch: str = "amd64") -> str:
+    """The environment variable that configures VENDOR's archive for ARCH."""
+    if vendor == "ubuntu" and arch not in _UBUNTU_MAIN_ARCHES:
+        return "SNAKEPACKER_UBUNTU_PORTS_MIRROR"
+    return f"SNAKEPACKER_{vendor.upper()}_MIRROR"
+
+
 def archive_mirror(vendor: str, suite: str = "", arch: str = "amd64") -> str:
-    configured = os.environ.get(f"SNAKEPACKER_{vendor.upper()}_MIRROR")
+    variable = mirror_variable(vendor, arch)
+    configured = os.environ.get(variable)
     if configured:
         return configured.rstrip("/")
     found = _debootstrap_default(vendor, suite, arch)
     if not found:
         raise UsageError(
-            f"no {vendor} archive mirror known: install debootstrap (its defaults are used) "
-            f"or set SNAKEPACKER_{vendor.upper()}_MIRROR"
+            f"no {vendor} archive mirror known for {arch}: install debootstrap (its defaults "
+            f"are used) or set {variable}"
         )
     return found.rstrip("/")
 
 
-def security_mirror(vendor: str, mirror: str) -> str:
-    """Debian serves its security pocket from a sibling archive; Ubuntu from the same one."""
+def security_mirror(vendor: str, mirror: str, arch: str = "amd64") -> str:
+    """Debian serves its security pocket from a sibling archive; Ubuntu from the same one
+    (the ports archive carries the security pocket of the architectures it serves)."""
+    if mirror_variable(vendor, arch) == "SNAKEPACKER_UBUNTU_PORTS_MIRROR":
+        return mirror
     configured = os.environ.get(f"SNAKEPACKER_{vendor.upper()}_SECURITY_MIRROR")
     if configured:
         return configured.rstrip("/")
