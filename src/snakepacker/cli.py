@@ -107,6 +107,18 @@ def build_parser() -> argparse.ArgumentParser:
     build.add_argument("-v", "--verbose", action="store_true", help="show every build line")
     opts.add_options(build, opts.BUILD)
 
+    matrix = images_cmds.add_parser(
+        "matrix", help="the CI jobs that build the family: one per (distro, platform)")
+    matrix.add_argument("--json", action="store_true",
+                        help="one line of JSON, as a CI matrix's include list")
+    opts.add_options(matrix, opts.MATRIX)
+
+    merge = images_cmds.add_parser(
+        "merge", help="make the multi-platform lists from the digests the CI jobs pushed")
+    merge.add_argument("digests", metavar="DIR",
+                       help="the records `images build --push-by-digest DIR` wrote")
+    opts.add_options(merge, opts.MERGE)
+
     boot = commands.add_parser(
         "bootstrap",
         help="make a distro's root image from its package archive (for machines that "
@@ -214,6 +226,33 @@ def cmd_images_build(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_images_matrix(args: argparse.Namespace) -> int:
+    from snakepacker.matrix import jobs, matrix_json
+
+    values = opts.read(opts.MATRIX, args)
+    selected = jobs(values["distros"] or DISTROS)
+    if args.json:
+        print(matrix_json(selected))
+        return 0
+    for job in selected:
+        mode = "emulated" if job.emulated else "native"
+        print(f"{job.name:<16} {job.distro:<9} {job.platform:<13} {job.runner} ({mode})")
+    return 0
+
+
+def cmd_images_merge(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from snakepacker.matrix import merge, read_records
+
+    values = opts.read(opts.MERGE, args)
+    records = read_records(Path(args.digests))  # bad records fail before the engine
+    engine = _engine(values)
+    for done in merge(records, client=engine.client, env=engine.env, say=_say):
+        print(f"{done.tag}  {','.join(done.platforms)}  {done.digest}  {'  '.join(done.names)}")
+    return 0
+
+
 # -- bootstrap -----------------------------------------------------------------------------
 
 
@@ -266,6 +305,8 @@ COMMANDS = {
     ("images", "list"): cmd_images_list,
     ("images", "dockerfile"): cmd_images_dockerfile,
     ("images", "build"): cmd_images_build,
+    ("images", "matrix"): cmd_images_matrix,
+    ("images", "merge"): cmd_images_merge,
     ("bootstrap", None): cmd_bootstrap,
     ("pack", None): cmd_pack,
 }

@@ -47,8 +47,9 @@ TOOL_TABLE = "[tool.snakepacker]"
 # The commands, by the words that name them.
 LIST, DOCKERFILE, BUILD = "images list", "images dockerfile", "images build"
 BOOTSTRAP, PACK = "bootstrap", "pack"
+MATRIX, MERGE = "images matrix", "images merge"
 FAMILY_COMMANDS = frozenset({LIST, DOCKERFILE, BUILD, PACK})
-ENGINE_COMMANDS = frozenset({LIST, BUILD, BOOTSTRAP, PACK})
+ENGINE_COMMANDS = frozenset({LIST, BUILD, BOOTSTRAP, PACK, MERGE})
 
 
 class Type(enum.Enum):
@@ -126,6 +127,8 @@ OPTIONS: tuple[Option, ...] = (
            separator=os.pathsep, relative_to_project=True),
     Option("index-url", Type.TEXT, "package index for build stages (it may hold a password: "
            "passed as a secret)", FAMILY_COMMANDS, metavar="URL"),
+    Option("distros", Type.LIST, "the distros of the CI matrix (default: every one the "
+           "family knows)", frozenset({MATRIX}), metavar="NAME,...", key=""),
     # -- the engine --------------------------------------------------------------------
     Option("engine", Type.TEXT, "the container engine: docker, podman or auto (docker "
            "when its daemon answers, else podman)", ENGINE_COMMANDS, default="auto",
@@ -455,7 +458,7 @@ def family_from(cli: Mapping[str, Any] | None = None, env: Mapping[str, str] | N
 
 # -- the README's option reference ----------------------------------------------------
 
-_COMMAND_ORDER = (LIST, DOCKERFILE, BUILD, BOOTSTRAP, PACK)
+_COMMAND_ORDER = (LIST, DOCKERFILE, BUILD, MATRIX, MERGE, BOOTSTRAP, PACK)
 
 
 def reference_markdown(commands: Iterable[str] = _COMMAND_ORDER) -> str:
