@@ -112,7 +112,8 @@ def test_every_option_is_in_the_parser_of_its_commands() -> None:
     for option in opts.OPTIONS:
         for command in option.commands:
             args = parser.parse_args([*command.split(), *(
-                ["x"] if command in ("images dockerfile", "bootstrap", "pack") else [])])
+                ["x"] if command in ("images dockerfile", "images merge", "bootstrap", "pack")
+                else [])])
             assert hasattr(args, option.dest), (command, option.name)
 
 
