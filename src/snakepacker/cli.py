@@ -107,6 +107,23 @@ def build_parser() -> argparse.ArgumentParser:
     build.add_argument("-v", "--verbose", action="store_true", help="show every build line")
     opts.add_options(build, opts.BUILD)
 
+    diff = images_cmds.add_parser(
+        "diff", help="the file differences between two images (exit 0 when equal, 1 when not)",
+        description="Compare the files of two images: paths added, removed or changed (kind, "
+                    "mode, owner, content, link target); mtimes aside. Nothing of either "
+                    "image runs: both are exported.")
+    diff.add_argument("first", metavar="IMAGE1")
+    diff.add_argument("second", metavar="IMAGE2")
+    opts.add_options(diff, opts.DIFF)
+
+    sbom = commands.add_parser(
+        "sbom", help="print the SBOM of a local image (CycloneDX or SPDX JSON)",
+        description="Print the software bill of materials of IMAGE, read from its own files "
+                    "(dpkg database, Python distributions' metadata, the record of a "
+                    "source-built CPython); nothing of the image runs.")
+    sbom.add_argument("image", metavar="IMAGE")
+    opts.add_options(sbom, opts.SBOM)
+
     boot = commands.add_parser(
         "bootstrap",
         help="make a distro's root image from its package archive (for machines that "
@@ -207,11 +224,35 @@ def cmd_images_build(args: argparse.Namespace) -> int:
     for name in names:
         family.get(name)  # unknown tags fail before the engine is touched
     engine = _engine(values)
-    built = build_images(engine, family, names, progress=_say, verbose=args.verbose)
+    built = build_images(engine, family, names, progress=_say, verbose=args.verbose,
+                         no_cache=not values["cache"])
     width = max(len(family.tag(b.image.name)) for b in built)
     for b in built:
         tag = family.tag(b.image.name).ljust(width)
         print(f"{tag}  {b.size / 1e6:7.1f} MB  {'  '.join(b.names)}")
+    return 0
+
+
+def cmd_images_diff(args: argparse.Namespace) -> int:
+    from snakepacker.imagediff import diff_images
+
+    values = opts.read(opts.DIFF, args)
+    diff = diff_images(_engine(values), args.first, args.second)
+    for line in diff.lines():
+        print(line)
+    _say(f"{args.first} vs {args.second}: {diff.summary()}")
+    return 0 if diff.equal else 1
+
+
+# -- sbom ------------------------------------------------------------------------------------
+
+
+def cmd_sbom(args: argparse.Namespace) -> int:
+    from snakepacker.sbom import check_format, sbom_for
+
+    values = opts.read(opts.SBOM, args)
+    fmt = check_format(values["format"])
+    print(sbom_for(_engine(values), args.image, fmt), end="")
     return 0
 
 
@@ -266,6 +307,8 @@ COMMANDS = {
     ("images", "list"): cmd_images_list,
     ("images", "dockerfile"): cmd_images_dockerfile,
     ("images", "build"): cmd_images_build,
+    ("images", "diff"): cmd_images_diff,
+    ("sbom", None): cmd_sbom,
     ("bootstrap", None): cmd_bootstrap,
     ("pack", None): cmd_pack,
 }

@@ -8,13 +8,16 @@ picks a client that can build with BuildKit and checks that its daemon answers.
 from __future__ import annotations
 
 import collections
+import contextlib
+import json
 import os
 import re
 import subprocess
 import tempfile
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO, Any
 
 from snakepacker.errors import BuildError, EngineError
 
@@ -102,6 +105,35 @@ class Engine:
             rows.append((int(size or 0), created))
         return rows
 
+    def inspect(self, ref: str) -> dict[str, Any]:
+        """`docker image inspect REF`, parsed; EngineError when there is no such image."""
+        proc = self._run(["image", "inspect", ref], check=False)
+        if proc.returncode != 0:
+            raise EngineError(f"no image {ref} on the engine (build or pull it first)")
+        found: list[dict[str, Any]] = json.loads(proc.stdout)
+        return found[0]
+
+    @contextlib.contextmanager
+    def export(self, ref: str) -> Iterator[IO[bytes]]:
+        """REF's file system as a tar stream (`docker create` + `docker export`): read
+        without running anything of the image. The container is removed afterwards."""
+        cid = self._run(["create", ref, "true"]).stdout.strip()
+        try:
+            proc = subprocess.Popen([self.client, "export", cid], env=self.env,
+                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+            assert proc.stdout is not None
+            try:
+                yield proc.stdout
+            finally:
+                proc.stdout.close()
+                stderr = proc.stderr.read() if proc.stderr else b""
+                code = proc.wait()
+            if code != 0:
+                detail = _last_line(stderr.decode("utf-8", "replace")) or f"exit code {code}"
+                raise EngineError(f"`docker export` of {ref} failed: {detail}")
+        finally:
+            self._run(["rm", "--force", cid], check=False)
+
     def tag(self, image_id: str, refs: Iterable[str]) -> None:
         for ref in refs:
             self._run(["tag", image_id, ref])
@@ -135,6 +167,7 @@ class Engine:
         build_args: dict[str, str] | None = None,
         progress: Callable[[str], None] | None = None,
         verbose: bool = False,
+        no_cache: bool = False,
     ) -> str:
         """Build ``context/Dockerfile``; return the image id. Tags nothing.
 
@@ -144,6 +177,8 @@ class Engine:
         with tempfile.TemporaryDirectory(prefix="snakepacker-iid-") as tmp:
             iidfile = Path(tmp) / "iid"
             args = [self.client, "build", "--progress=plain", "--iidfile", str(iidfile)]
+            if no_cache:
+                args.append("--no-cache")
             for secret in secrets:
                 args += ["--secret", f"id={secret.id},src={secret.path}"]
             for key, value in (build_args or {}).items():

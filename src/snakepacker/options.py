@@ -47,8 +47,9 @@ TOOL_TABLE = "[tool.snakepacker]"
 # The commands, by the words that name them.
 LIST, DOCKERFILE, BUILD = "images list", "images dockerfile", "images build"
 BOOTSTRAP, PACK = "bootstrap", "pack"
+SBOM, DIFF = "sbom", "images diff"
 FAMILY_COMMANDS = frozenset({LIST, DOCKERFILE, BUILD, PACK})
-ENGINE_COMMANDS = frozenset({LIST, BUILD, BOOTSTRAP, PACK})
+ENGINE_COMMANDS = frozenset({LIST, BUILD, BOOTSTRAP, PACK, SBOM, DIFF})
 
 
 class Type(enum.Enum):
@@ -130,6 +131,12 @@ OPTIONS: tuple[Option, ...] = (
     Option("engine", Type.TEXT, "the container engine: docker, podman or auto (docker "
            "when its daemon answers, else podman)", ENGINE_COMMANDS, default="auto",
            metavar="NAME", key=""),
+    Option("cache", Type.FLAG, "use the engine's build cache (--no-cache builds every step "
+           "again, e.g. to check that a build is reproducible)", frozenset({BUILD}),
+           default=True),
+    # -- sbom ----------------------------------------------------------------------------
+    Option("format", Type.TEXT, "the SBOM's format: cyclonedx (1.6) or spdx (2.3), JSON",
+           frozenset({SBOM}), default="cyclonedx", metavar="NAME", key=""),
     # -- pack ----------------------------------------------------------------------------
     Option("tag", Type.LIST, "name the image (repeatable; default NAME:latest)",
            frozenset({PACK}), metavar="TAG", short="-t"),
@@ -443,7 +450,7 @@ def family_from(cli: Mapping[str, Any] | None = None, env: Mapping[str, str] | N
 
 # -- the README's option reference ----------------------------------------------------
 
-_COMMAND_ORDER = (LIST, DOCKERFILE, BUILD, BOOTSTRAP, PACK)
+_COMMAND_ORDER = (LIST, DOCKERFILE, BUILD, DIFF, BOOTSTRAP, PACK, SBOM)
 
 
 def reference_markdown(commands: Iterable[str] = _COMMAND_ORDER) -> str:

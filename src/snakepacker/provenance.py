@@ -1,0 +1,118 @@
+"""Provenance labels: where an image comes from, what it was built of, and when.
+
+Every family and packed image carries the OCI labels (source, revision, version,
+created, base.name, base.digest) and two of snakepacker's own: ``io.snakepacker.build``
+(one JSON object: distro, route, CPython tarball and sha256, grade) and
+``io.snakepacker.parent`` (the parent's image id). Values that change from build to
+build (created, revision, the parent's id) reach the Dockerfile as build arguments
+declared just before its last LABEL, so no cached step depends on them.
+
+``created`` honours SOURCE_DATE_EPOCH; without it, it is the commit time of what the
+image is made from (snakepacker's family data and templates, or the packed project),
+else 0: two builds of the same inputs get the same label.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+from importlib import metadata
+from pathlib import Path
+
+from snakepacker import __version__
+from snakepacker.family.cpython import PythonSpec, Route
+
+CREATED_ARG = "SNAKEPACKER_CREATED"
+REVISION_ARG = "SNAKEPACKER_REVISION"
+PARENT_ARG = "SNAKEPACKER_PARENT"
+
+_HERE = Path(__file__).resolve().parent
+# What family images are made from, for their `created` time.
+FAMILY_INPUTS = ("family", "data", "templates", "tools")
+
+
+def _git(repo: Path, *args: str) -> str | None:
+    try:
+        proc = subprocess.run(["git", "-C", str(repo), *args], capture_output=True,
+                              text=True, timeout=30)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    out = proc.stdout.strip()
+    return out if proc.returncode == 0 and out else None
+
+
+def source_date_epoch(repo: Path | None = None, paths: Sequence[str] = (),
+                      env: Mapping[str, str] | None = None) -> int:
+    """SOURCE_DATE_EPOCH when set; else the last commit time of PATHS in REPO (a git
+    checkout); else 0."""
+    env = os.environ if env is None else env
+    given = env.get("SOURCE_DATE_EPOCH", "").strip()
+    if given.isdigit():
+        return int(given)
+    if repo is not None and repo.is_dir():
+        found = _git(repo, "log", "-1", "--format=%ct", "--", *paths)
+        if found and found.isdigit():
+            return int(found)
+    return 0
+
+
+def rfc3339(epoch: int) -> str:
+    return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def revision(repo: Path | None) -> str:
+    """The commit REPO's work tree is at, or "" outside a git checkout."""
+    return (_git(repo, "rev-parse", "HEAD") or "") if repo is not None and repo.is_dir() else ""
+
+
+def snakepacker_source() -> str:
+    """snakepacker's own source URL, as its package metadata names it ("" when none)."""
+    try:
+        urls = metadata.metadata("snakepacker").get_all("Project-URL") or []
+    except metadata.PackageNotFoundError:
+        return ""
+    for entry in urls:
+        label, _, url = str(entry).partition(",")
+        if label.strip().lower() in ("source", "repository", "homepage"):
+            return url.strip()
+    return ""
+
+
+def family_args(parent_id: str, env: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The build arguments of a family image's last LABEL."""
+    epoch = source_date_epoch(_HERE, FAMILY_INPUTS, env)
+    return {CREATED_ARG: rfc3339(epoch), REVISION_ARG: revision(_HERE) or __version__,
+            PARENT_ARG: parent_id}
+
+
+def project_args(root: Path | None, parent_id: str,
+                 env: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The build arguments of a packed image's LABEL: times and commit of the project."""
+    epoch = source_date_epoch(root, (".",), env)
+    return {CREATED_ARG: rfc3339(epoch), REVISION_ARG: revision(root) or "unknown",
+            PARENT_ARG: parent_id}
+
+
+def build_record(distro: str, pythons: Sequence[PythonSpec], release_grade: bool) -> str:
+    """The ``io.snakepacker.build`` label: compact JSON, keys sorted."""
+    record: dict[str, object] = {"distro": distro,
+                                 "grade": "release" if release_grade else "quick"}
+    cpythons = []
+    for py in pythons:
+        entry = {"minor": py.minor, "route": str(py.route)}
+        if py.route is Route.SOURCE and py.release is not None:
+            entry.update(version=py.release.version, tarball=py.release.file,
+                         sha256=py.release.sha256)
+        cpythons.append(entry)
+    if cpythons:
+        record["cpython"] = cpythons
+    return json.dumps(record, sort_keys=True, separators=(",", ":"))
+
+
+def quote_label(value: str) -> str:
+    """A LABEL value in double quotes: quotes, backslashes and $ escaped, one line."""
+    escaped = value.replace("\\", "\\\\").replace('"', '\\"').replace("$", "\\$")
+    return '"' + escaped.replace("\n", " ") + '"'
