@@ -191,3 +191,33 @@ def test_the_format_option_names_the_known_formats() -> None:
     option = opts.BY_NAME["format"]
     assert option.default == sbom.FORMATS[0]
     assert all(name in option.help for name in sbom.FORMATS)
+
+
+def _family_dockerfiles() -> list[tuple[str, str]]:
+    from snakepacker.family.images import Family, Kind
+    from snakepacker.options import family_from
+    from snakepacker.render import render as render_image
+
+    out = []
+    for distro in ("jammy", "bookworm"):
+        family = Family(family_from({"distro": distro}))
+        for image in family:
+            if image.kind is not Kind.APP:
+                out.append((f"{distro}/{image.name}", render_image(family, image).dockerfile))
+    return out
+
+
+@pytest.mark.parametrize(("name", "dockerfile"), _family_dockerfiles())
+def test_provenance_comes_last_in_every_family_dockerfile(name: str, dockerfile: str) -> None:
+    """Labels that change every build sit after every step that makes a layer, so they
+    never cost a cached step."""
+    lines = [line for line in dockerfile.splitlines() if line and not line.startswith(" ")]
+    first_arg = next(i for i, line in enumerate(lines)
+                     if line.startswith(f"ARG {provenance.CREATED_ARG}"))
+    tail = [line.split()[0] for line in lines[first_arg:] if not line.startswith("#")]
+    assert tail == ["ARG", "ARG", "ARG", "LABEL"], name
+    for key in ("org.opencontainers.image.created", "org.opencontainers.image.revision",
+                "org.opencontainers.image.base.digest", "org.opencontainers.image.base.name",
+                "org.opencontainers.image.version",
+                "io.snakepacker.parent", "io.snakepacker.build"):
+        assert key in dockerfile, (name, key)
