@@ -140,6 +140,8 @@ def _members(stream: IO[bytes]) -> Iterator[_Member]:
     while True:
         header = stream.read(_BLOCK)
         if len(header) < _BLOCK or header == bytes(_BLOCK):
+            while stream.read(_CHUNK):  # the end-of-archive padding: read to the end,
+                pass  # so the writer is not cut off mid-write
             return
         kind = header[156:157]
         size = _number(header[124:136])
