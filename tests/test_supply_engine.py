@@ -252,6 +252,22 @@ def test_base_built_twice_without_cache_has_the_same_files(
         snakepacker("images", "build", "base", *FAMILY_ARGS, *SCRATCH)
 
 
+def test_a_library_installed_twice_without_cache_gives_the_same_files(
+        supply_family: dict[str, str], docker: Docker, tmp_path: Path) -> None:
+    """apt-install leaves nothing of the build's time behind (logs, ldconfig's
+    auxiliary cache, debconf and dpkg backups)."""
+    (tmp_path / "Dockerfile").write_text(f"FROM {supply_family['base']}\n"
+                                         "RUN apt-install libpq5\n")
+    tags = [f"sptest-supply-libpq{number}:pytest" for number in (1, 2)]
+    try:
+        for tag in tags:
+            docker.build(str(tmp_path), "--no-cache", "-t", tag)
+        proc = snakepacker("images", "diff", *tags)
+        assert proc.returncode == 0, proc.stdout[-3000:]
+    finally:
+        docker("image", "rm", "--force", *tags, check=False)
+
+
 def test_diff_names_changed_content_mode_and_owner(
         supply_family: dict[str, str], docker: Docker, tmp_path: Path) -> None:
     base = supply_family["base"]

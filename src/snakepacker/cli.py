@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import signal
 import sys
 import textwrap
@@ -238,8 +239,12 @@ def cmd_images_diff(args: argparse.Namespace) -> int:
 
     values = opts.read(opts.DIFF, args)
     diff = diff_images(_engine(values), args.first, args.second)
-    for line in diff.lines():
-        print(line)
+    try:
+        for line in diff.lines():
+            print(line)
+        sys.stdout.flush()
+    except BrokenPipeError:  # `images diff A B | head`: the reader has seen enough
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
     _say(f"{args.first} vs {args.second}: {diff.summary()}")
     return 0 if diff.equal else 1
 
