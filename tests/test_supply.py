@@ -221,3 +221,28 @@ def test_provenance_comes_last_in_every_family_dockerfile(name: str, dockerfile:
                 "org.opencontainers.image.version",
                 "io.snakepacker.parent", "io.snakepacker.build"):
         assert key in dockerfile, (name, key)
+
+
+def test_revision_and_created_follow_the_inputs_not_head(tmp_path: Path) -> None:
+    """A commit elsewhere in the tree leaves the labels (and so children's caches) alone."""
+    import subprocess
+
+    def git(*args: str, when: str = "") -> str:
+        env = {"GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t", "GIT_COMMITTER_NAME": "t",
+               "GIT_COMMITTER_EMAIL": "t@t", "HOME": str(tmp_path),
+               **({"GIT_AUTHOR_DATE": when, "GIT_COMMITTER_DATE": when} if when else {})}
+        return subprocess.run(["git", "-C", str(tmp_path), *args], check=True, env=env,
+                              capture_output=True, text=True).stdout.strip()
+
+    git("init", "-q")
+    (tmp_path / "family").mkdir()
+    (tmp_path / "family" / "data.tsv").write_text("x\n")
+    git("add", ".")
+    git("commit", "-qm", "family", when="@1000000000 +0000")
+    first = git("rev-parse", "HEAD")
+    (tmp_path / "README").write_text("docs\n")
+    git("add", ".")
+    git("commit", "-qm", "docs", when="@2000000000 +0000")
+    assert provenance.revision(tmp_path, ("family",)) == first
+    assert provenance.source_date_epoch(tmp_path, ("family",), env={}) == 1000000000
+    assert provenance.revision(tmp_path) == git("rev-parse", "HEAD") != first

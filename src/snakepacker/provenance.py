@@ -9,7 +9,8 @@ declared just before its last LABEL, so no cached step depends on them.
 
 ``created`` honours SOURCE_DATE_EPOCH; without it, it is the commit time of what the
 image is made from (snakepacker's family data and templates, or the packed project),
-else 0: two builds of the same inputs get the same label.
+else 0; ``revision`` is that commit. Two builds of the same inputs get the same labels,
+so a parent's labels change only when it is rebuilt for a reason.
 """
 
 from __future__ import annotations
@@ -30,8 +31,11 @@ REVISION_ARG = "SNAKEPACKER_REVISION"
 PARENT_ARG = "SNAKEPACKER_PARENT"
 
 _HERE = Path(__file__).resolve().parent
-# What family images are made from, for their `created` time.
-FAMILY_INPUTS = ("family", "data", "templates", "tools")
+# What family images are made from (git pathspecs, relative to this package). Their
+# labels name the last commit that touched these, not HEAD: a child's cache is keyed
+# by its parent's image id, labels included, so a label that changed with every
+# commit would rebuild the whole family (CPython included) for a README edit.
+FAMILY_INPUTS = ("family", "data", "templates", "tools", ":(exclude)templates/pack.j2")
 
 
 def _git(repo: Path, *args: str) -> str | None:
@@ -63,9 +67,12 @@ def rfc3339(epoch: int) -> str:
     return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def revision(repo: Path | None) -> str:
-    """The commit REPO's work tree is at, or "" outside a git checkout."""
-    return (_git(repo, "rev-parse", "HEAD") or "") if repo is not None and repo.is_dir() else ""
+def revision(repo: Path | None, paths: Sequence[str] = ()) -> str:
+    """The last commit of REPO that touched PATHS (all paths: HEAD), or "" outside a
+    git checkout."""
+    if repo is None or not repo.is_dir():
+        return ""
+    return _git(repo, "log", "-1", "--format=%H", "--", *paths) or ""
 
 
 def snakepacker_source() -> str:
@@ -84,7 +91,8 @@ def snakepacker_source() -> str:
 def family_args(parent_id: str, env: Mapping[str, str] | None = None) -> dict[str, str]:
     """The build arguments of a family image's last LABEL."""
     epoch = source_date_epoch(_HERE, FAMILY_INPUTS, env)
-    return {CREATED_ARG: rfc3339(epoch), REVISION_ARG: revision(_HERE) or __version__,
+    return {CREATED_ARG: rfc3339(epoch),
+            REVISION_ARG: revision(_HERE, FAMILY_INPUTS) or __version__,
             PARENT_ARG: parent_id}
 
 
@@ -92,7 +100,7 @@ def project_args(root: Path | None, parent_id: str,
                  env: Mapping[str, str] | None = None) -> dict[str, str]:
     """The build arguments of a packed image's LABEL: times and commit of the project."""
     epoch = source_date_epoch(root, (".",), env)
-    return {CREATED_ARG: rfc3339(epoch), REVISION_ARG: revision(root) or "unknown",
+    return {CREATED_ARG: rfc3339(epoch), REVISION_ARG: revision(root, (".",)) or "unknown",
             PARENT_ARG: parent_id}
 
 
