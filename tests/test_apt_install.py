@@ -93,6 +93,7 @@ def test_apt_options_and_clean_up_paths() -> None:
         "/var/cache/apt/*.bin",
         "/var/log/apt",
         "/var/log/dpkg.log",
+        "/var/cache/ldconfig/aux-cache",
     ):
         assert needed in text, needed
     # The clean-up runs after the install whatever its result, and the exit

@@ -47,12 +47,15 @@ def test_images_built_before_a_failure_keep_their_tags_and_the_failed_one_gets_n
     assert not fake.image_exists(fam.ref("3.10"))
 
 
-def test_a_successful_build_tags_both_names_and_passes_the_root_to_base_only() -> None:
+def test_a_successful_build_tags_every_name_and_passes_the_root_to_base_only() -> None:
     fake = FakeEngine(images={ROOT: "sha256:root"})
     fam = family()
     built = build_images(fake, fam, ["3.10"], progress=quiet)
     assert [b.image.name for b in built] == ["base", "3.10"]
-    assert [args for _label, args, _secrets in fake.called("build")] == [{"ROOT_IMAGE": ROOT}, {}]
+    args = [args for _label, args, _secrets in fake.called("build")]
+    assert [a.get("ROOT_IMAGE") for a in args] == [ROOT, None]
+    # Each image's labels name its parent by id: base's is the root's.
+    assert [a["SNAKEPACKER_PARENT"] for a in args] == ["sha256:root", built[0].image_id]
     assert fake.image_id(fam.ref("3.10")) == built[1].image_id
     assert fake.image_id("ghcr.io/snakepacker/python/3.10") == built[1].image_id
 

@@ -111,9 +111,9 @@ def test_every_option_is_in_the_parser_of_its_commands() -> None:
     parser = build_parser()
     for option in opts.OPTIONS:
         for command in option.commands:
-            args = parser.parse_args([*command.split(), *(
-                ["x"] if command in ("images dockerfile", "images merge", "bootstrap", "pack")
-                else [])])
+            positional = {"images dockerfile": ["x"], "bootstrap": ["x"], "pack": ["x"],
+                          "sbom": ["x"], "images diff": ["x", "y"], "images merge": ["x"]}
+            args = parser.parse_args([*command.split(), *positional.get(command, [])])
             assert hasattr(args, option.dest), (command, option.name)
 
 

@@ -10,6 +10,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from snakepacker import provenance
 from snakepacker.bootstrap import root_ref
 from snakepacker.buildsecrets import network_secrets
 from snakepacker.engine import Engine
@@ -71,6 +72,17 @@ def write_context(rendered: Rendered, tarballs: dict[str, Path], folder: Path) -
             shutil.copyfile(tarballs[rel], target)
 
 
+def _build_args(engine: Engine, family: Family, image: Image, root: str,
+                ids: dict[str, str]) -> dict[str, str]:
+    """ROOT_IMAGE for base; for every image, the values of its last LABEL."""
+    parent = family.ref(image.parent) if image.parent else root
+    parent_id = (ids.get(image.parent) if image.parent else None) or engine.image_id(parent)
+    args = provenance.family_args(parent_id or "unknown")
+    if image.kind is Kind.BASE:
+        args["ROOT_IMAGE"] = root
+    return args
+
+
 def build_images(
     engine: Engine,
     family: Family,
@@ -78,6 +90,7 @@ def build_images(
     *,
     progress: Progress,
     verbose: bool = False,
+    no_cache: bool = False,
 ) -> list[Built]:
     order = family.closure(names)
     rendered = [render(family, image) for image in order]
@@ -98,6 +111,7 @@ def build_images(
 
     root = resolve_root(engine, family, progress)  # every closure starts at base
     built: list[Built] = []
+    ids: dict[str, str] = {}  # family name -> image id, of what this run built
     with network_secrets(options.network) as secrets:
         for number, item in enumerate(rendered, 1):
             image = item.image
@@ -110,9 +124,10 @@ def build_images(
                     Path(tmp),
                     label=tag,
                     secrets=secrets,
-                    build_args={"ROOT_IMAGE": root} if image.kind is Kind.BASE else None,
+                    build_args=_build_args(engine, family, image, root, ids),
                     progress=progress,
                     verbose=verbose,
+                    no_cache=no_cache,
                 )
             names_ = family.registry_names(image.name)
             engine.tag(image_id, names_)
@@ -120,4 +135,5 @@ def build_images(
             seconds = time.monotonic() - started
             progress(f"[{number}/{len(rendered)}] {tag}: {size / 1e6:.1f} MB in {seconds:.0f}s")
             built.append(Built(image, image_id, names_, size, seconds))
+            ids[image.name] = image_id
     return built

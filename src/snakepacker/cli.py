@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import signal
 import sys
 import textwrap
@@ -119,6 +120,23 @@ def build_parser() -> argparse.ArgumentParser:
                        help="the records `images build --push-by-digest DIR` wrote")
     opts.add_options(merge, opts.MERGE)
 
+    diff = images_cmds.add_parser(
+        "diff", help="the file differences between two images (exit 0 when equal, 1 when not)",
+        description="Compare the files of two images: paths added, removed or changed (kind, "
+                    "mode, owner, content, link target); mtimes aside. Nothing of either "
+                    "image runs: both are exported.")
+    diff.add_argument("first", metavar="IMAGE1")
+    diff.add_argument("second", metavar="IMAGE2")
+    opts.add_options(diff, opts.DIFF)
+
+    sbom = commands.add_parser(
+        "sbom", help="print the SBOM of a local image (CycloneDX or SPDX JSON)",
+        description="Print the software bill of materials of IMAGE, read from its own files "
+                    "(dpkg database, Python distributions' metadata, the record of a "
+                    "source-built CPython); nothing of the image runs.")
+    sbom.add_argument("image", metavar="IMAGE")
+    opts.add_options(sbom, opts.SBOM)
+
     boot = commands.add_parser(
         "bootstrap",
         help="make a distro's root image from its package archive (for machines that "
@@ -218,7 +236,8 @@ def cmd_images_build(args: argparse.Namespace) -> int:
     for name in names:
         family.get(name)  # unknown tags fail before the engine is touched
     engine = _engine(values)
-    built = build_images(engine, family, names, progress=_say, verbose=args.verbose)
+    built = build_images(engine, family, names, progress=_say, verbose=args.verbose,
+                         no_cache=not values["cache"])
     width = max(len(family.tag(b.image.name)) for b in built)
     for b in built:
         tag = family.tag(b.image.name).ljust(width)
@@ -250,6 +269,33 @@ def cmd_images_merge(args: argparse.Namespace) -> int:
     engine = _engine(values)
     for done in merge(records, client=engine.client, env=engine.env, say=_say):
         print(f"{done.tag}  {','.join(done.platforms)}  {done.digest}  {'  '.join(done.names)}")
+    return 0
+
+
+def cmd_images_diff(args: argparse.Namespace) -> int:
+    from snakepacker.imagediff import diff_images
+
+    values = opts.read(opts.DIFF, args)
+    diff = diff_images(_engine(values), args.first, args.second)
+    try:
+        for line in diff.lines():
+            print(line)
+        sys.stdout.flush()
+    except BrokenPipeError:  # `images diff A B | head`: the reader has seen enough
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    _say(f"{args.first} vs {args.second}: {diff.summary()}")
+    return 0 if diff.equal else 1
+
+
+# -- sbom ------------------------------------------------------------------------------------
+
+
+def cmd_sbom(args: argparse.Namespace) -> int:
+    from snakepacker.sbom import check_format, sbom_for
+
+    values = opts.read(opts.SBOM, args)
+    fmt = check_format(values["format"])
+    print(sbom_for(_engine(values), args.image, fmt), end="")
     return 0
 
 
@@ -307,6 +353,8 @@ COMMANDS = {
     ("images", "build"): cmd_images_build,
     ("images", "matrix"): cmd_images_matrix,
     ("images", "merge"): cmd_images_merge,
+    ("images", "diff"): cmd_images_diff,
+    ("sbom", None): cmd_sbom,
     ("bootstrap", None): cmd_bootstrap,
     ("pack", None): cmd_pack,
 }

@@ -48,8 +48,9 @@ TOOL_TABLE = "[tool.snakepacker]"
 LIST, DOCKERFILE, BUILD = "images list", "images dockerfile", "images build"
 BOOTSTRAP, PACK = "bootstrap", "pack"
 MATRIX, MERGE = "images matrix", "images merge"
+SBOM, DIFF = "sbom", "images diff"
 FAMILY_COMMANDS = frozenset({LIST, DOCKERFILE, BUILD, PACK})
-ENGINE_COMMANDS = frozenset({LIST, BUILD, BOOTSTRAP, PACK, MERGE})
+ENGINE_COMMANDS = frozenset({LIST, BUILD, BOOTSTRAP, PACK, MERGE, SBOM, DIFF})
 
 
 class Type(enum.Enum):
@@ -133,6 +134,12 @@ OPTIONS: tuple[Option, ...] = (
     Option("engine", Type.TEXT, "the container engine: docker, podman or auto (docker "
            "when its daemon answers, else podman)", ENGINE_COMMANDS, default="auto",
            metavar="NAME", key=""),
+    Option("cache", Type.FLAG, "use the engine's build cache (--no-cache builds every step "
+           "again, e.g. to check that a build is reproducible)", frozenset({BUILD}),
+           default=True),
+    # -- sbom ----------------------------------------------------------------------------
+    Option("format", Type.TEXT, "the SBOM's format: cyclonedx (1.6) or spdx (2.3), JSON",
+           frozenset({SBOM}), default="cyclonedx", metavar="NAME", key=""),
     # -- pack ----------------------------------------------------------------------------
     Option("tag", Type.LIST, "name the image (repeatable; default NAME:latest)",
            frozenset({PACK}), metavar="TAG", short="-t"),
@@ -458,7 +465,7 @@ def family_from(cli: Mapping[str, Any] | None = None, env: Mapping[str, str] | N
 
 # -- the README's option reference ----------------------------------------------------
 
-_COMMAND_ORDER = (LIST, DOCKERFILE, BUILD, MATRIX, MERGE, BOOTSTRAP, PACK)
+_COMMAND_ORDER = (LIST, DOCKERFILE, BUILD, DIFF, MATRIX, MERGE, BOOTSTRAP, PACK, SBOM)
 
 
 def reference_markdown(commands: Iterable[str] = _COMMAND_ORDER) -> str:

@@ -19,6 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from snakepacker import provenance
 from snakepacker.buildsecrets import network_fingerprint, network_secrets
 from snakepacker.engine import Engine, Secret
 from snakepacker.errors import UsageError
@@ -185,17 +186,19 @@ def plan_for(options: PackOptions, family: Family, supported: list[str], *,
     return make_plan(options, family, minor, decide_entrypoint=decide_entrypoint)
 
 
-def _build_args(plan: Plan) -> dict[str, str]:
+def _build_args(plan: Plan, parent_id: str) -> dict[str, str]:
     return {NETWORK_ARG: network_fingerprint(plan.options.family.network),
-            **env_build_args(plan)}
+            **env_build_args(plan),
+            **provenance.project_args(plan.project.root, parent_id)}
 
 
 def _probe(engine: Engine, plan: Plan, context: Path, secrets: list[Secret], say: Say,
-           verbose: bool) -> Plan:
+           verbose: bool, parent_id: str) -> Plan:
     """Build the build stage alone and read the console scripts and the version."""
     project = plan.project
     stage_id = engine.build(context, label=f"{project.label} (build stage)", secrets=secrets,
-                            build_args=_build_args(plan), progress=say, verbose=verbose)
+                            build_args=_build_args(plan, parent_id), progress=say,
+                            verbose=verbose)
     try:
         probe = engine.run(["--rm", "--entrypoint", "sh", stage_id, "-c",
                             f"cat {INFO}/scripts.txt; echo ---; cat {INFO}/dists.txt"])
@@ -251,6 +254,7 @@ def pack(options: PackOptions, engine: Engine, *, say: Say, verbose: bool = Fals
     build_id = engine.image_id(plan.build_ref) or ""
     plan = dataclasses.replace(
         plan, cache_scope=f"{plan.cache_scope}-{build_id.removeprefix('sha256:')[:12]}")
+    parent_id = engine.image_id(plan.final_ref) or "unknown"
     say(f"packing {project.label} with Python {plan.python.minor} "
         f"({plan.python.executable}), installer {options.installer}, on {plan.final_ref}")
     started = time.monotonic()
@@ -264,7 +268,7 @@ def pack(options: PackOptions, engine: Engine, *, say: Say, verbose: bool = Fals
             copied = write_context(project, render_build_stage(plan), context, include_secrets)
             requirements_for_installer(options, context, say)
             say(describe_copy(copied, has_ignore))
-            plan = _probe(engine, plan, context, secrets, say, verbose)
+            plan = _probe(engine, plan, context, secrets, say, verbose, parent_id)
             say("[2/2] final image")
             (context / "Dockerfile").write_text(render(plan))
         else:
@@ -272,7 +276,8 @@ def pack(options: PackOptions, engine: Engine, *, say: Say, verbose: bool = Fals
             requirements_for_installer(options, context, say)
             say(describe_copy(copied, has_ignore))
         image_id = engine.build(context, label=project.label, secrets=secrets,
-                                build_args=_build_args(plan), progress=say, verbose=verbose)
+                                build_args=_build_args(plan, parent_id), progress=say,
+                                verbose=verbose)
     options = plan.options  # the project's name may have been learned from its metadata
     engine.tag(image_id, options.tags)
     seconds = time.monotonic() - started

@@ -9,7 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from snakepacker.family.cpython import Route
+from snakepacker import __version__, provenance
+from snakepacker.family.cpython import CPYTHON_RECORD_SCRIPT, Route
 from snakepacker.family.distros import DPKG_EXCLUDES
 from snakepacker.family.images import Family, Image
 from snakepacker.pack.apps import render_app
@@ -32,6 +33,8 @@ def render(family: Family, image: Image) -> Rendered:
         return Rendered(image, render_app(family, image.app))  # a requirement: no context
 
     pythons = family.options.pythons  # oldest first
+    carried = {"all": pythons, "all-pillow": pythons}.get(
+        image.template, (image.python,) if image.python else ())
     context = {
         "distro": family.distro,
         "dpkg_excludes": DPKG_EXCLUDES,
@@ -43,6 +46,14 @@ def render(family: Family, image: Image) -> Rendered:
         "pythons": pythons,
         "newest": pythons[-1],
         "release_grade": family.options.release_grade,
+        "cpython_record_script": CPYTHON_RECORD_SCRIPT,
+        "provenance": {
+            "version": __version__,
+            "source": provenance.snakepacker_source(),
+            "base_name": family.ref(image.parent) if image.parent else "${ROOT_IMAGE}",
+            "build": provenance.quote_label(provenance.build_record(
+                family.distro.name, carried, family.options.release_grade)),
+        },
     }
     text = render_template(f"{image.template}.j2", context)
 

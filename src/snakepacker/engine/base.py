@@ -8,12 +8,13 @@ names a concrete engine; ``find_engine`` picks one.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import IO, Any, Protocol
 
 Progress = Callable[[str], None]
 
@@ -97,6 +98,7 @@ class Engine(Protocol):
         build_args: Mapping[str, str] | None = None,
         progress: Progress | None = None,
         verbose: bool = False,
+        no_cache: bool = False,
     ) -> str:
         """Build ``context/Dockerfile``; return the image id. Tags nothing.
 
@@ -123,6 +125,10 @@ class Engine(Protocol):
 
     def inspect(self, ref: str) -> dict[str, Any]:
         """The engine's description of image REF; EngineError when there is none."""
+        ...
+
+    def export(self, ref: str) -> contextlib.AbstractContextManager[IO[bytes]]:
+        """REF's file system as a tar stream, read without running anything of it."""
         ...
 
     def run(

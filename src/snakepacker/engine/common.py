@@ -7,11 +7,12 @@ output is not buildah's), how it pushes, and what ``run`` needs on this machine.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import subprocess
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from snakepacker.engine.base import Engine, Timeouts
 from snakepacker.engine.process import run_command
@@ -58,9 +59,32 @@ class CliEngine(Engine):
     def inspect(self, ref: str) -> dict[str, Any]:
         proc = self._run(["image", "inspect", ref], check=False)
         if proc.returncode != 0:
-            raise EngineError(f"no image {ref} on {self.name}")
+            raise EngineError(f"no image {ref} on {self.name} (build or pull it first)")
         found = json.loads(proc.stdout)
         return found[0]
+
+    @contextlib.contextmanager
+    def export(self, ref: str) -> Iterator[IO[bytes]]:
+        """`create` + `export`: the file system as a tar stream; nothing of the image
+        runs. The container is removed afterwards."""
+        self.inspect(ref)  # a missing image is one clear line
+        cid = self._run(["create", ref, "true"]).stdout.strip()
+        try:
+            proc = subprocess.Popen([self.client, "export", cid], env=self.env,
+                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+            assert proc.stdout is not None
+            try:
+                yield proc.stdout
+            finally:
+                proc.stdout.close()
+                stderr = proc.stderr.read() if proc.stderr else b""
+                code = proc.wait()
+            if code != 0:
+                lines = stderr.decode("utf-8", "replace").strip().splitlines()
+                detail = lines[-1] if lines else f"exit code {code}"
+                raise EngineError(f"`{self.name} export` of {ref} failed: {detail}")
+        finally:
+            self._run(["rm", "--force", cid], check=False)
 
     def tag(self, image_id: str, refs: Iterable[str]) -> None:
         for ref in refs:

@@ -86,10 +86,13 @@ class DockerEngine(CliEngine):
         build_args: Mapping[str, str] | None = None,
         progress: Progress | None = None,
         verbose: bool = False,
+        no_cache: bool = False,
     ) -> str:
         with tempfile.TemporaryDirectory(prefix="snakepacker-iid-") as tmp:
             iidfile = Path(tmp) / "iid"
             args = [self.client, "build", "--progress=plain", "--iidfile", str(iidfile)]
+            if no_cache:
+                args.append("--no-cache")
             for secret in secrets:
                 args += ["--secret", f"id={secret.id},src={secret.path}"]
             for key, value in (build_args or {}).items():

@@ -64,6 +64,7 @@ class FakeEngine(Engine):
         build_args: Mapping[str, str] | None = None,
         progress: Progress | None = None,
         verbose: bool = False,
+        no_cache: bool = False,
     ) -> str:
         dockerfile = (context / "Dockerfile").read_text()
         self._record("build", label, dict(build_args or {}), tuple(s.id for s in secrets))

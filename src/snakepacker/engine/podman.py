@@ -106,12 +106,15 @@ class PodmanEngine(CliEngine):
         build_args: Mapping[str, str] | None = None,
         progress: Progress | None = None,
         verbose: bool = False,
+        no_cache: bool = False,
     ) -> str:
         with tempfile.TemporaryDirectory(prefix="snakepacker-iid-") as tmp, \
                 tempfile.TemporaryDirectory(prefix="snakepacker-podman-",
                                             dir=_big_tmp(self.env)) as private:
             iidfile = Path(tmp) / "iid"
             args = [self.client, "build", "--format", "docker", "--iidfile", str(iidfile)]
+            if no_cache:
+                args.append("--no-cache")
             for secret in secrets:
                 args += ["--secret", f"id={secret.id},src={secret.path}"]
             for key, value in (build_args or {}).items():

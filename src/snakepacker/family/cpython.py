@@ -60,10 +60,32 @@ class Release:
         return _SUITE_VENDORS[release]
 
     @property
+    def origin(self) -> str:
+        """Where the tarball comes from, in words (no host: mirrors are configuration)."""
+        if self.on_python_org:
+            return f"{PYTHON_ORG} release {self.file}"
+        return f"{self.vendor} archive {self.suite} {self.pool_path}{self.file}"
+
+    @property
     def context_name(self) -> str:
         """The tarball's name inside a build context: stable per version and compression."""
         ext = self.file.rsplit(".tar.", 1)[1]
         return f"cpython-{self.version}.tar.{ext}"
+
+
+# Run by a freshly built interpreter (any CPython 3.7+): prints the JSON record that
+# SBOMs read (inventory.py), from argv: the tarball's path in the build (hashed here),
+# its name, origin, the grade and the prefix.
+CPYTHON_RECORD_SCRIPT = (
+    "import hashlib, json, platform, sys, sysconfig; "
+    "keys = (\"tarball\", \"origin\", \"grade\", \"prefix\"); "
+    "record = dict(zip(keys, sys.argv[2:])); "
+    "record[\"sha256\"] = hashlib.sha256(open(sys.argv[1], \"rb\").read()).hexdigest(); "
+    "record.update(route=\"source\", minor=\"%d.%d\" % sys.version_info[:2], "
+    "version=platform.python_version(), "
+    "configure=sysconfig.get_config_var(\"CONFIG_ARGS\") or \"\"); "
+    "print(json.dumps(record, indent=1, sort_keys=True))"
+)
 
 
 @functools.cache

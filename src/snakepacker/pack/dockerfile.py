@@ -11,6 +11,7 @@ import json
 import shlex
 
 from snakepacker import __version__
+from snakepacker.family import labels as provenance
 from snakepacker.pack.installer import INSTALLERS
 from snakepacker.pack.plan import Plan
 from snakepacker.pack.project import Kind
@@ -174,6 +175,16 @@ def render(plan: Plan) -> str:
     }
     if plan.version:
         labels["org.opencontainers.image.version"] = plan.version
+    family = opts.family
+    labels.update({
+        "org.opencontainers.image.base.name": plan.final_ref,
+        "org.opencontainers.image.base.digest": "${SNAKEPACKER_PARENT}",
+        "io.snakepacker.parent": "${SNAKEPACKER_PARENT}",
+        "io.snakepacker.build": provenance.build_record(
+            family.distro.name, (plan.python,), family.release_grade),
+        "org.opencontainers.image.revision": "${SNAKEPACKER_REVISION}",
+        "org.opencontainers.image.created": "${SNAKEPACKER_CREATED}",
+    })
     code_dir = opts.workdir if project.kind is Kind.REQUIREMENTS else None
     context = {
         "version": __version__,

@@ -24,12 +24,13 @@ clean_up() {
     find /var/lib/apt/lists/partial /var/cache/apt/archives/partial \
         -mindepth 1 -maxdepth 1 -exec rm -rf {} + 2>/dev/null
     rm -f /var/cache/apt/*.bin
-    # Logs and backup copies that only record what happened in this layer.
+    # Logs and backup copies that only record what happened in this layer, and
+    # ldconfig's auxiliary cache (file times of this build; ldconfig remakes it).
     if [ -d /var/log/apt ]; then
         find /var/log/apt -mindepth 1 -maxdepth 1 -exec rm -rf {} + 2>/dev/null
     fi
     rm -f /var/log/dpkg.log /var/log/alternatives.log \
-        /var/cache/debconf/*-old /var/lib/dpkg/*-old
+        /var/cache/debconf/*-old /var/lib/dpkg/*-old /var/cache/ldconfig/aux-cache
     return 0
 }
 
