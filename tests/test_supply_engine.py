@@ -3,8 +3,9 @@ checked against the schema and against what the images themselves report (dpkg-q
 importlib.metadata, the interpreters), provenance labels, and reproducible builds
 compared with `images diff`.
 
-The images are built under a scratch namespace of this file's own, so the shared
-`snakepacker/*` tags are left alone; the engine's cache serves the layers they share.
+The family slice is the session's (tests/conftest.py); the tests that build `base`
+again (without cache, or at another time) do it under a scratch namespace of this
+file's own, `base` alone, so the slice's tags are left alone.
 """
 
 from __future__ import annotations
@@ -17,10 +18,9 @@ from pathlib import Path
 
 import pytest
 
-from snakepacker.engine import Engine
 from snakepacker.family.cpython import find_release
 from snakepacker.sbom import validate_cyclonedx, validate_spdx
-from tests.conftest import FAMILY_ARGS, FAMILY_TAGS, Docker, snakepacker
+from tests.helpers import FAMILY_ARGS, Docker, snakepacker
 
 pytestmark = pytest.mark.engine
 
@@ -40,25 +40,20 @@ def ref(tag: str) -> str:
     return f"sptest-supply-ns/python:{tag}"
 
 
+def scratch_names() -> list[str]:
+    return [ref("base"), "sptest-supply-reg/sptest-supply-ns/python/base",
+            "sptest-supply-reg/sptest-supply-ns/python:base"]
+
+
 @pytest.fixture(scope="module")
-def supply_family(engine: Engine) -> dict[str, str]:
-    """The CI slice of the family under the scratch namespace: the engine's cache
-    serves what it shares with the ordinary build."""
-    if not engine.image_exists("snakepacker/root:jammy") and not engine.image_exists(
-        "ubuntu:jammy"
-    ):
-        proc = snakepacker("bootstrap", "jammy")
-        assert proc.returncode == 0, proc.stderr[-3000:]
-    proc = snakepacker("images", "build", *FAMILY_TAGS, *FAMILY_ARGS, *SCRATCH)
-    assert proc.returncode == 0, proc.stderr[-5000:]
-    return {tag: ref(tag) for tag in ("base", "3.10", "3.12", "all", "all-pillow",
-                                      "3.12-pillow")}
+def supply_family(family_images: dict[str, str]) -> dict[str, str]:
+    return family_images
 
 
 @pytest.fixture(scope="module")
 def packed_demo(supply_family: dict[str, str], docker: Docker) -> str:
     docker("image", "rm", "--force", DEMO_TAG, check=False)
-    proc = snakepacker("pack", str(DEMO), "-t", DEMO_TAG, *FAMILY_ARGS, *SCRATCH)
+    proc = snakepacker("pack", str(DEMO), "-t", DEMO_TAG, *FAMILY_ARGS)
     assert proc.returncode == 0, proc.stderr[-4000:]
     return DEMO_TAG
 
@@ -215,8 +210,8 @@ def test_created_honours_source_date_epoch(supply_family: dict[str, str],
         after = docker("image", "inspect", "--format", "{{json .RootFS.Layers}}",
                        ref("base")).stdout
         assert after == before
-    finally:  # put the ordinary base back for the other tests
-        snakepacker("images", "build", "base", *FAMILY_ARGS, *SCRATCH)
+    finally:
+        docker("image", "rm", "--force", *scratch_names(), check=False)
 
 
 # -- reproducible builds --------------------------------------------------------------
@@ -248,8 +243,7 @@ def test_base_built_twice_without_cache_has_the_same_files(
         reverse = snakepacker("images", "diff", tags[2], tags[1])
         assert reverse.stdout.splitlines() == ["- /etc/sptest-extra  (file 0600 0:0 6 bytes)"]
     finally:
-        docker("image", "rm", "--force", *tags, check=False)
-        snakepacker("images", "build", "base", *FAMILY_ARGS, *SCRATCH)
+        docker("image", "rm", "--force", *tags, *scratch_names(), check=False)
 
 
 def test_a_library_installed_twice_without_cache_gives_the_same_files(
@@ -294,3 +288,19 @@ def test_diff_of_a_missing_image_is_one_line(supply_family: dict[str, str]) -> N
     proc = snakepacker("images", "diff", supply_family["base"], "sptest-supply-none:x")
     assert proc.returncode == 3
     assert len(proc.stderr.splitlines()) == 1
+
+
+def test_the_packed_demo_built_twice_without_cache_has_the_same_files(
+        supply_family: dict[str, str], docker: Docker) -> None:
+    """Bytecode keyed by hash, no installer time stamps, no password-change day: two
+    --no-cache packs of the same project give the same files."""
+    tags = [f"sptest-supply-demo-repro{n}:pytest" for n in (1, 2)]
+    try:
+        for tag in tags:
+            proc = snakepacker("pack", str(DEMO), "-t", tag, "--no-cache", *FAMILY_ARGS)
+            assert proc.returncode == 0, proc.stderr[-3000:]
+        same = snakepacker("images", "diff", *tags)
+        assert same.returncode == 0, same.stdout[-3000:]
+        assert same.stdout == ""
+    finally:
+        docker("image", "rm", "--force", *tags, check=False)

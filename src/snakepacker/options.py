@@ -135,8 +135,8 @@ OPTIONS: tuple[Option, ...] = (
            "when its daemon answers, else podman)", ENGINE_COMMANDS, default="auto",
            metavar="NAME", key=""),
     Option("cache", Type.FLAG, "use the engine's build cache (--no-cache builds every step "
-           "again, e.g. to check that a build is reproducible)", frozenset({BUILD}),
-           default=True),
+           "again, e.g. to check that a build is reproducible)", frozenset({BUILD, PACK}),
+           default=True, key=""),
     # -- sbom ----------------------------------------------------------------------------
     Option("format", Type.TEXT, "the SBOM's format: cyclonedx (1.6) or spdx (2.3), JSON",
            frozenset({SBOM}), default="cyclonedx", metavar="NAME", key=""),
@@ -449,6 +449,7 @@ def pack_options(values: Values, project: Project) -> PackOptions:
         extras=values["extras"],
         ignore_missing_libs=pack.check_sonames(values["ignore-missing-libs"]),
         minors_given=values.given("minors"),
+        cache=bool(values["cache"]),
         env=pack.check_env(values["env"]),
         volumes=pack.check_volumes(values["volume"]),
         ports=pack.check_ports(values["port"]),

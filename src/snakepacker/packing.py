@@ -198,7 +198,7 @@ def _probe(engine: Engine, plan: Plan, context: Path, secrets: list[Secret], say
     project = plan.project
     stage_id = engine.build(context, label=f"{project.label} (build stage)", secrets=secrets,
                             build_args=_build_args(plan, parent_id), progress=say,
-                            verbose=verbose)
+                            verbose=verbose, no_cache=not plan.options.cache)
     try:
         probe = engine.run(["--rm", "--entrypoint", "sh", stage_id, "-c",
                             f"cat {INFO}/scripts.txt; echo ---; cat {INFO}/dists.txt"])
@@ -277,7 +277,7 @@ def pack(options: PackOptions, engine: Engine, *, say: Say, verbose: bool = Fals
             say(describe_copy(copied, has_ignore))
         image_id = engine.build(context, label=project.label, secrets=secrets,
                                 build_args=_build_args(plan, parent_id), progress=say,
-                                verbose=verbose)
+                                verbose=verbose, no_cache=not options.cache)
     options = plan.options  # the project's name may have been learned from its metadata
     engine.tag(image_id, options.tags)
     seconds = time.monotonic() - started

@@ -110,9 +110,15 @@ def _env_words(plan: Plan) -> list[tuple[str, str]]:
             for key, value in plan.options.env]
 
 
+def _compiler(plan: Plan) -> str:
+    """compileall by the venv's Python, with .pyc keyed by the source's hash: an install
+    time in the header would make every build's files differ."""
+    return (f"{plan.options.venv_path}/bin/python -m compileall -q -j0 "
+            "--invalidation-mode unchecked-hash")
+
+
 def _compile(plan: Plan) -> str:
-    venv = plan.options.venv_path
-    return f"{venv}/bin/python -m compileall -q -j0 {venv} > /dev/null || true"
+    return f"{_compiler(plan)} {plan.options.venv_path} > /dev/null || true"
 
 
 def _steps(plan: Plan) -> tuple[list[str], str | None, str | None]:
@@ -227,6 +233,7 @@ def render(plan: Plan) -> str:
         "env": _env_words(plan),
         "env_args": sorted(env_build_args(plan)),
         "network_arg": NETWORK_ARG,
+        "compile": _compiler(plan),
         "ignore_missing": ",".join(opts.ignore_missing_libs),
         "volumes": json.dumps(list(opts.volumes)) if opts.volumes else None,
         "ports": " ".join(str(p) for p in opts.ports),

@@ -48,6 +48,7 @@ class PackOptions:
     volumes: tuple[str, ...] = ()
     ports: tuple[int, ...] = ()
     ignore_missing_libs: tuple[str, ...] = ()  # sonames find-libdeps lets pass
+    cache: bool = True  # False: the engine builds every step again (--no-cache)
     build_apt: tuple[str, ...] = ()  # extra packages for the build stage
     healthcheck: int | None = None  # the port a HEALTHCHECK probes
     tags_given: bool = True  # False: `tags` is the default, from the project's name
