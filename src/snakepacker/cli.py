@@ -130,10 +130,13 @@ def build_parser() -> argparse.ArgumentParser:
     opts.add_options(diff, opts.DIFF)
 
     sbom = commands.add_parser(
-        "sbom", help="print the SBOM of a local image (CycloneDX or SPDX JSON)",
+        "sbom", help="print the SBOM of an image (CycloneDX or SPDX JSON)",
         description="Print the software bill of materials of IMAGE, read from its own files "
                     "(dpkg database, Python distributions' metadata, the record of a "
-                    "source-built CPython); nothing of the image runs.")
+                    "source-built CPython); nothing of the image runs. An IMAGE that is "
+                    "not on the engine but in a registry is read from there: the SBOM "
+                    "stored beside it when it was pushed (REPO:sha256-<digest>.sbom), "
+                    "for this machine's platform.")
     sbom.add_argument("image", metavar="IMAGE")
     opts.add_options(sbom, opts.SBOM)
 
@@ -291,11 +294,22 @@ def cmd_images_diff(args: argparse.Namespace) -> int:
 
 
 def cmd_sbom(args: argparse.Namespace) -> int:
-    from snakepacker.sbom import check_format, sbom_for
+    from snakepacker import attach, registry
+    from snakepacker.platforms import native_platform
+    from snakepacker.sbom import MEDIA_TYPES, check_format, sbom_for
 
     values = opts.read(opts.SBOM, args)
     fmt = check_format(values["format"])
-    print(sbom_for(_engine(values), args.image, fmt), end="")
+    engine = _engine(values)
+    if engine.image_exists(args.image) or not registry.registry_host(args.image):
+        print(sbom_for(engine, args.image, fmt), end="")
+        return 0
+    # Not here but in a registry: the document stored beside the image when it was pushed.
+    stored = attach.fetch_for(args.image, native_platform())
+    if stored.media_type != MEDIA_TYPES[fmt]:
+        raise UsageError(f"the registry holds the SBOM of {args.image} as "
+                         f"{stored.media_type}, not {MEDIA_TYPES[fmt]}")
+    sys.stdout.write(stored.document.decode())
     return 0
 
 

@@ -259,3 +259,9 @@ def copy_by_digest(source: str, digest: str, destination_repo: str) -> str:
 def platform_tag(tag: str, platform: Platform) -> str:
     """The per-platform tag an image is pushed under before the list names it: 3.12-arm64."""
     return f"{tag}-{platform.suffix}"
+
+
+def skopeo_copy(source: str, destination: str, *flags: str) -> None:
+    """`skopeo copy` between any two transports (docker://, oci:DIR:NAME), as is."""
+    _run([_skopeo(), "copy", "--quiet", "--preserve-digests", *flags, source, destination],
+         None, f"copying {source} to {destination}")

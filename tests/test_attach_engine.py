@@ -1,0 +1,67 @@
+"""SBOMs stored beside pushed images in a real registry, and read back."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from snakepacker import attach, registry
+from snakepacker.errors import EngineError
+from tests.helpers import Docker
+
+pytestmark = pytest.mark.engine
+
+
+@pytest.fixture
+def pushed(registry: str, docker: Docker, tmp_path: Path) -> tuple[str, str]:
+    """A tiny image in the registry: (repository, digest)."""
+    (tmp_path / "hello.txt").write_text("hello\n")
+    (tmp_path / "Dockerfile").write_text("FROM scratch\nCOPY hello.txt /\n")
+    ref = f"{registry}/sptest/attach:one"
+    docker.build(str(tmp_path), "-t", ref)
+    try:
+        digest = registry_push(docker, ref)
+    finally:
+        docker("image", "rm", "--force", ref, check=False)
+    return f"{registry}/sptest/attach", digest
+
+
+def registry_push(docker: Docker, ref: str) -> str:
+    return registry.push(docker.engine.client, docker.engine.env, ref)
+
+
+def test_an_sbom_is_stored_under_cosigns_tag_and_read_back(pushed: tuple[str, str]) -> None:
+    repository, digest = pushed
+    document = json.dumps({"bomFormat": "CycloneDX", "specVersion": "1.6"}).encode()
+    where = attach.attach(repository, digest, document, "application/vnd.cyclonedx+json")
+    assert where == f"{repository}:sha256-{digest.split(':')[1]}.sbom"
+    stored = attach.fetch(repository, digest)
+    assert stored == attach.Stored("application/vnd.cyclonedx+json", document)
+    manifest = json.loads(subprocess.run(
+        ["skopeo", "inspect", "--raw", "--tls-verify=false", f"docker://{where}"],
+        capture_output=True, text=True, check=True).stdout)
+    assert manifest["layers"][0]["mediaType"] == "application/vnd.cyclonedx+json"
+    assert manifest["config"]["mediaType"] == attach.EMPTY_CONFIG
+
+
+def test_no_sbom_is_one_clear_error(pushed: tuple[str, str]) -> None:
+    repository, _digest = pushed
+    with pytest.raises(EngineError, match="holds no SBOM"):
+        attach.fetch(repository, "sha256:" + "0" * 64)
+
+
+def test_sbom_command_reads_the_stored_document_from_the_registry(
+        pushed: tuple[str, str]) -> None:
+    from tests.helpers import snakepacker
+
+    repository, digest = pushed
+    document = b'{"bomFormat": "CycloneDX"}\n'
+    attach.attach(repository, digest, document, "application/vnd.cyclonedx+json")
+    proc = snakepacker("sbom", f"{repository}@{digest}")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.encode() == document
+    wrong = snakepacker("sbom", f"{repository}@{digest}", "--format", "spdx")
+    assert wrong.returncode == 2 and "not application/spdx+json" in wrong.stderr
