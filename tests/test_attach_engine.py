@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -65,3 +67,30 @@ def test_sbom_command_reads_the_stored_document_from_the_registry(
     assert proc.stdout.encode() == document
     wrong = snakepacker("sbom", f"{repository}@{digest}", "--format", "spdx")
     assert wrong.returncode == 2 and "not application/spdx+json" in wrong.stderr
+
+
+@pytest.mark.skipif(shutil.which("cosign") is None,
+                    reason="cosign is not on this machine (Debian 13 ships it)")
+def test_sign_verify_and_a_tampered_tag_fails(pushed: tuple[str, str], docker: Docker,
+                                              tmp_path: Path) -> None:
+    from snakepacker import signing
+    from tests.helpers import snakepacker
+
+    repository, digest = pushed
+    env = {**os.environ, "COSIGN_PASSWORD": ""}
+    subprocess.run(["cosign", "generate-key-pair"], cwd=tmp_path, env=env, check=True,
+                   capture_output=True)
+    document = b'{"bomFormat": "CycloneDX"}\n'
+    where = attach.attach(repository, digest, document, "application/vnd.cyclonedx+json")
+    signing.sign(f"{repository}@{digest}", tmp_path / "cosign.key")
+    signing.sign(f"{repository}@{registry.remote_digest(where)}", tmp_path / "cosign.key")
+    good = snakepacker("verify", f"{repository}:one", "--key", str(tmp_path / "cosign.pub"))
+    assert good.returncode == 0, good.stderr
+
+    # Another image pushed under the same tag: not signed, so verification fails.
+    (tmp_path / "other.txt").write_text("other\n")
+    (tmp_path / "Dockerfile").write_text("FROM scratch\nCOPY other.txt /\n")
+    docker.build(str(tmp_path), "-t", f"{repository}:one")
+    registry_push(docker, f"{repository}:one")
+    bad = snakepacker("verify", f"{repository}:one", "--key", str(tmp_path / "cosign.pub"))
+    assert bad.returncode == 3 and bad.stderr.count("\n") == 1

@@ -112,7 +112,8 @@ def test_every_option_is_in_the_parser_of_its_commands() -> None:
     for option in opts.OPTIONS:
         for command in option.commands:
             positional = {"images dockerfile": ["x"], "bootstrap": ["x"], "pack": ["x"],
-                          "sbom": ["x"], "images diff": ["x", "y"], "images merge": ["x"]}
+                          "sbom": ["x"], "images diff": ["x", "y"], "images merge": ["x"],
+                          "verify": ["x"]}
             args = parser.parse_args([*command.split(), *positional.get(command, [])])
             assert hasattr(args, option.dest), (command, option.name)
 

@@ -140,6 +140,13 @@ def build_parser() -> argparse.ArgumentParser:
     sbom.add_argument("image", metavar="IMAGE")
     opts.add_options(sbom, opts.SBOM)
 
+    verify = commands.add_parser(
+        "verify", help="check the cosign signatures of a pushed image and of its SBOM",
+        description="Check, with cosign, the signature of every platform's image that REF "
+                    "names (REF may be a multi-platform list) and of each image's SBOM.")
+    verify.add_argument("ref", metavar="REF")
+    opts.add_options(verify, opts.VERIFY)
+
     boot = commands.add_parser(
         "bootstrap",
         help="make a distro's root image from its package archive (for machines that "
@@ -313,6 +320,29 @@ def cmd_sbom(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_verify(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from snakepacker import attach, registry, signing
+
+    values = opts.read(opts.VERIFY, args)
+    if not values["key"]:
+        raise UsageError("name the public key: --key FILE (or SNAKEPACKER_KEY)")
+    key = Path(values["key"])
+    signing.cosign()  # absent: one line, before any registry is asked
+    repository = registry.repository(args.ref)
+    entries = registry.image_digests(args.ref)
+    for digest in entries:
+        signing.verify(f"{repository}@{digest}", key)
+        sbom = attach.sbom_ref(repository, digest)
+        sbom_digest = registry.remote_digest(sbom)
+        if sbom_digest is None:
+            raise EngineError(f"{repository}@{digest} has no SBOM to verify ({sbom})")
+        signing.verify(f"{repository}@{sbom_digest}", key)
+        print(f"{repository}@{digest}: image and SBOM signed by {key}")
+    return 0
+
+
 # -- bootstrap -----------------------------------------------------------------------------
 
 
@@ -369,6 +399,7 @@ COMMANDS = {
     ("images", "merge"): cmd_images_merge,
     ("images", "diff"): cmd_images_diff,
     ("sbom", None): cmd_sbom,
+    ("verify", None): cmd_verify,
     ("bootstrap", None): cmd_bootstrap,
     ("pack", None): cmd_pack,
 }

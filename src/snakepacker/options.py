@@ -48,7 +48,7 @@ TOOL_TABLE = "[tool.snakepacker]"
 LIST, DOCKERFILE, BUILD = "images list", "images dockerfile", "images build"
 BOOTSTRAP, PACK = "bootstrap", "pack"
 MATRIX, MERGE = "images matrix", "images merge"
-SBOM, DIFF = "sbom", "images diff"
+SBOM, DIFF, VERIFY = "sbom", "images diff", "verify"
 FAMILY_COMMANDS = frozenset({LIST, DOCKERFILE, BUILD, PACK})
 ENGINE_COMMANDS = frozenset({LIST, BUILD, BOOTSTRAP, PACK, MERGE, SBOM, DIFF})
 
@@ -138,6 +138,8 @@ OPTIONS: tuple[Option, ...] = (
            "again, e.g. to check that a build is reproducible)", frozenset({BUILD, PACK}),
            default=True, key=""),
     # -- sbom ----------------------------------------------------------------------------
+    Option("key", Type.TEXT, "the cosign public key the signatures must match",
+           frozenset({VERIFY}), metavar="FILE", key=""),
     Option("format", Type.TEXT, "the SBOM's format: cyclonedx (1.6) or spdx (2.3), JSON",
            frozenset({SBOM}), default="cyclonedx", metavar="NAME", key=""),
     # -- pack ----------------------------------------------------------------------------
@@ -466,7 +468,8 @@ def family_from(cli: Mapping[str, Any] | None = None, env: Mapping[str, str] | N
 
 # -- the README's option reference ----------------------------------------------------
 
-_COMMAND_ORDER = (LIST, DOCKERFILE, BUILD, DIFF, MATRIX, MERGE, BOOTSTRAP, PACK, SBOM)
+_COMMAND_ORDER = (LIST, DOCKERFILE, BUILD, DIFF, MATRIX, MERGE, BOOTSTRAP, PACK, SBOM,
+                  VERIFY)
 
 
 def reference_markdown(commands: Iterable[str] = _COMMAND_ORDER) -> str:

@@ -265,3 +265,11 @@ def skopeo_copy(source: str, destination: str, *flags: str) -> None:
     """`skopeo copy` between any two transports (docker://, oci:DIR:NAME), as is."""
     _run([_skopeo(), "copy", "--quiet", "--preserve-digests", *flags, source, destination],
          None, f"copying {source} to {destination}")
+
+
+def image_digests(ref: str) -> tuple[str, ...]:
+    """The digests of the images REF names: each platform's, for a list; its own else."""
+    manifest = json.loads(raw_manifest(ref))
+    if "manifests" in manifest:
+        return tuple(str(item["digest"]) for item in manifest["manifests"])
+    return (manifest_digest(ref),)
