@@ -25,6 +25,7 @@ from snakepacker.errors import EngineError, SnakepackerError, UsageError
 from snakepacker.family.distros import DISTROS, get_distro
 from snakepacker.family.images import Family
 from snakepacker.pack.project import Kind, inspect_source
+from snakepacker.platforms import Platform
 
 PACK_DESCRIPTION = """\
 Pack a Python project or a requirement into a compact image that runs read-only.
@@ -106,6 +107,16 @@ def build_parser() -> argparse.ArgumentParser:
     build.add_argument("--all", action="store_true", help="build the whole family")
     build.add_argument("-v", "--verbose", action="store_true", help="show every build line")
     opts.add_options(build, opts.BUILD)
+
+    push = images_cmds.add_parser(
+        "push", help="build what is missing, smoke-test, push every platform's image and "
+                     "write one multi-platform list per name and tag",
+    )
+    push.add_argument("tags", nargs="*", metavar="TAG",
+                      help="tags to push (see `snakepacker images list`)")
+    push.add_argument("--all", action="store_true", help="push the whole family")
+    push.add_argument("-v", "--verbose", action="store_true", help="show every build line")
+    opts.add_options(push, opts.PUSH)
 
     boot = commands.add_parser(
         "bootstrap",
@@ -196,21 +207,54 @@ def cmd_images_dockerfile(args: argparse.Namespace) -> int:
     return 0
 
 
+def _families(args: argparse.Namespace, command: str,
+              ) -> tuple[dict[Platform, Family], list[str], opts.Values]:
+    """One family per platform asked for, and the image names the command is about;
+    bad tags and platforms that cannot run here fail before the engine is touched."""
+    values = opts.read(command, args)
+    options = opts.family_options(values)
+    platforms = opts.platforms_of(values)
+    families = {p: Family(options, platform=p) for p in platforms}
+    family = families[platforms[0]]
+    verb = command.split()[-1]
+    if args.all == bool(args.tags):
+        raise UsageError(f"name the tags to {verb}, or --all (not both)")
+    names = [image.name for image in family] if args.all else \
+        [family.get(tag).name for tag in args.tags]
+    return families, names, values
+
+
 def cmd_images_build(args: argparse.Namespace) -> int:
     from snakepacker.build import build_images
 
-    family, values = _family(args, opts.BUILD)
-    if args.all == bool(args.tags):
-        raise UsageError("name the tags to build, or --all (not both)")
-    names = [image.name for image in family] if args.all else args.tags
-    for name in names:
-        family.get(name)  # unknown tags fail before the engine is touched
+    families, names, values = _families(args, opts.BUILD)
     engine = _engine(values)
-    built = build_images(engine, family, names, progress=_say, verbose=args.verbose)
-    width = max(len(family.tag(b.image.name)) for b in built)
-    for b in built:
-        tag = family.tag(b.image.name).ljust(width)
-        print(f"{tag}  {b.size / 1e6:7.1f} MB  {'  '.join(b.names)}")
+    for platform, family in families.items():
+        if len(families) > 1:
+            _say(f"building for {platform.name}")
+        built = build_images(engine, family, names, progress=_say, verbose=args.verbose)
+        width = max(len(family.tag(b.image.name)) for b in built)
+        for b in built:
+            tag = family.tag(b.image.name).ljust(width)
+            print(f"{tag}  {platform.name:12}  {b.size / 1e6:7.1f} MB  "
+                  f"{'  '.join(b.names + b.patch_names)}")
+    return 0
+
+
+def cmd_images_push(args: argparse.Namespace) -> int:
+    from snakepacker.build import build_images
+    from snakepacker.shipping import EngineRegistry, family_shipments, ship, summary
+
+    families, names, values = _families(args, opts.PUSH)
+    engine = _engine(values)
+    built = {}
+    for platform, family in families.items():
+        _say(f"building for {platform.name}")
+        built[platform] = build_images(engine, family, names, progress=_say,
+                                       verbose=args.verbose)
+    shipments = family_shipments(families, built, names, values["hub"] or None, _say)
+    for line in summary(ship(engine, EngineRegistry(engine), shipments, _say)):
+        print(line)
     return 0
 
 
@@ -222,8 +266,10 @@ def cmd_bootstrap(args: argparse.Namespace) -> int:
 
     values = opts.read(opts.BOOTSTRAP, args)
     distro = get_distro(args.distro)
+    platforms = opts.platforms_of(values)
     engine = _engine(values)
-    print(bootstrap(distro, engine, values["namespace"], progress=_say))
+    for platform in platforms:
+        print(bootstrap(distro, engine, values["namespace"], progress=_say, platform=platform))
     return 0
 
 
@@ -266,6 +312,7 @@ COMMANDS = {
     ("images", "list"): cmd_images_list,
     ("images", "dockerfile"): cmd_images_dockerfile,
     ("images", "build"): cmd_images_build,
+    ("images", "push"): cmd_images_push,
     ("bootstrap", None): cmd_bootstrap,
     ("pack", None): cmd_pack,
 }

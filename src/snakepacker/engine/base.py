@@ -97,8 +97,10 @@ class Engine(Protocol):
         build_args: Mapping[str, str] | None = None,
         progress: Progress | None = None,
         verbose: bool = False,
+        platform: str | None = None,
     ) -> str:
-        """Build ``context/Dockerfile``; return the image id. Tags nothing.
+        """Build ``context/Dockerfile`` for PLATFORM (default: the engine's own); return
+        the image id. Tags nothing.
 
         On failure raises BuildError naming the failing step, with its output's tail.
         On every way out (failure, interrupt) the build has stopped, engine side too.

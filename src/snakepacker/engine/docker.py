@@ -86,6 +86,7 @@ class DockerEngine(CliEngine):
         build_args: Mapping[str, str] | None = None,
         progress: Progress | None = None,
         verbose: bool = False,
+        platform: str | None = None,
     ) -> str:
         with tempfile.TemporaryDirectory(prefix="snakepacker-iid-") as tmp:
             iidfile = Path(tmp) / "iid"
@@ -94,6 +95,8 @@ class DockerEngine(CliEngine):
                 args += ["--secret", f"id={secret.id},src={secret.path}"]
             for key, value in (build_args or {}).items():
                 args += ["--build-arg", f"{key}={value}"]
+            if platform:
+                args += ["--platform", platform]
             args.append(str(context))
             tail: collections.deque[str] = collections.deque(maxlen=400)
             with BuildChild(args, self.env) as child:

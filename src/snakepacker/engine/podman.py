@@ -106,6 +106,7 @@ class PodmanEngine(CliEngine):
         build_args: Mapping[str, str] | None = None,
         progress: Progress | None = None,
         verbose: bool = False,
+        platform: str | None = None,
     ) -> str:
         with tempfile.TemporaryDirectory(prefix="snakepacker-iid-") as tmp, \
                 tempfile.TemporaryDirectory(prefix="snakepacker-podman-",
@@ -116,6 +117,8 @@ class PodmanEngine(CliEngine):
                 args += ["--secret", f"id={secret.id},src={secret.path}"]
             for key, value in (build_args or {}).items():
                 args += ["--build-arg", f"{key}={value}"]
+            if platform:
+                args += ["--platform", platform]
             args.append(str(context))
             tail: collections.deque[str] = collections.deque(maxlen=400)
             env = {**self.env, "TMPDIR": private}
