@@ -294,17 +294,34 @@ def cmd_pack(args: argparse.Namespace) -> int:
                                 decide_entrypoint=True)
         print(render(plan), end="")
         return 0
+    platforms = opts.platforms_of(values)
+    if values["push"]:
+        from snakepacker.shipping import pack_shipments
+
+        pack_shipments(options.tags, {})  # every -t names a registry, before any build
     engine = _engine(values)
-    packed = packing.pack(options, engine, say=_say, verbose=args.verbose,
-                          include_secrets=tuple(args.include_secret))
-    plan = packed.plan
-    options = plan.options  # the default tag may come from the installed metadata
-    _say(f"built {', '.join(options.tags)} ({packed.image_id[:19]}) in {packed.seconds:.0f}s")
-    entry = " ".join(plan.entrypoint or ()) or "-"
-    print(f"{options.tags[0]}: Python {plan.python.minor}, entrypoint {entry}"
-          f"{' ' + ' '.join(plan.cmd) if plan.cmd else ''}")
-    for line in packed.report.lines():
-        print(line)
+    images: dict[Platform, str] = {}
+    for platform in platforms:
+        if len(platforms) > 1:
+            _say(f"packing for {platform.name}")
+        packed = packing.pack(options, engine, say=_say, verbose=args.verbose,
+                              include_secrets=tuple(args.include_secret), platform=platform)
+        images[platform] = packed.image_id
+        plan = packed.plan
+        tags = plan.options.tags  # the default tag may come from the installed metadata
+        _say(f"built {', '.join(tags)} for {platform.name} ({packed.image_id[:19]}) "
+             f"in {packed.seconds:.0f}s")
+        entry = " ".join(plan.entrypoint or ()) or "-"
+        print(f"{tags[0]} ({platform.name}): Python {plan.python.minor}, entrypoint {entry}"
+              f"{' ' + ' '.join(plan.cmd) if plan.cmd else ''}")
+        for line in packed.report.lines():
+            print(line)
+    if values["push"]:
+        from snakepacker.shipping import EngineRegistry, pack_shipments, ship, summary
+
+        shipped = ship(engine, EngineRegistry(engine), pack_shipments(tags, images), _say)
+        for line in summary(shipped):
+            print(line)
     return 0
 
 

@@ -26,7 +26,7 @@ from typing import Protocol
 from snakepacker import registry as reg
 from snakepacker.build import Built
 from snakepacker.engine import Engine
-from snakepacker.errors import BuildError
+from snakepacker.errors import BuildError, UsageError
 from snakepacker.family.images import Family, Kind
 from snakepacker.platforms import Platform
 
@@ -133,9 +133,9 @@ def push_platforms(engine: Engine, registry: Registry, shipments: Sequence[Shipm
     repository; return the digests. The first failure raises: no list is made then."""
     pushed: dict[tuple[str, Platform], str] = {}
     for shipment in shipments:
-        home = reg.repository(shipment.names[0])
+        home, tag = reg.repository(shipment.names[0]), reg.tag_of(shipment.names[0])
         for platform, image in shipment.images.items():
-            ref = f"{home}:{reg.platform_tag(shipment.tag, platform)}"
+            ref = f"{home}:{reg.platform_tag(tag, platform)}"
             engine.tag(image, [ref])
             progress(f"pushing {shipment.tag} for {platform.name}")
             pushed[shipment.tag, platform] = registry.push(ref)
@@ -217,3 +217,11 @@ def family_shipments(families: Mapping[Platform, Family],
             progress(f"no patch tag for {tag}: the platforms' interpreters differ "
                      f"({', '.join(sorted(map(str, versions)))})")
     return shipments
+
+
+def pack_shipments(tags: Sequence[str], images: Mapping[Platform, str]) -> list[Shipment]:
+    """One shipment per -t tag of a packed application (each names its registry)."""
+    for tag in tags:
+        if not reg.registry_host(tag):
+            raise UsageError(f"--push: -t {tag} names no registry (REGISTRY/NAME:TAG)")
+    return [Shipment(tag, images, (tag,), python=True) for tag in tags]
