@@ -135,9 +135,12 @@ def build_images(
         for number, item in enumerate(rendered, 1):
             image = item.image
             tag = family.tag(image.name)
+            if family.foreign:
+                tag += f" for {family.platform.name}"
             progress(f"[{number}/{len(rendered)}] building {tag}")
             started = time.monotonic()
-            with tempfile.TemporaryDirectory(prefix=f"snakepacker-{tag}-") as tmp:
+            prefix = f"snakepacker-{family.tag(image.name)}-"
+            with tempfile.TemporaryDirectory(prefix=prefix) as tmp:
                 write_context(item, tarballs, Path(tmp))
                 image_id = engine.build(
                     Path(tmp),

@@ -242,18 +242,13 @@ def cmd_images_build(args: argparse.Namespace) -> int:
 
 
 def cmd_images_push(args: argparse.Namespace) -> int:
-    from snakepacker.build import build_images
-    from snakepacker.shipping import EngineRegistry, family_shipments, ship, summary
+    from snakepacker.shipping import EngineRegistry, push_family, summary
 
     families, names, values = _families(args, opts.PUSH)
     engine = _engine(values)
-    built = {}
-    for platform, family in families.items():
-        _say(f"building for {platform.name}")
-        built[platform] = build_images(engine, family, names, progress=_say,
-                                       verbose=args.verbose)
-    shipments = family_shipments(families, built, names, values["hub"] or None, _say)
-    for line in summary(ship(engine, EngineRegistry(engine), shipments, _say)):
+    shipped = push_family(engine, EngineRegistry(engine), families, names,
+                          hub=values["hub"] or None, progress=_say, verbose=args.verbose)
+    for line in summary(shipped):
         print(line)
     return 0
 

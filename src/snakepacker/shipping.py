@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from snakepacker import registry as reg
-from snakepacker.build import Built
+from snakepacker.build import Built, build_images
 from snakepacker.engine import Engine
 from snakepacker.errors import BuildError, UsageError
 from snakepacker.family.images import Family, Kind
@@ -98,11 +98,12 @@ class EngineRegistry:
         reg.copy_all(source, destination)
 
 
-def published_names(names: tuple[str, str, str], hub: str | None) -> tuple[str, str, str]:
-    """A family image's three names as pushed: the short one on HUB when one is given
-    (default: the engine's default registry, which the short name means by itself)."""
+def published_names(names: tuple[str, str, str], hub: str | None) -> tuple[str, ...]:
+    """A family image's three names as pushed, the list's home first: the short one on
+    HUB when one is given (default: the engine's default registry, which the short
+    name means by itself). Names that coincide are one name."""
     long_, one_repo, short = names
-    return (one_repo, long_, f"{hub}/{short}" if hub else short)
+    return tuple(dict.fromkeys((one_repo, long_, f"{hub}/{short}" if hub else short)))
 
 
 def smoke_test(engine: Engine, shipments: Sequence[Shipment], progress: Progress) -> None:
@@ -189,6 +190,20 @@ def summary(shipped: Sequence[Shipped]) -> list[str]:
     widths = [max(len(r[i]) for r in rows) for i in range(4)]
     return ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip()
             for r in rows]
+
+
+def push_family(engine: Engine, registry: Registry, families: Mapping[Platform, Family],
+                names: Sequence[str], *, hub: str | None, progress: Progress,
+                verbose: bool = False) -> list[Shipped]:
+    """`images push`: build NAMES (and what they stand on) for every platform, then
+    smoke-test, push and write the lists; a failed build raises before any push."""
+    built: dict[Platform, list[Built]] = {}
+    for platform, family in families.items():
+        progress(f"building for {platform.name}")
+        built[platform] = build_images(engine, family, names, progress=progress,
+                                       verbose=verbose)
+    return ship(engine, registry, family_shipments(families, built, names, hub, progress),
+                progress)
 
 
 def family_shipments(families: Mapping[Platform, Family],
