@@ -109,9 +109,13 @@ def published_names(names: tuple[str, str, str], hub: str | None) -> tuple[str, 
 def smoke_test(engine: Engine, shipments: Sequence[Shipment], progress: Progress) -> None:
     """Run every platform's image once: python3 reports the platform's machine name for
     a target image; anything else must run `sh -c true`. BuildError on the first that
-    does not, before anything is pushed."""
+    does not, before anything is pushed. (A patch tag's images are its tag's: once.)"""
+    tested: set[tuple[Platform, str]] = set()
     for shipment in shipments:
         for platform, image in shipment.images.items():
+            if (platform, image) in tested:
+                continue
+            tested.add((platform, image))
             progress(f"smoke test {shipment.tag} on {platform.name}")
             args = ["--rm", "--platform", platform.name]
             if shipment.python:
