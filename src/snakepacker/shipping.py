@@ -154,15 +154,17 @@ def write_lists(registry: Registry, shipment: Shipment, digests: Mapping[Platfor
     home = shipment.names[0]
     platforms = tuple(p.name for p in shipment.images)
     wanted = {p.name: digests[p] for p in shipment.images}
-    if shipment.immutable:
-        existing = registry.entries(home)
-        if existing is not None and existing != wanted:
-            progress(f"kept {home}: the immutable tag already names other images")
-            return Shipped(shipment.tag, platforms, "", (), kept=True)
+    existing = registry.entries(home)
+    if shipment.immutable and existing is not None and existing != wanted:
+        progress(f"kept {home}: the immutable tag already names other images")
+        return Shipped(shipment.tag, platforms, "", (), kept=True)
     before = registry.remote_digest(home)
-    members = [reg.by_digest(home, digests[p]) for p in shipment.images]
-    digest = registry.make_list(home, members)
-    moved = [home] if before != digest else []
+    if existing == wanted and before is not None:
+        digest, moved = before, []  # the very list is there: nothing to write
+    else:
+        members = [reg.by_digest(home, digests[p]) for p in shipment.images]
+        digest = registry.make_list(home, members)
+        moved = [home] if before != digest else []
     for name in shipment.names[1:]:
         if registry.remote_digest(name) != digest:
             registry.copy_all(home, name)
