@@ -191,3 +191,37 @@ def test_ship_of_a_pack_pushes_per_platform_tags_then_one_list() -> None:
     ship(engine, registry, [shipment], quiet)
     assert registry.calls == [("push", f"{REG}/demo:1-amd64"), ("push", f"{REG}/demo:1-arm64"),
                               ("make_list", f"{REG}/demo:1")]
+
+
+def test_platforms_come_from_the_table_and_default_to_this_machine() -> None:
+    from snakepacker.options import BUILD, PACK, platforms_of, read
+    from snakepacker.platforms import native_platform
+
+    assert platforms_of(read(BUILD, {}, env={})) == (native_platform(),)
+    env = {"SNAKEPACKER_PLATFORMS": "linux/amd64, linux/arm64"}
+    assert [p.name for p in platforms_of(read(BUILD, {}, env=env))] == [
+        "linux/amd64", "linux/arm64"]
+    tool = {"platform": ["linux/arm64"]}
+    assert [p.name for p in platforms_of(read(PACK, {}, env={}, pyproject=tool))] == [
+        "linux/arm64"]
+
+
+def test_a_platform_named_twice_or_unknown_is_a_usage_error() -> None:
+    from snakepacker.errors import UsageError
+    from snakepacker.options import BUILD, platforms_of, read
+
+    for bad in ("linux/amd64,linux/amd64", "linux/s390x"):
+        with pytest.raises(UsageError):
+            platforms_of(read(BUILD, {"platform": [bad]}, env={}))
+
+
+def test_patch_tags_follow_the_tag_and_refuse_another_minor() -> None:
+    from snakepacker.errors import UsageError
+
+    fam = families(AMD64)[AMD64]
+    assert fam.patch_tag("3.11", "3.11.2") == "3.11.2-bookworm"
+    assert fam.patch_tag("3.11-pillow", "3.11.2") == "3.11.2-pillow-bookworm"
+    with pytest.raises(UsageError):
+        fam.patch_tag("3.11", "3.12.1")
+    with pytest.raises(UsageError):
+        fam.patch_tag("base", "3.11.2")
