@@ -107,8 +107,11 @@ def test_pulled_by_platform_each_image_runs_its_own_machine(
 ) -> None:
     registry, out = pushed
     digest = summary_rows(out)["3.11-bookworm"][1]
-    for platform, machine in (("linux/amd64", "x86_64"), ("linux/arm64", "aarch64")):
-        ref = f"{registry}/{NS}/python@{digest}"
+    # The list by digest, resolved by --platform. Each platform from another of the
+    # names: the 20.10 engine refuses to store a second platform under one REPO@DIGEST.
+    for platform, machine, name in (("linux/amd64", "x86_64", names(registry, "x")[2]),
+                                    ("linux/arm64", "aarch64", names(registry, "x")[0])):
+        ref = f"{reg.repository(name)}@{digest}"
         run = docker("run", "--rm", "--pull", "always", "--platform", platform,
                      "--entrypoint", "python3", ref, "-c", MACHINE)
         assert run.stdout.strip() == machine

@@ -141,9 +141,14 @@ def push_platforms(engine: Engine, registry: Registry, shipments: Sequence[Shipm
         home, tag = reg.repository(shipment.names[0]), reg.tag_of(shipment.names[0])
         for platform, image in shipment.images.items():
             ref = f"{home}:{reg.platform_tag(tag, platform)}"
+            ours = not engine.image_exists(ref)  # a local tag of the user's stays
             engine.tag(image, [ref])
             progress(f"pushing {shipment.tag} for {platform.name}")
-            pushed[shipment.tag, platform] = registry.push(ref)
+            try:
+                pushed[shipment.tag, platform] = registry.push(ref)
+            finally:
+                if ours:
+                    engine.remove([ref])  # only the name: the image keeps its others
     return pushed
 
 
