@@ -49,14 +49,27 @@ def chain(engine: Engine) -> str:
     return proc.stdout
 
 
+def forget(docker: Docker, registry: str) -> None:
+    """Drop the engine's local names and pulls under REGISTRY (a port of this run)."""
+    listing = docker("images", "--digests", "--format",
+                     "{{.Repository}}:{{.Tag}} {{.Repository}}@{{.Digest}}").stdout
+    refs = {ref for line in listing.splitlines() for ref in line.split()
+            if ref.startswith(f"{registry}/") and "<none>" not in ref}
+    if refs:
+        docker("image", "rm", *sorted(refs), check=False)
+
+
 @pytest.fixture(scope="module")
-def pushed(chain: str, registry: str) -> Iterator[tuple[str, str]]:
+def pushed(chain: str, registry: str, docker: Docker) -> Iterator[tuple[str, str]]:
     """The slice pushed once: the long names under REGISTRY/ghcr, the short ones on
     REGISTRY itself (standing in for the hub); yields the registry and the summary."""
     proc = snakepacker("images", "push", *TAGS, *SLICE, "--platform", PLATFORMS,
                        "--registry", f"{registry}/ghcr", "--hub", registry)
     assert proc.returncode == 0, proc.stderr[-3000:]
-    yield registry, proc.stdout
+    try:
+        yield registry, proc.stdout
+    finally:
+        forget(docker, registry)
 
 
 def summary_rows(out: str) -> dict[str, tuple[str, str, str]]:
@@ -138,6 +151,13 @@ def test_pack_for_arm64_pushes_an_app_that_runs_there(
     chain: str, registry: str, docker: Docker
 ) -> None:
     tag = f"{registry}/demo-app:arm64"
+    try:
+        pack_and_run_on_arm64(tag, docker)
+    finally:
+        forget(docker, registry)
+
+
+def pack_and_run_on_arm64(tag: str, docker: Docker) -> None:
     proc = snakepacker("pack", str(DEMO), "--python", "3.11", *SLICE, "--platform",
                        "linux/arm64", "--push", "-t", tag)
     assert proc.returncode == 0, proc.stderr[-3000:]
@@ -169,4 +189,5 @@ def test_a_push_that_fails_half_way_leaves_the_earlier_list(chain: str, docker: 
         assert len(errors) == 1 and "127.0.0.1" in errors[0], second.stderr[-2000:]
         assert reg.remote_digest(tag) == before  # the list did not move
         assert reg.remote_digest(member) != member_before  # though the new image went up
-    docker("image", "rm", tag, dead, check=False)
+        forget(docker, live)
+    forget(docker, dead.split("/")[0])

@@ -258,7 +258,12 @@ def pack(options: PackOptions, engine: Engine, *, say: Say, verbose: bool = Fals
     for ref in (plan.build_ref, plan.final_ref):
         if not engine.image_exists(ref):
             name = ref.rsplit(":", 1)[-1]
-            raise UsageError(f"{ref} is not built here: run `snakepacker images build {name}`")
+            where = ""
+            if family.foreign:
+                name = name.removesuffix(f"-{family.platform.suffix}")
+                where = f" --platform {family.platform.name}"
+            raise UsageError(f"{ref} is not built here: run `snakepacker images build "
+                             f"{name}{where}`")
     # Wheels built from sdists are cached per build image: the very image, since a
     # rebuilt `all` may link against other libraries than the one that built them.
     build_id = engine.image_id(plan.build_ref) or ""
