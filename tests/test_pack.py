@@ -18,6 +18,7 @@ from snakepacker.pack.dockerfile import render, render_build_stage
 from snakepacker.pack.plan import Plan, choose_entrypoint, choose_minor, make_plan
 from snakepacker.pack.project import Kind, inspect_source, is_pinned
 from snakepacker.packing import write_context
+from snakepacker.platforms import get_platform
 
 DEMO = Path(__file__).resolve().parents[1] / "examples" / "demo-app"
 ENV: dict[str, str] = {}  # no SNAKEPACKER_* from the caller's environment
@@ -475,13 +476,18 @@ def test_valid_tags(tag: str) -> None:
     assert options_for(DEMO, "-t", tag).tags == (tag,)
 
 
-def test_the_wheel_cache_is_per_distro_and_build_image() -> None:
+def test_the_wheel_cache_is_per_distro_build_image_and_platform() -> None:
     plain = render(plan_for(DEMO))
     pillow = render(plan_for(DEMO, "--pillow"))
     bookworm = render(plan_for(DEMO, "--distro", "bookworm"))
-    assert re.search(r"id=snakepacker-uv-jammy-all\s", plain)
-    assert re.search(r"id=snakepacker-uv-jammy-all-pillow\s", pillow)
-    assert re.search(r"id=snakepacker-uv-bookworm-all\s", bookworm)
+    assert re.search(r"id=snakepacker-uv-jammy-all-amd64\s", plain)
+    assert re.search(r"id=snakepacker-uv-jammy-all-pillow-amd64\s", pillow)
+    assert re.search(r"id=snakepacker-uv-bookworm-all-amd64\s", bookworm)
+    options = options_for(DEMO)
+    arm = make_plan(options, Family(options.family, platform=get_platform("linux/arm64")),
+                    "3.12", decide_entrypoint=True)
+    assert re.search(r"id=snakepacker-uv-jammy-all-arm64\s", render(arm))
+    assert "FROM snakepacker/python:all-arm64 AS build" in render(arm)
 
 
 def test_the_index_digest_keys_the_resolving_steps(tmp_path: Path) -> None:

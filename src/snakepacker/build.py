@@ -1,4 +1,10 @@
-"""Build family images on the engine, in dependency order, tagging only what succeeded."""
+"""Build family images on the engine, in dependency order, tagging only what succeeded.
+
+A family is built for one platform at a time, from that platform's own root: every
+FROM names the platform's local parent, so no layer of another platform ends up under
+its tags. A target image is also tagged with its immutable patch tag (3.12.3), the
+version its built interpreter reports (under emulation on a foreign platform).
+"""
 
 from __future__ import annotations
 
@@ -17,6 +23,7 @@ from snakepacker.engine import Engine
 from snakepacker.errors import SnakepackerError
 from snakepacker.family.images import Family, Image, Kind
 from snakepacker.family.options import DEFAULT_NAMESPACE
+from snakepacker.registry import by_digest, platform_digest, registry_host
 from snakepacker.render import Rendered, render
 from snakepacker.sources import fetch
 
@@ -30,6 +37,8 @@ class Built:
     names: tuple[str, ...]
     size: int
     seconds: float
+    version: str | None = None  # the interpreter's X.Y.Z, for a target image
+    patch_names: tuple[str, ...] = ()  # the local names of its patch tag
 
 
 def resolve_root(engine: Engine, family: Family, progress: Progress) -> str:
@@ -37,14 +46,23 @@ def resolve_root(engine: Engine, family: Family, progress: Progress) -> str:
     distro = family.distro
     forced = family.options.root_image
     if forced:
+        if family.foreign and registry_host(forced):
+            # A single image from a registry is taken whatever its platform: pin the
+            # digest of this platform's one, checked.
+            return by_digest(forced, platform_digest(forced, family.platform))
         if engine.image_exists(forced) or engine.pull(forced):
             return forced
         raise SnakepackerError(f"root image {forced} is neither present nor pullable")
     # A root bootstrapped under this family's namespace, else under the default one.
     for namespace in dict.fromkeys((family.options.namespace, DEFAULT_NAMESPACE)):
-        bootstrapped = root_ref(distro, namespace)
+        bootstrapped = root_ref(distro, namespace, family.platform)
         if engine.image_exists(bootstrapped):
             return bootstrapped
+    if family.foreign:  # the official name would be looked up for the wrong platform
+        raise SnakepackerError(
+            f"no {family.platform.name} root for {distro.name}; run `snakepacker bootstrap "
+            f"{distro.name} --platform {family.platform.name}` first"
+        )
     official = distro.official_image
     if engine.image_exists(official):
         return official
@@ -55,6 +73,21 @@ def resolve_root(engine: Engine, family: Family, progress: Progress) -> str:
         f"no root image for {distro.name}: {official} cannot be pulled here and none was "
         f"bootstrapped; run `snakepacker bootstrap {distro.name}` first"
     )
+
+
+VERSION_PROBE = "import platform; print(platform.python_version())"
+
+
+def python_version(engine: Engine, image_id: str, family: Family) -> str:
+    """The X.Y.Z the interpreter of a built target image reports."""
+    where = ["--platform", family.platform.name] if family.foreign else []
+    proc = engine.run(["--rm", *where, "--entrypoint", "python3", image_id, "-c",
+                       VERSION_PROBE], check=False)
+    version = proc.stdout.strip()
+    if proc.returncode != 0 or not version[:1].isdigit():
+        detail = (proc.stderr or proc.stdout).strip().splitlines()[-1:] or ["no output"]
+        raise SnakepackerError(f"the built interpreter did not say its version: {detail[0]}")
+    return version
 
 
 def write_context(rendered: Rendered, tarballs: dict[str, Path], folder: Path) -> None:
@@ -116,9 +149,12 @@ def build_images(
         for number, item in enumerate(rendered, 1):
             image = item.image
             tag = family.tag(image.name)
+            if family.foreign:
+                tag += f" for {family.platform.name}"
             progress(f"[{number}/{len(rendered)}] building {tag}")
             started = time.monotonic()
-            with tempfile.TemporaryDirectory(prefix=f"snakepacker-{tag}-") as tmp:
+            prefix = f"snakepacker-{family.tag(image.name)}-"
+            with tempfile.TemporaryDirectory(prefix=prefix) as tmp:
                 write_context(item, tarballs, Path(tmp))
                 image_id = engine.build(
                     Path(tmp),
@@ -128,12 +164,17 @@ def build_images(
                     progress=progress,
                     verbose=verbose,
                     no_cache=no_cache,
+                    platform=family.platform.name if family.foreign else None,
                 )
-            names_ = family.registry_names(image.name)
-            engine.tag(image_id, names_)
+            version, patch_names = None, ()
+            if image.kind is Kind.TARGET:
+                version = python_version(engine, image_id, family)
+                patch_names = family.local_names_of(family.patch_tag(image.name, version))
+            names_ = family.local_names(image.name)
+            engine.tag(image_id, names_ + patch_names)
             size = engine.image_size(image_id) or 0
             seconds = time.monotonic() - started
             progress(f"[{number}/{len(rendered)}] {tag}: {size / 1e6:.1f} MB in {seconds:.0f}s")
-            built.append(Built(image, image_id, names_, size, seconds))
+            built.append(Built(image, image_id, names_, size, seconds, version, patch_names))
             ids[image.name] = image_id
     return built

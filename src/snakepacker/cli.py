@@ -26,6 +26,7 @@ from snakepacker.errors import EngineError, SnakepackerError, UsageError
 from snakepacker.family.distros import DISTROS, get_distro
 from snakepacker.family.images import Family
 from snakepacker.pack.project import Kind, inspect_source
+from snakepacker.platforms import Platform
 
 PACK_DESCRIPTION = """\
 Pack a Python project or a requirement into a compact image that runs read-only.
@@ -147,6 +148,16 @@ def build_parser() -> argparse.ArgumentParser:
     verify.add_argument("ref", metavar="REF")
     opts.add_options(verify, opts.VERIFY)
 
+    push = images_cmds.add_parser(
+        "push", help="build what is missing, smoke-test, push every platform's image and "
+                     "write one multi-platform list per name and tag",
+    )
+    push.add_argument("tags", nargs="*", metavar="TAG",
+                      help="tags to push (see `snakepacker images list`)")
+    push.add_argument("--all", action="store_true", help="push the whole family")
+    push.add_argument("-v", "--verbose", action="store_true", help="show every build line")
+    opts.add_options(push, opts.PUSH)
+
     boot = commands.add_parser(
         "bootstrap",
         help="make a distro's root image from its package archive (for machines that "
@@ -236,30 +247,62 @@ def cmd_images_dockerfile(args: argparse.Namespace) -> int:
     return 0
 
 
+def _families(args: argparse.Namespace, command: str,
+              ) -> tuple[dict[Platform, Family], list[str], opts.Values]:
+    """One family per platform asked for, and the image names the command is about;
+    bad tags and platforms that cannot run here fail before the engine is touched."""
+    values = opts.read(command, args)
+    options = opts.family_options(values)
+    platforms = opts.platforms_of(values)
+    families = {p: Family(options, platform=p) for p in platforms}
+    family = families[platforms[0]]
+    verb = command.split()[-1]
+    if args.all == bool(args.tags):
+        raise UsageError(f"name the tags to {verb}, or --all (not both)")
+    names = [image.name for image in family] if args.all else \
+        [family.get(tag).name for tag in args.tags]
+    return families, names, values
+
+
 def cmd_images_build(args: argparse.Namespace) -> int:
     from snakepacker.build import build_images
 
-    family, values = _family(args, opts.BUILD)
-    if args.all == bool(args.tags):
-        raise UsageError("name the tags to build, or --all (not both)")
-    names = [image.name for image in family] if args.all else args.tags
-    for name in names:
-        family.get(name)  # unknown tags fail before the engine is touched
+    families, names, values = _families(args, opts.BUILD)
     engine = _engine(values)
-    built = build_images(engine, family, names, progress=_say, verbose=args.verbose,
-                         no_cache=not values["cache"])
-    width = max(len(family.tag(b.image.name)) for b in built)
-    for b in built:
-        tag = family.tag(b.image.name).ljust(width)
-        print(f"{tag}  {b.size / 1e6:7.1f} MB  {'  '.join(b.names)}")
+    for platform, family in families.items():
+        if len(families) > 1:
+            _say(f"building for {platform.name}")
+        built = build_images(engine, family, names, progress=_say, verbose=args.verbose,
+                             no_cache=not values["cache"])
+        width = max(len(family.tag(b.image.name)) for b in built)
+        for b in built:
+            tag = family.tag(b.image.name).ljust(width)
+            print(f"{tag}  {platform.name:12}  {b.size / 1e6:7.1f} MB  "
+                  f"{'  '.join(b.names + b.patch_names)}")
+    return 0
+
+
+def cmd_images_push(args: argparse.Namespace) -> int:
+    from snakepacker.shipping import EngineRegistry, push_family, summary
+
+    families, names, values = _families(args, opts.PUSH)
+    engine = _engine(values)
+    shipped = push_family(engine, EngineRegistry(engine), families, names,
+                          hub=values["hub"] or None, progress=_say, verbose=args.verbose)
+    for line in summary(shipped):
+        print(line)
     return 0
 
 
 def cmd_images_matrix(args: argparse.Namespace) -> int:
     from snakepacker.matrix import jobs, matrix_json
+    from snakepacker.platforms import PLATFORMS, parse_platforms
 
     values = opts.read(opts.MATRIX, args)
-    selected = jobs(values["distros"] or DISTROS)
+    # Not the engine's own platform by default: the matrix is the whole published set.
+    platforms = [p.name for p in parse_platforms(",".join(values["platform"]))] \
+        if values["platform"] else list(PLATFORMS)
+    selected = jobs(values["distros"] or DISTROS, platforms)
     if args.json:
         print(matrix_json(selected))
         return 0
@@ -273,11 +316,14 @@ def cmd_images_merge(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from snakepacker.matrix import merge, read_records
+    from snakepacker.platforms import parse_platforms
 
     values = opts.read(opts.MERGE, args)
     records = read_records(Path(args.digests))  # bad records fail before the engine
+    wanted = parse_platforms(",".join(values["platform"])) if values["platform"] else None
     engine = _engine(values)
-    for done in merge(records, client=engine.client, env=engine.env, say=_say):
+    for done in merge(records, client=engine.client, env=engine.env, platforms=wanted,
+                      say=_say):
         print(f"{done.tag}  {','.join(done.platforms)}  {done.digest}  {'  '.join(done.names)}")
     return 0
 
@@ -351,8 +397,10 @@ def cmd_bootstrap(args: argparse.Namespace) -> int:
 
     values = opts.read(opts.BOOTSTRAP, args)
     distro = get_distro(args.distro)
+    platforms = opts.platforms_of(values)
     engine = _engine(values)
-    print(bootstrap(distro, engine, values["namespace"], progress=_say))
+    for platform in platforms:
+        print(bootstrap(distro, engine, values["namespace"], progress=_say, platform=platform))
     return 0
 
 
@@ -377,17 +425,34 @@ def cmd_pack(args: argparse.Namespace) -> int:
                                 decide_entrypoint=True)
         print(render(plan), end="")
         return 0
+    platforms = opts.platforms_of(values)
+    if values["push"]:
+        from snakepacker.shipping import pack_shipments
+
+        pack_shipments(options.tags, {})  # every -t names a registry, before any build
     engine = _engine(values)
-    packed = packing.pack(options, engine, say=_say, verbose=args.verbose,
-                          include_secrets=tuple(args.include_secret))
-    plan = packed.plan
-    options = plan.options  # the default tag may come from the installed metadata
-    _say(f"built {', '.join(options.tags)} ({packed.image_id[:19]}) in {packed.seconds:.0f}s")
-    entry = " ".join(plan.entrypoint or ()) or "-"
-    print(f"{options.tags[0]}: Python {plan.python.minor}, entrypoint {entry}"
-          f"{' ' + ' '.join(plan.cmd) if plan.cmd else ''}")
-    for line in packed.report.lines():
-        print(line)
+    images: dict[Platform, str] = {}
+    for platform in platforms:
+        if len(platforms) > 1:
+            _say(f"packing for {platform.name}")
+        packed = packing.pack(options, engine, say=_say, verbose=args.verbose,
+                              include_secrets=tuple(args.include_secret), platform=platform)
+        images[platform] = packed.image_id
+        plan = packed.plan
+        tags = plan.options.tags  # the default tag may come from the installed metadata
+        _say(f"built {', '.join(tags)} for {platform.name} ({packed.image_id[:19]}) "
+             f"in {packed.seconds:.0f}s")
+        entry = " ".join(plan.entrypoint or ()) or "-"
+        print(f"{tags[0]} ({platform.name}): Python {plan.python.minor}, entrypoint {entry}"
+              f"{' ' + ' '.join(plan.cmd) if plan.cmd else ''}")
+        for line in packed.report.lines():
+            print(line)
+    if values["push"]:
+        from snakepacker.shipping import EngineRegistry, pack_shipments, ship, summary
+
+        shipped = ship(engine, EngineRegistry(engine), pack_shipments(tags, images), _say)
+        for line in summary(shipped):
+            print(line)
     return 0
 
 
@@ -400,6 +465,7 @@ COMMANDS = {
     ("images", "diff"): cmd_images_diff,
     ("sbom", None): cmd_sbom,
     ("verify", None): cmd_verify,
+    ("images", "push"): cmd_images_push,
     ("bootstrap", None): cmd_bootstrap,
     ("pack", None): cmd_pack,
 }

@@ -40,17 +40,20 @@ from snakepacker.family.options import (
 from snakepacker.pack import options as pack
 from snakepacker.pack.options import PackOptions
 from snakepacker.pack.project import Project
+from snakepacker.platforms import Platform, check_runnable, native_platform, parse_platforms
 
 ENV_PREFIX = "SNAKEPACKER_"
 TOOL_TABLE = "[tool.snakepacker]"
 
 # The commands, by the words that name them.
 LIST, DOCKERFILE, BUILD = "images list", "images dockerfile", "images build"
+PUSH = "images push"
 BOOTSTRAP, PACK = "bootstrap", "pack"
 MATRIX, MERGE = "images matrix", "images merge"
 SBOM, DIFF, VERIFY = "sbom", "images diff", "verify"
-FAMILY_COMMANDS = frozenset({LIST, DOCKERFILE, BUILD, PACK})
-ENGINE_COMMANDS = frozenset({LIST, BUILD, BOOTSTRAP, PACK, MERGE, SBOM, DIFF})
+FAMILY_COMMANDS = frozenset({LIST, DOCKERFILE, BUILD, PUSH, PACK})
+ENGINE_COMMANDS = frozenset({LIST, BUILD, PUSH, BOOTSTRAP, PACK, MERGE, SBOM, DIFF})
+PLATFORM_COMMANDS = frozenset({BUILD, PUSH, BOOTSTRAP, PACK, MATRIX, MERGE})
 
 
 class Type(enum.Enum):
@@ -130,6 +133,12 @@ OPTIONS: tuple[Option, ...] = (
            "passed as a secret)", FAMILY_COMMANDS, metavar="URL"),
     Option("distros", Type.LIST, "the distros of the CI matrix (default: every one the "
            "family knows)", frozenset({MATRIX}), metavar="NAME,...", key=""),
+    Option("platform", Type.LIST, "build for these platforms, e.g. linux/amd64,linux/arm64 "
+           "(foreign ones run under qemu; default: the engine's own)", PLATFORM_COMMANDS,
+           metavar="OS/ARCH,...", env_name="SNAKEPACKER_PLATFORMS"),
+    Option("hub", Type.TEXT, "registry of the short names (NS/python:TAG) when pushing "
+           "(default: the engine's default registry)", frozenset({PUSH, PACK}),
+           metavar="HOST"),
     # -- the engine --------------------------------------------------------------------
     Option("engine", Type.TEXT, "the container engine: docker, podman or auto (docker "
            "when its daemon answers, else podman)", ENGINE_COMMANDS, default="auto",
@@ -180,6 +189,8 @@ OPTIONS: tuple[Option, ...] = (
     Option("volume", Type.LIST, "declare a volume", frozenset({PACK}), metavar="PATH"),
     Option("port", Type.LIST, "a TCP port the app listens on, EXPOSEd", frozenset({PACK}),
            metavar="N"),
+    Option("push", Type.FLAG, "push the image for every --platform and write one list per "
+           "-t tag (each tag names a registry)", frozenset({PACK}), default=False, key=""),
     Option("healthcheck", Type.TEXT, "a HEALTHCHECK: healthy while the app accepts "
            "connections on this port (checked with the image's wait-for-port)",
            frozenset({PACK}), metavar="PORT"),
@@ -460,6 +471,14 @@ def pack_options(values: Values, project: Project) -> PackOptions:
     )
 
 
+def platforms_of(values: Values) -> tuple[Platform, ...]:
+    """The platforms asked for (default: this machine's), each checked to run here."""
+    chosen = parse_platforms(",".join(values["platform"])) if values["platform"] \
+        else (native_platform(),)
+    check_runnable(chosen)
+    return chosen
+
+
 def family_from(cli: Mapping[str, Any] | None = None, env: Mapping[str, str] | None = None,
                 command: str = LIST) -> FamilyOptions:
     """Shorthand for tests, benches and recipes: the family from a few values."""
@@ -468,7 +487,7 @@ def family_from(cli: Mapping[str, Any] | None = None, env: Mapping[str, str] | N
 
 # -- the README's option reference ----------------------------------------------------
 
-_COMMAND_ORDER = (LIST, DOCKERFILE, BUILD, DIFF, MATRIX, MERGE, BOOTSTRAP, PACK, SBOM,
+_COMMAND_ORDER = (LIST, DOCKERFILE, BUILD, PUSH, DIFF, MATRIX, MERGE, BOOTSTRAP, PACK, SBOM,
                   VERIFY)
 
 

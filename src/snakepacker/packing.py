@@ -43,6 +43,8 @@ from snakepacker.pack.plan import (
 from snakepacker.pack.project import Kind, Project, normalize
 from snakepacker.pack.report import SizeReport, size_report
 from snakepacker.pack.requirements import for_uv
+from snakepacker.platforms import Platform
+from snakepacker.registry import repository, tag_of
 
 Say = Callable[[str], None]
 
@@ -193,14 +195,16 @@ def _build_args(plan: Plan, parent_id: str) -> dict[str, str]:
 
 
 def _probe(engine: Engine, plan: Plan, context: Path, secrets: list[Secret], say: Say,
-           verbose: bool, parent_id: str) -> Plan:
+           verbose: bool, parent_id: str, platform: str | None = None) -> Plan:
     """Build the build stage alone and read the console scripts and the version."""
     project = plan.project
     stage_id = engine.build(context, label=f"{project.label} (build stage)", secrets=secrets,
                             build_args=_build_args(plan, parent_id), progress=say,
-                            verbose=verbose, no_cache=not plan.options.cache)
+                            verbose=verbose, no_cache=not plan.options.cache,
+                            platform=platform)
+    where = ["--platform", platform] if platform else []
     try:
-        probe = engine.run(["--rm", "--entrypoint", "sh", stage_id, "-c",
+        probe = engine.run(["--rm", *where, "--entrypoint", "sh", stage_id, "-c",
                             f"cat {INFO}/scripts.txt; echo ---; cat {INFO}/dists.txt"])
     finally:
         # The stage stays in the build cache; its exported image is not kept around.
@@ -239,16 +243,30 @@ class Packed:
     report: SizeReport
 
 
+def platform_tags(tags: tuple[str, ...], family: Family) -> tuple[str, ...]:
+    """The local tags of a pack for FAMILY's platform: the -t tags on the native one,
+    each with the platform's suffix (demo:1-arm64) on a foreign one."""
+    if not family.foreign:
+        return tags
+    return tuple(f"{repository(t)}:{tag_of(t)}-{family.platform.suffix}" for t in tags)
+
+
 def pack(options: PackOptions, engine: Engine, *, say: Say, verbose: bool = False,
-         include_secrets: tuple[str, ...] = ()) -> Packed:
-    family = Family(options.family)
+         include_secrets: tuple[str, ...] = (), platform: Platform | None = None) -> Packed:
+    family = Family(options.family, platform=platform)
+    foreign = family.platform.name if family.foreign else None
     project = options.project
     plan = plan_for(options, family, supported_minors(options, family, engine),
                     decide_entrypoint=False)
     for ref in (plan.build_ref, plan.final_ref):
         if not engine.image_exists(ref):
             name = ref.rsplit(":", 1)[-1]
-            raise UsageError(f"{ref} is not built here: run `snakepacker images build {name}`")
+            where = ""
+            if family.foreign:
+                name = name.removesuffix(f"-{family.platform.suffix}")
+                where = f" --platform {family.platform.name}"
+            raise UsageError(f"{ref} is not built here: run `snakepacker images build "
+                             f"{name}{where}`")
     # Wheels built from sdists are cached per build image: the very image, since a
     # rebuilt `all` may link against other libraries than the one that built them.
     build_id = engine.image_id(plan.build_ref) or ""
@@ -268,7 +286,7 @@ def pack(options: PackOptions, engine: Engine, *, say: Say, verbose: bool = Fals
             copied = write_context(project, render_build_stage(plan), context, include_secrets)
             requirements_for_installer(options, context, say)
             say(describe_copy(copied, has_ignore))
-            plan = _probe(engine, plan, context, secrets, say, verbose, parent_id)
+            plan = _probe(engine, plan, context, secrets, say, verbose, parent_id, foreign)
             say("[2/2] final image")
             (context / "Dockerfile").write_text(render(plan))
         else:
@@ -277,9 +295,9 @@ def pack(options: PackOptions, engine: Engine, *, say: Say, verbose: bool = Fals
             say(describe_copy(copied, has_ignore))
         image_id = engine.build(context, label=project.label, secrets=secrets,
                                 build_args=_build_args(plan, parent_id), progress=say,
-                                verbose=verbose, no_cache=not options.cache)
+                                verbose=verbose, no_cache=not options.cache, platform=foreign)
     options = plan.options  # the project's name may have been learned from its metadata
-    engine.tag(image_id, options.tags)
+    engine.tag(image_id, platform_tags(options.tags, family))
     seconds = time.monotonic() - started
     report = size_report(
         engine, image_id, base_ref=family.ref("base"), parent_ref=plan.final_ref,

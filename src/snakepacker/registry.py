@@ -56,6 +56,12 @@ def repository(ref: str) -> str:
     return name[:colon] if colon > slash else name
 
 
+def tag_of(ref: str) -> str:
+    """REF's tag: latest when it names none."""
+    name = ref.split("@", 1)[0]
+    return name[len(repository(name)) + 1:] or "latest"
+
+
 def registry_host(ref: str) -> str:
     """The registry part of REF (names without one are not meant for lists)."""
     first = ref.split("/", 1)[0]

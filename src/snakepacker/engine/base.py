@@ -99,8 +99,10 @@ class Engine(Protocol):
         progress: Progress | None = None,
         verbose: bool = False,
         no_cache: bool = False,
+        platform: str | None = None,
     ) -> str:
-        """Build ``context/Dockerfile``; return the image id. Tags nothing.
+        """Build ``context/Dockerfile`` for PLATFORM (default: the engine's own); return
+        the image id. Tags nothing.
 
         On failure raises BuildError naming the failing step, with its output's tail.
         On every way out (failure, interrupt) the build has stopped, engine side too.

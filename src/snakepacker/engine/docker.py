@@ -87,6 +87,7 @@ class DockerEngine(CliEngine):
         progress: Progress | None = None,
         verbose: bool = False,
         no_cache: bool = False,
+        platform: str | None = None,
     ) -> str:
         with tempfile.TemporaryDirectory(prefix="snakepacker-iid-") as tmp:
             iidfile = Path(tmp) / "iid"
@@ -97,6 +98,8 @@ class DockerEngine(CliEngine):
                 args += ["--secret", f"id={secret.id},src={secret.path}"]
             for key, value in (build_args or {}).items():
                 args += ["--build-arg", f"{key}={value}"]
+            if platform:
+                args += ["--platform", platform]
             args.append(str(context))
             tail: collections.deque[str] = collections.deque(maxlen=400)
             with BuildChild(args, self.env) as child:

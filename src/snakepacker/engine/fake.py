@@ -35,7 +35,10 @@ class FakeEngine(Engine):
     sizes: dict[str, int] = field(default_factory=dict)
     histories: dict[str, list[tuple[int, str]]] = field(default_factory=dict)
     fail_builds: set[str] = field(default_factory=set)
-    run_output: Callable[[Sequence[str]], str] = lambda _args: ""
+    # What a run prints; by default a target's python3 answers the version probe (X.Y.0
+    # for the minor its build's label names) and the machine probe (by --platform).
+    run_output: Callable[[Sequence[str]], str] | None = None
+    labels: dict[str, str] = field(default_factory=dict)  # image id -> its build's label
     calls: list[Call] = field(default_factory=list)
     name: str = "fake"
     client: str = "fake"
@@ -65,14 +68,32 @@ class FakeEngine(Engine):
         progress: Progress | None = None,
         verbose: bool = False,
         no_cache: bool = False,
+        platform: str | None = None,
     ) -> str:
         dockerfile = (context / "Dockerfile").read_text()
         self._record("build", label, dict(build_args or {}), tuple(s.id for s in secrets))
+        if platform:
+            self._record("build_platform", label, platform)
         if label in self.fail_builds:
             raise BuildError(f"building {label} failed at [1/1] RUN false (exit code 1)")
-        image_id = "sha256:" + hashlib.sha256(dockerfile.encode()).hexdigest()
+        image_id = "sha256:" + hashlib.sha256((dockerfile + (platform or "")).encode()).hexdigest()
         self.images[image_id] = image_id
+        self.labels[image_id] = label
         return image_id
+
+    def _answer(self, args: Sequence[str]) -> str:
+        text = " ".join(args)
+        if "python_version()" in text:
+            image = args[args.index("python3") + 1] if "python3" in args else ""
+            label = self.labels.get(self._resolve(image) or "", image)
+            minor = next((w for w in label.replace(":", "-").split("-")
+                          if w.count(".") == 1 and w.replace(".", "").isdigit()), "3.12")
+            return f"{minor}.0\n"
+        if "platform.machine()" in text:
+            chosen = args[args.index("--platform") + 1] if "--platform" in args else ""
+            return {"linux/arm64": "aarch64\n", "linux/arm/v7": "armv7l\n"}.get(
+                chosen, "x86_64\n")
+        return ""
 
     def tag(self, image_id: str, refs: Iterable[str]) -> None:
         refs = tuple(refs)
@@ -116,7 +137,8 @@ class FakeEngine(Engine):
         self, args: Sequence[str], *, check: bool = True
     ) -> subprocess.CompletedProcess[str]:
         self._record("run", tuple(args))
-        return subprocess.CompletedProcess(["fake", "run", *args], 0, self.run_output(args), "")
+        out = self.run_output(args) if self.run_output else self._answer(args)
+        return subprocess.CompletedProcess(["fake", "run", *args], 0, out, "")
 
     def pull(self, ref: str) -> bool:
         self._record("pull", ref)

@@ -107,6 +107,7 @@ class PodmanEngine(CliEngine):
         progress: Progress | None = None,
         verbose: bool = False,
         no_cache: bool = False,
+        platform: str | None = None,
     ) -> str:
         with tempfile.TemporaryDirectory(prefix="snakepacker-iid-") as tmp, \
                 tempfile.TemporaryDirectory(prefix="snakepacker-podman-",
@@ -119,6 +120,8 @@ class PodmanEngine(CliEngine):
                 args += ["--secret", f"id={secret.id},src={secret.path}"]
             for key, value in (build_args or {}).items():
                 args += ["--build-arg", f"{key}={value}"]
+            if platform:
+                args += ["--platform", platform]
             args.append(str(context))
             tail: collections.deque[str] = collections.deque(maxlen=400)
             env = {**self.env, "TMPDIR": private}

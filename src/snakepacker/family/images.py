@@ -14,6 +14,7 @@ from snakepacker.errors import UsageError
 from snakepacker.family.apps import APPS, AppRecipe, check_recipes
 from snakepacker.family.cpython import PythonSpec
 from snakepacker.family.options import FamilyOptions
+from snakepacker.platforms import Platform, native_platform
 
 
 class Kind(enum.StrEnum):
@@ -41,8 +42,18 @@ class Image:
 
 
 class Family:
-    def __init__(self, options: FamilyOptions, apps: Iterable[AppRecipe] = APPS):
+    """The family for one distro and one platform (default: this machine's).
+
+    The published names are the same for every platform (a multi-platform list sits
+    behind each); the local names of a foreign platform's images carry its suffix
+    (``NS/python:3.12-arm64``), so each platform's chain stands on its own parents.
+    """
+
+    def __init__(self, options: FamilyOptions, apps: Iterable[AppRecipe] = APPS,
+                 platform: Platform | None = None):
         self.options = options
+        self.platform = platform or native_platform()
+        self.foreign = self.platform != native_platform()
         self.distro = options.distro
         self.apps = check_recipes(apps)
         self.images: dict[str, Image] = {}
@@ -88,18 +99,40 @@ class Family:
         a suffix, so that families of several distros can live side by side."""
         return name if self.distro.default else f"{name}-{self.distro.name}"
 
-    def registry_names(self, name: str) -> tuple[str, str, str]:
-        """The three names an image is published under: a repository per tag and one
-        repository for all tags on the registry (--registry), and the short name,
-        last, which is also its local name."""
-        tag = self.tag(name)
+    def patch_tag(self, name: str, version: str) -> str:
+        """The immutable tag of target image NAME whose interpreter is VERSION:
+        3.12 -> 3.12.3, 3.12-pillow -> 3.12.3-pillow, 3.11-bookworm -> 3.11.2-bookworm."""
+        image = self.get(name)
+        if image.python is None or not version.startswith(image.python.minor + "."):
+            raise UsageError(f"{self.tag(name)} has no patch tag for Python {version}")
+        return version + self.tag(name).removeprefix(image.python.minor)
+
+    def names_of(self, tag: str) -> tuple[str, str, str]:
+        """The three names TAG is published under: a repository per tag and one
+        repository for all tags on the registry (--registry), and the short name, last."""
         ns, registry = self.options.namespace, self.options.registry
         return (f"{registry}/{ns}/python/{tag}", f"{registry}/{ns}/python:{tag}",
                 f"{ns}/python:{tag}")
 
+    def registry_names(self, name: str) -> tuple[str, str, str]:
+        """The three names image NAME is published under."""
+        return self.names_of(self.tag(name))
+
+    def local_names_of(self, tag: str) -> tuple[str, ...]:
+        """What the engine tags a build of TAG with: the three names on the native
+        platform; one name with the platform's suffix on a foreign one (a local tag
+        holds one platform's image, and the native one keeps the plain names)."""
+        if not self.foreign:
+            return self.names_of(tag)
+        return (f"{self.options.namespace}/python:{tag}-{self.platform.suffix}",)
+
+    def local_names(self, name: str) -> tuple[str, ...]:
+        return self.local_names_of(self.tag(name))
+
     def ref(self, name: str) -> str:
-        """The local reference one family Dockerfile uses for another image."""
-        return self.registry_names(name)[-1]
+        """The local reference one family Dockerfile uses for another image of the same
+        platform."""
+        return self.local_names(name)[-1]
 
     # -- lookup and order --------------------------------------------------------
 

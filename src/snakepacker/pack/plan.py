@@ -109,5 +109,6 @@ def make_plan(options: PackOptions, family: Family, minor: str, *,
         entrypoint=entrypoint,
         cmd=cmd,
         version=options.project.version,
-        cache_scope=f"{family.distro.name}-{build}",
+        # Wheels built for one platform are no use on another.
+        cache_scope=f"{family.distro.name}-{build}-{family.platform.suffix}",
     )
