@@ -221,3 +221,19 @@ def test_dockerfile_distroless_distro_route_is_shallow() -> None:
     assert "find-libdeps /usr/bin/python3.10 /usr/lib/python3.10/lib-dynload" in text
     assert ("--shallow python3.10,python3.10-minimal,libpython3.10-minimal,"
             "libpython3.10-stdlib") in text
+
+
+@needs_dpkg
+def test_sbom_inventory_reads_the_status_fragments(tmp_path: Path) -> None:
+    """What `snakepacker sbom` reads from an image: the staged tree's status.d stanzas
+    are its packages, with dpkg's versions."""
+    from snakepacker import inventory
+
+    dest = tmp_path / "root"
+    names, _, _ = cd.collect("/", str(dest), ["zlib1g"], [], [], None, 0)
+    paths = [p.relative_to(dest).as_posix() for p in dest.rglob("*") if p.is_file()]
+    files = {p: (dest / p).read_bytes() for p in paths if inventory.wanted(p)}
+    found = inventory.inventory(files, paths).packages
+    assert sorted(p.name for p in found) == names
+    zlib = next(p for p in found if p.name == "zlib1g")
+    assert zlib.version == dpkg_field("zlib1g", "Version")

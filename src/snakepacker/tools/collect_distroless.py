@@ -41,6 +41,7 @@ DROPPED_PREFIXES = (
     "/usr/share/doc/", "/usr/share/doc-base/", "/usr/share/man/", "/usr/share/info/",
     "/usr/share/lintian/", "/usr/share/locale/", "/usr/share/bug/", "/usr/share/menu/",
     "/usr/share/bash-completion/", "/usr/share/gdb/", "/usr/share/apport/",
+    "/usr/lib/ssl/misc/",
 )
 
 Stanza = Dict[str, str]
@@ -222,7 +223,8 @@ class Stager:
         for current, dirs, names in os.walk(top):
             rel = "/" + os.path.relpath(current, self.root)
             for name in sorted(dirs) + sorted(names):
-                self.copy(os.path.join(rel, name))
+                if kept(os.path.join(rel, name)):
+                    self.copy(os.path.join(rel, name))
 
 
 def write_accounts(dest: str, user: Optional[str], uid: int) -> None:
