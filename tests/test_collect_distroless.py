@@ -86,7 +86,7 @@ def test_parse_keeps_installed_packages_and_their_raw_text() -> None:
 
 
 def test_closure_alternatives_virtuals_and_tools_left_out() -> None:
-    names, missing = cd.closure(cd.parse_status(STATUS), ["app-lib", "nothere"])
+    names, missing = cd.closure(cd.parse_status(STATUS), ["app-lib=1.0", "nothere"])
     assert names == ["app-lib", "libalt", "libc6", "libgcc-s1", "libpre", "provider"]
     assert missing == ["nothere"]
     # A seed is taken even when it is a tool; SHALLOW ones without their dependencies.

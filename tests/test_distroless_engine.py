@@ -72,7 +72,8 @@ NUMPY = {
 
 # Run by the image's own Python: every ELF file under / (one file system, this
 # machine's architecture) goes through the loader's --list, shared objects also
-# through ctypes.CDLL. Prints one JSON object: counts and failures.
+# through ctypes.CDLL. Prints one JSON object: counts and failures (libc's libmemusage
+# prints its summary on stderr when the process ends).
 ELF_CHECK = r"""
 import ctypes, json, os, struct, subprocess, sys
 def header(path):
@@ -106,7 +107,9 @@ for top, dirs, files in os.walk("/"):
                                    and "not a dynamic executable" not in text):
             bad.append(("list", path, text.strip()[-300:]))
         listed += 1
-        if ".so" in name:
+        # libthread_db is the debugger's side of threads: the symbols it needs
+        # (ps_pdread, ...) are the debugger's own, never a library's.
+        if ".so" in name and not name.startswith("libthread_db"):
             try:
                 ctypes.CDLL(path)
                 loaded += 1

@@ -69,8 +69,8 @@ def parse_status(text: str) -> Dict[str, Stanza]:
 
 
 def _name(word: str) -> str:
-    """libfoo:any (>= 1.2) [amd64] -> libfoo"""
-    return word.strip().split(" ")[0].split("(")[0].split(":")[0].strip()
+    """libfoo:any (>= 1.2) [amd64] -> libfoo; an apt pin (libfoo=1.2) -> libfoo"""
+    return word.strip().split(" ")[0].split("(")[0].split(":")[0].split("=")[0].strip()
 
 
 def _providers(packages: Dict[str, Stanza]) -> Dict[str, List[str]]:
