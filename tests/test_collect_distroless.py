@@ -203,7 +203,7 @@ def test_dockerfile_distroless_adds_two_stages_and_keeps_the_others() -> None:
     head = text[: text.index("# ============================== collect stage")]
     assert head.rstrip().replace(" AS runtime", "") == plain.rstrip()
     steps = instructions(text[len(head):])
-    assert steps[:2] == ["FROM runtime AS collect", "USER root"]
+    assert steps[:2] == ["FROM runtime AS collect", "USER 0"]
     assert "FROM scratch" in steps
     assert steps[steps.index("FROM scratch") + 1] == "COPY --from=collect /distroless/ /"
     run = next(s for s in steps if s.startswith("RUN set -eu;"))
