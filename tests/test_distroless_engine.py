@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import Docker, snakepacker
+from tests.helpers import FAMILY_ARGS, NAMESPACE, Docker, snakepacker
 
 pytestmark = pytest.mark.engine
 
@@ -229,3 +229,22 @@ def test_distroless_is_smaller(docker: Docker, apps: dict[str, tuple[str, str]])
         sizes = [int(docker("image", "inspect", "--format", "{{.Size}}", tag).stdout)
                  for tag in (normal, distroless)]
         assert sizes[1] < sizes[0]
+
+
+def test_ruff_distroless_app_image_checks_a_tree(docker: Docker, family_images: dict[str, str],
+                                                 tmp_path: Path) -> None:
+    """The app image, built through its recipe: a linter needs no shell."""
+    proc = snakepacker("images", "build", "ruff-distroless", *FAMILY_ARGS)
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    image = f"{NAMESPACE}/python:ruff-distroless"
+    tree = tmp_path / "tree"
+    tree.mkdir()
+    (tree / "module.py").write_text("import os\n")
+    tree.chmod(0o777)
+    failed = docker.run(image, ["."], *RUN, "--user", "1234:1234", "-v", f"{tree}:/app",
+                        check=False)
+    assert failed.returncode == 1 and "F401" in failed.stdout + failed.stderr
+    present = docker.run(image, ["-c", f"import os; print([p for p in {ABSENT!r} "
+                                       "if os.path.lexists(p)])"],
+                         "--entrypoint", "python").stdout
+    assert present.strip() == "[]"
