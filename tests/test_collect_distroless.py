@@ -77,6 +77,16 @@ Status: deinstall ok config-files
 """
 
 
+def test_documentation_and_iconv_modules_are_left_out() -> None:
+    for path in ("/usr/share/doc/libc6/copyright", "/usr/share/man/man1",
+                 "/usr/lib/x86_64-linux-gnu/gconv/UTF-16.so", "/lib/aarch64-linux-gnu/gconv",
+                 "/usr/share/locale/de/LC_MESSAGES/x.mo", "/usr/lib/ssl/misc/CA.pl"):
+        assert not cd.kept(path), path
+    for path in ("/usr/lib/x86_64-linux-gnu/libc.so.6", "/usr/share/zoneinfo/UTC",
+                 "/usr/share/python3/app/lib/gconv/x.py", "/usr/share/doc-like/x"):
+        assert cd.kept(path), path
+
+
 def test_parse_keeps_installed_packages_and_their_raw_text() -> None:
     packages = cd.parse_status(STATUS)
     assert "removed-one" not in packages

@@ -22,6 +22,7 @@ merged-/usr system) keep their links in the staging directory.
 
 import argparse
 import os
+import re
 import shutil
 import stat
 import sys
@@ -43,6 +44,9 @@ DROPPED_PREFIXES = (
     "/usr/share/bash-completion/", "/usr/share/gdb/", "/usr/share/apport/",
     "/usr/lib/ssl/misc/",
 )
+# glibc's iconv modules (8 MB): Python's codecs are its own, and iconv keeps its
+# built-in conversions (UTF-8, UCS-2/4, ASCII, ISO-8859-1) without them.
+DROPPED_PATTERN = re.compile(r"^(/usr)?/lib/[^/]*-linux-gnu[^/]*/gconv(/|$)")
 
 Stanza = Dict[str, str]
 
@@ -150,7 +154,7 @@ def owned_files(info_dir: str, name: str, arch: str) -> List[str]:
 
 def kept(path: str) -> bool:
     return not any(path.startswith(prefix) or path + "/" == prefix
-                   for prefix in DROPPED_PREFIXES)
+                   for prefix in DROPPED_PREFIXES) and not DROPPED_PATTERN.match(path)
 
 
 class Stager:
