@@ -79,11 +79,13 @@ Status: deinstall ok config-files
 
 def test_documentation_and_iconv_modules_are_left_out() -> None:
     for path in ("/usr/share/doc/libc6/copyright", "/usr/share/man/man1",
-                 "/usr/lib/x86_64-linux-gnu/gconv/UTF-16.so", "/lib/aarch64-linux-gnu/gconv",
+                 "/usr/lib/x86_64-linux-gnu/gconv/BIG5.so", "/lib/aarch64-linux-gnu/gconv/X.so",
                  "/usr/share/locale/de/LC_MESSAGES/x.mo", "/usr/lib/ssl/misc/CA.pl"):
         assert not cd.kept(path), path
     for path in ("/usr/lib/x86_64-linux-gnu/libc.so.6", "/usr/share/zoneinfo/UTC",
-                 "/usr/share/python3/app/lib/gconv/x.py", "/usr/share/doc-like/x"):
+                 "/usr/share/python3/app/lib/gconv/x.py", "/usr/share/doc-like/x",
+                 "/usr/lib/x86_64-linux-gnu/gconv", "/usr/lib/x86_64-linux-gnu/gconv/UTF-16.so",
+                 "/usr/lib/x86_64-linux-gnu/gconv/gconv-modules.d/gconv-modules-extra.conf"):
         assert cd.kept(path), path
 
 

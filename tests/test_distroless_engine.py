@@ -186,6 +186,12 @@ def test_every_elf_file_loads_and_no_tools(docker: Docker, apps: dict[str, tuple
     assert not names & {"dpkg", "apt", "bash", "dash", "perl-base", "coreutils"}
     if app == "demo":
         assert "libpq5" in names  # psycopg2, built from its sdist, links it
+    # Most iconv modules are left out; the Unicode forms and Latin-1 stay.
+    iconv = py(docker, image, "import ctypes; libc = ctypes.CDLL('libc.so.6'); "
+               "libc.iconv_open.restype = ctypes.c_ssize_t; "
+               "print([e for e in ('UTF-16', 'UTF-32', 'ISO-8859-1', 'UTF-8') "
+               "if libc.iconv_open(b'UTF-8', e.encode()) == -1])")
+    assert iconv.strip() == "[]"
 
 
 def test_web_app_answers_and_turns_healthy(docker: Docker,

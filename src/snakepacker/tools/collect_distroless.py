@@ -44,9 +44,11 @@ DROPPED_PREFIXES = (
     "/usr/share/bash-completion/", "/usr/share/gdb/", "/usr/share/apport/",
     "/usr/lib/ssl/misc/",
 )
-# glibc's iconv modules (8 MB): Python's codecs are its own, and iconv keeps its
-# built-in conversions (UTF-8, UCS-2/4, ASCII, ISO-8859-1) without them.
-DROPPED_PATTERN = re.compile(r"^(/usr)?/lib/[^/]*-linux-gnu[^/]*/gconv(/|$)")
+# glibc's iconv modules (8 MB, mostly legacy and CJK code pages): Python's codecs are
+# its own. Kept: iconv's configuration and the Unicode forms and Latin-1, which C
+# libraries ask iconv for (UTF-8, UCS-2/4 and ASCII are built into libc).
+GCONV = re.compile(r"^(/usr)?/lib/[^/]*-linux-gnu[^/]*/gconv/(?P<name>[^/]+)")
+GCONV_KEPT = ("UTF-16.so", "UTF-32.so", "UTF-7.so", "UNICODE.so", "ISO8859-1.so")
 
 Stanza = Dict[str, str]
 
@@ -153,8 +155,12 @@ def owned_files(info_dir: str, name: str, arch: str) -> List[str]:
 
 
 def kept(path: str) -> bool:
+    gconv = GCONV.match(path)
+    if gconv:
+        name = gconv.group("name")
+        return name.startswith("gconv-modules") or name in GCONV_KEPT
     return not any(path.startswith(prefix) or path + "/" == prefix
-                   for prefix in DROPPED_PREFIXES) and not DROPPED_PATTERN.match(path)
+                   for prefix in DROPPED_PREFIXES)
 
 
 class Stager:
