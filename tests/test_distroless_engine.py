@@ -254,3 +254,15 @@ def test_ruff_distroless_app_image_checks_a_tree(docker: Docker, family_images: 
                                        "if os.path.lexists(p)])"],
                          "--entrypoint", "python").stdout
     assert present.strip() == "[]"
+
+
+def test_sbom_sees_the_shipped_packages(docker: Docker, apps: dict[str, tuple[str, str]]) -> None:
+    """`snakepacker sbom` reads the status fragment: every shipped package, no other."""
+    image = apps["web"][1]
+    proc = snakepacker("sbom", image)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    debs = {c["name"] for c in json.loads(proc.stdout)["components"]
+            if c.get("purl", "").startswith("pkg:deb/")}
+    shipped = set(py(docker, image, "import os; print(' '.join(os.listdir("
+                                    "'/var/lib/dpkg/status.d')))").split())
+    assert debs == shipped and "libc6" in debs
