@@ -249,3 +249,18 @@ def test_sbom_inventory_reads_the_status_fragments(tmp_path: Path) -> None:
     assert sorted(p.name for p in found) == names
     zlib = next(p for p in found if p.name == "zlib1g")
     assert zlib.version == dpkg_field("zlib1g", "Version")
+
+
+@needs_dpkg
+def test_runs_on_every_cpython_from_3_7(tmp_path: Path) -> None:
+    """It runs in the runtime image, on whichever minor the app packs with."""
+    from tests.test_tools_compat import interpreters
+
+    found = interpreters()
+    assert found
+    for version, python in found:
+        dest = tmp_path / f"{version[0]}.{version[1]}"
+        proc = subprocess.run([python, str(TOOL), str(dest), "--package", "zlib1g"],
+                              capture_output=True, text=True)
+        assert proc.returncode == 0, (python, proc.stderr)
+        assert (dest / "var/lib/dpkg/status.d/zlib1g").is_file()
