@@ -13,7 +13,8 @@ from snakepacker.family.images import Family, Kind
 from snakepacker.options import family_from
 from snakepacker.render import render
 
-NAMES = ("pylama", "pylava", "ipython", "certbot", "black", "gray", "ruff", "jupyterlab")
+NAMES = ("pylama", "pylava", "ipython", "certbot", "black", "gray", "ruff", "ruff-distroless",
+         "black-distroless", "jupyterlab")
 
 
 def family(apps=APPS, **values: object) -> Family:
@@ -50,7 +51,9 @@ def test_every_recipe_uses_the_same_minor_in_both_stages() -> None:
     for recipe in APPS:
         text = render(fam, fam.get(recipe.name)).dockerfile
         froms = re.findall(r"^FROM (\S+)", text, re.M)
-        assert froms == [fam.ref("all-pillow" if recipe.pillow else "all"), fam.ref(recipe.target)]
+        tail = ["runtime", "scratch"] if recipe.distroless else []
+        assert froms == [fam.ref("all-pillow" if recipe.pillow else "all"),
+                         fam.ref(recipe.target), *tail]
         assert f"{fam.options.python(recipe.python).executable} -m venv" in text
 
 

@@ -25,9 +25,10 @@ def test_every_tag_of_the_reference_design_exists_with_its_kind() -> None:
     for minor in ("3.7", "3.8", "3.9", "3.10", "3.11", "3.12", "3.13", "3.14"):
         assert kinds[minor] is Kind.TARGET
         assert kinds[f"{minor}-pillow"] is Kind.TARGET
-    for app in ("pylama", "pylava", "ipython", "certbot", "black", "gray", "ruff", "jupyterlab"):
+    for app in ("pylama", "pylava", "ipython", "certbot", "black", "gray", "ruff", "jupyterlab",
+                "ruff-distroless", "black-distroless"):
         assert kinds[app] is Kind.APP
-    assert len(kinds) == 3 + 2 * len(MINORS) + 8
+    assert len(kinds) == 3 + 2 * len(MINORS) + 10
 
 
 def test_three_registry_names_per_tag_and_a_configurable_namespace() -> None:

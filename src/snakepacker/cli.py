@@ -91,8 +91,12 @@ def build_parser() -> argparse.ArgumentParser:
     images_cmds = images.add_subparsers(dest="images_command", metavar="ACTION", required=True,
                                         parser_class=Parser)
 
-    listing = images_cmds.add_parser("list", help="one row per image: tag, kind, parent, "
-                                                  "Python, names, size once built")
+    listing = images_cmds.add_parser(
+        "list", help="one row per image: tag, kind, parent, Python, names, size once built",
+        epilog="Packed apps run on a target image (X.Y or X.Y-pillow) with its shell and apt; "
+               "`pack --distroless` keeps only the files the app needs from it, FROM scratch: "
+               "no shell, apt, dpkg or coreutils, for production images that scanners read "
+               "and nobody execs into (README: Distroless images).")
     listing.add_argument("--json", action="store_true", help="print JSON")
     opts.add_options(listing, opts.LIST)
 

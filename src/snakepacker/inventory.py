@@ -20,6 +20,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 DPKG_STATUS = "var/lib/dpkg/status"
+# A status fragment per package, in images without dpkg (pack --distroless, distroless).
+DPKG_STATUS_D = "var/lib/dpkg/status.d/"
 OS_RELEASE = ("etc/os-release", "usr/lib/os-release")
 CPYTHON_RECORDS = "usr/share/snakepacker/"  # cpython-X.Y.json, written by the build
 CPYTHON_RECORD = re.compile(r"^usr/share/snakepacker/cpython-(\d+\.\d+)\.json$")
@@ -37,10 +39,16 @@ def wanted(path: str) -> bool:
     """Whether an image file is one this module reads (so the exporter keeps its bytes)."""
     return (
         path in (DPKG_STATUS, PACK_DISTS, *OS_RELEASE)
+        or _status_fragment(path)
         or bool(CPYTHON_RECORD.match(path))
         or bool(DIST_METADATA.match(path))
         or path.endswith("/pyvenv.cfg")
     )
+
+
+def _status_fragment(path: str) -> bool:
+    return path.startswith(DPKG_STATUS_D) and "/" not in path[len(DPKG_STATUS_D):] \
+        and not path.endswith(".md5sums")
 
 
 # -- the distro -----------------------------------------------------------------------
@@ -291,7 +299,9 @@ def inventory(files: Mapping[str, bytes], paths: Iterable[str],
 
     os_release = next((parse_os_release(text(p)) for p in OS_RELEASE if p in files),
                       OsRelease("linux", "", "", "Linux"))
-    packages = parse_dpkg_status(text(DPKG_STATUS)) if DPKG_STATUS in files else ()
+    status = [text(DPKG_STATUS)] if DPKG_STATUS in files else []
+    status += [text(p) for p in sorted(files) if _status_fragment(p)]
+    packages = parse_dpkg_status("\n\n".join(status)) if status else ()
     records = {}
     for path in files:
         match = CPYTHON_RECORD.match(path)

@@ -194,6 +194,9 @@ OPTIONS: tuple[Option, ...] = (
     Option("healthcheck", Type.TEXT, "a HEALTHCHECK: healthy while the app accepts "
            "connections on this port (checked with the image's wait-for-port)",
            frozenset({PACK}), metavar="PORT"),
+    Option("distroless", Type.FLAG, "a final image FROM scratch with only what the app "
+           "runs on: no shell, apt, dpkg or coreutils (see README, \"Distroless\")",
+           frozenset({PACK}), default=False),
 )
 
 BY_NAME: dict[str, Option] = {option.name: option for option in OPTIONS}
@@ -468,6 +471,7 @@ def pack_options(values: Values, project: Project) -> PackOptions:
         ports=pack.check_ports(values["port"]),
         healthcheck=pack.check_healthcheck(values["healthcheck"]),
         tags_given=bool(values["tag"]),
+        distroless=bool(values["distroless"]),
     )
 
 

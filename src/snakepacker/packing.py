@@ -299,7 +299,8 @@ def pack(options: PackOptions, engine: Engine, *, say: Say, verbose: bool = Fals
     options = plan.options  # the project's name may have been learned from its metadata
     engine.tag(image_id, platform_tags(options.tags, family))
     seconds = time.monotonic() - started
-    report = size_report(
+    report = SizeReport(0, 0, 0, 0, 0, engine.image_size(image_id) or 0) \
+        if options.distroless else size_report(
         engine, image_id, base_ref=family.ref("base"), parent_ref=plan.final_ref,
         python_ref=family.ref(plan.python.minor), venv=options.venv_path,
         code_dir=options.workdir if project.kind is Kind.REQUIREMENTS else None,

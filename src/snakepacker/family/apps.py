@@ -34,6 +34,7 @@ class AppRecipe:
     user: str = "app"
     pins: tuple[str, ...] = ()  # further requirements installed with it (constraints)
     keep_build_tools: bool = False  # keep setuptools: for apps that import pkg_resources
+    distroless: bool = False  # FROM scratch with only what it runs on (pack --distroless)
 
     @property
     def pillow(self) -> bool:
@@ -81,6 +82,16 @@ APPS: tuple[AppRecipe, ...] = (
     AppRecipe(
         "ruff", "ruff", "3.12", "3.12", "ruff linter (useful for CI)",
         entrypoint=("ruff", "check"), env=(("RUFF_CACHE_DIR", "/tmp/ruff-cache"),),
+    ),
+    # The linters again, --distroless: a checker needs no shell, and CI pulls less.
+    AppRecipe(
+        "ruff-distroless", "ruff", "3.12", "3.12", "ruff linter, no shell or apt",
+        entrypoint=("ruff", "check"), env=(("RUFF_CACHE_DIR", "/tmp/ruff-cache"),),
+        distroless=True,
+    ),
+    AppRecipe(
+        "black-distroless", "black", "3.12", "3.12", "black --check, no shell or apt",
+        entrypoint=("black", "--check", "--diff"), env=_CHECKER_ENV, distroless=True,
     ),
     AppRecipe(
         "jupyterlab", "jupyterlab", "3.12", "3.12-pillow", "JupyterLab on 0.0.0.0:8888",

@@ -34,6 +34,7 @@ def app_options(family: Family, recipe: AppRecipe) -> PackOptions:
         env=recipe.env,
         volumes=recipe.volumes,
         ports=recipe.ports,
+        distroless=recipe.distroless,
     )
 
 

@@ -7,11 +7,16 @@ cannot spell (one with a line break) is passed as a build argument instead.
 
 from __future__ import annotations
 
+import base64
+import functools
 import json
 import shlex
+import zlib
+from importlib import resources
 
 from snakepacker import __version__
 from snakepacker.family import labels as provenance
+from snakepacker.family.cpython import Route
 from snakepacker.pack.installer import INSTALLERS
 from snakepacker.pack.plan import Plan
 from snakepacker.pack.project import Kind
@@ -241,7 +246,62 @@ def render(plan: Plan) -> str:
         "program": shlex.quote(_program(plan)) if _program(plan) else None,
         "cmd": json.dumps(list(plan.cmd)) if plan.cmd else None,
     }
-    return render_template("pack.j2", context)
+    text = render_template("pack.j2", {**context, "distroless": opts.distroless})
+    if opts.distroless:
+        text += "\n" + render_template("pack-distroless.j2", {**context, **_distroless(plan)})
+    return text
+
+
+# What every --distroless image gets whatever find-libdeps says: the C library (the
+# loader), CA certificates, time zone data, and the init the app runs under.
+DISTROLESS_SEEDS = ("libc6", "ca-certificates", "tzdata", "dumb-init")
+# Files no package owns, or that the openssl program's package (not shipped) owns,
+# which the app still reads: the generated CA bundle and its links, OpenSSL's directory
+# and configuration (where libssl looks for that bundle), the time zone and locale the
+# family sets, the loader's configuration (for ldconfig -r), the release's identity
+# (for scanners), snakepacker's own records, and wait-for-port for a health check.
+DISTROLESS_PATHS = ("/etc/ssl/certs", "/usr/lib/ssl", "/etc/ssl/openssl.cnf",
+                    "/etc/localtime", "/etc/timezone", "/usr/lib/locale/en_US.utf8",
+                    "/etc/ld.so.conf", "/etc/ld.so.conf.d", "/etc/os-release",
+                    "/usr/lib/os-release", "/usr/share/snakepacker",
+                    "/usr/local/bin/wait-for-port")
+
+
+@functools.cache
+def collector_chunks() -> tuple[str, ...]:
+    """tools/collect_distroless.py, compressed and base64-encoded, in lines of 96."""
+    source = resources.files("snakepacker").joinpath("tools/collect_distroless.py")
+    blob = base64.b64encode(zlib.compress(source.read_bytes(), 9)).decode("ascii")
+    return tuple(blob[i:i + 96] for i in range(0, len(blob), 96))
+
+
+def _distroless(plan: Plan) -> dict[str, object]:
+    """The collect stage's inputs: where the interpreter is, and what to copy as is."""
+    py = plan.python
+    opts = plan.options
+    paths = [*DISTROLESS_PATHS, opts.venv_path]
+    if opts.project.kind is Kind.REQUIREMENTS:
+        paths.append(opts.workdir)
+    shallow: list[str] = []
+    if py.route is Route.SOURCE:
+        # Built from source: no package owns it; find-libdeps reads its ELF files.
+        interpreter = [py.prefix]
+        paths += [py.prefix, f"/usr/local/bin/python{py.minor}", "/usr/local/bin/python3"]
+    else:
+        # The distro's (or deadsnakes') packages: their files, and the libraries their
+        # ELF files need by find-libdeps rather than by every Depends they declare.
+        interpreter = [py.executable, f"/usr/lib/python{py.minor}/lib-dynload"]
+        shallow = [f"python{py.minor}", f"python{py.minor}-minimal",
+                   f"libpython{py.minor}-minimal", f"libpython{py.minor}-stdlib"]
+        if py.route is Route.DEADSNAKES:
+            paths.append("/usr/local/bin/python3")
+    return {
+        "collector": collector_chunks(),
+        "interpreter_paths": interpreter,
+        "seeds": [*DISTROLESS_SEEDS, *opts.apt],
+        "shallow": shallow,
+        "paths": paths,
+    }
 
 
 def render_build_stage(plan: Plan) -> str:

@@ -52,6 +52,7 @@ class PackOptions:
     build_apt: tuple[str, ...] = ()  # extra packages for the build stage
     healthcheck: int | None = None  # the port a HEALTHCHECK probes
     tags_given: bool = True  # False: `tags` is the default, from the project's name
+    distroless: bool = False  # the final image FROM scratch, with only what the app needs
 
 
 def check_installer(name: str) -> str:

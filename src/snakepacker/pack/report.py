@@ -45,6 +45,9 @@ class SizeReport:
         def mb(n: int) -> str:
             return f"{n / 1e6:8.1f} MB"
 
+        if not self.floor:
+            # --distroless: one layer from scratch; its parts are not told apart.
+            return [f"  {'total (distroless)':<28}{mb(self.total)}"]
         rows = [
             ("base", self.base),
             ("interpreter", self.interpreter),
