@@ -124,3 +124,16 @@ def test_the_readme_option_reference_is_the_table() -> None:
     assert block == opts.reference_markdown(), (
         "README's option reference is stale: replace it with "
         "`python -m snakepacker.options`")
+
+
+def test_no_option_takes_the_name_of_a_machine_setting() -> None:
+    """An option reading SNAKEPACKER_CACHE once turned every tarball cache path into a
+    bad yes/no value: the table's names and the machine's settings stay apart."""
+    assert not {o.env for o in opts.OPTIONS} & set(opts.MACHINE_ENVIRONMENT)
+    build_args = {"SNAKEPACKER_CREATED", "SNAKEPACKER_REVISION", "SNAKEPACKER_PARENT",
+                  "SNAKEPACKER_NETWORK", "SNAKEPACKER_ENV_"}
+    known = {o.env for o in opts.OPTIONS} | set(opts.MACHINE_ENVIRONMENT) | build_args
+    src = ROOT / "src" / "snakepacker"
+    named = {name for path in src.rglob("*.py") if path.name != "options.py"
+             for name in re.findall(r"SNAKEPACKER_[A-Z_]+", path.read_text())}
+    assert named <= known, sorted(named - known)

@@ -145,7 +145,7 @@ OPTIONS: tuple[Option, ...] = (
            metavar="NAME", key=""),
     Option("cache", Type.FLAG, "use the engine's build cache (--no-cache builds every step "
            "again, e.g. to check that a build is reproducible)", frozenset({BUILD, PACK}),
-           default=True, key=""),
+           default=True, key="", env_name="SNAKEPACKER_BUILD_CACHE"),
     # -- sbom ----------------------------------------------------------------------------
     Option("key", Type.TEXT, "the cosign public key the signatures must match",
            frozenset({VERIFY}), metavar="FILE", key=""),
@@ -200,6 +200,21 @@ OPTIONS: tuple[Option, ...] = (
 )
 
 BY_NAME: dict[str, Option] = {option.name: option for option in OPTIONS}
+
+# Settings of this machine rather than of a command, read from the environment alone
+# where they are used: no option of the table may take their names.
+MACHINE_ENVIRONMENT: dict[str, str] = {
+    "SNAKEPACKER_CACHE": "where downloaded CPython tarballs are kept (default "
+                         "~/.cache/snakepacker)",
+    "SNAKEPACKER_DOCKER": "the docker client to use",
+    "SNAKEPACKER_PODMAN": "the podman client to use",
+    "SNAKEPACKER_ENGINE_TIMEOUT": "seconds a quick engine call may take (default 30)",
+    "SNAKEPACKER_UBUNTU_MIRROR": "Ubuntu's package archive",
+    "SNAKEPACKER_UBUNTU_PORTS_MIRROR": "Ubuntu's archive for other architectures",
+    "SNAKEPACKER_DEBIAN_MIRROR": "Debian's package archive",
+    "SNAKEPACKER_UBUNTU_SECURITY_MIRROR": "Ubuntu's security archive",
+    "SNAKEPACKER_DEBIAN_SECURITY_MIRROR": "Debian's security archive",
+}
 
 
 def options_of(command: str) -> tuple[Option, ...]:
