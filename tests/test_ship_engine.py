@@ -8,6 +8,7 @@ tens of minutes cold), so it is built once per session and every test reuses it.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -138,6 +139,33 @@ def test_pushing_the_same_build_again_moves_nothing(pushed: tuple[str, str]) -> 
     again = summary_rows(proc.stdout)
     assert {t: r[1] for t, r in again.items()} == {t: r[1] for t, r in summary_rows(first).items()}
     assert {r[2] for r in again.values()} == {"unchanged"}
+
+
+def test_ci_jobs_pushed_by_digest_then_merged_give_the_pushed_lists(
+    pushed: tuple[str, str], tmp_path: Path
+) -> None:
+    """The CI matrix's way: one job per platform builds and pushes by digest (with each
+    image's SBOM), the merge job writes the lists: the very lists `images push` wrote,
+    so every name stays where it is."""
+    registry, first = pushed
+    matrix = snakepacker("images", "matrix", "--json", "--distros", "bookworm",
+                         "--platform", PLATFORMS, check=True)
+    jobs = json.loads(matrix.stdout)
+    assert [job["platform"] for job in jobs] == PLATFORMS.split(",")
+    for job in jobs:
+        proc = snakepacker("images", "build", *TAGS, *SLICE, "--platform", job["platform"],
+                           "--registry", f"{registry}/ghcr", "--hub", registry,
+                           "--push-by-digest", str(tmp_path / job["name"]))
+        assert proc.returncode == 0, proc.stderr[-3000:]
+    merged = snakepacker("images", "merge", str(tmp_path), "--platform", PLATFORMS)
+    assert merged.returncode == 0, merged.stderr[-3000:]
+    rows = summary_rows(merged.stdout)
+    assert {t: r[1] for t, r in rows.items()} == {t: r[1] for t, r in
+                                                  summary_rows(first).items()}
+    assert {r[2] for r in rows.values()} == {"unchanged"}
+    # Each platform's image has its SBOM beside it, readable by `sbom REF`.
+    sbom = snakepacker("sbom", names(registry, "base-bookworm")[0])
+    assert sbom.returncode == 0 and json.loads(sbom.stdout)["bomFormat"] == "CycloneDX"
 
 
 def test_an_unknown_platform_is_one_line_before_any_work() -> None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import pytest
 
@@ -14,10 +15,19 @@ from snakepacker.engine.fake import FakeEngine
 from snakepacker.errors import BuildError, EngineError
 from snakepacker.family.distros import DISTROS
 from snakepacker.family.images import Family
+from snakepacker.matrix import merge, push_by_digest, read_records
 from snakepacker.options import FamilyOptions
 from snakepacker.platforms import Platform, get_platform
 from snakepacker.registry import repository
-from snakepacker.shipping import Shipment, pack_shipments, push_family, ship, summary
+from snakepacker.shipping import (
+    Publish,
+    Shipment,
+    family_shipments,
+    pack_shipments,
+    push_family,
+    ship,
+    summary,
+)
 
 AMD64, ARM64 = get_platform("linux/amd64"), get_platform("linux/arm64")
 REG = "127.0.0.1:5999"
@@ -63,6 +73,15 @@ class FakeRegistry:
     def copy_all(self, source: str, destination: str) -> None:
         self.calls.append(("copy_all", destination))
         self.tags[destination] = self.tags[source]
+
+    def attach(self, repository: str, digest: str, document: bytes, media_type: str) -> str:
+        ref = f"{repository}:sha256-{digest.split(':')[1]}.sbom"
+        self.calls.append(("attach", ref))
+        self.tags[ref] = "sha256:" + hashlib.sha256(document).hexdigest()
+        return ref
+
+    def sign(self, ref: str, key: Path) -> None:
+        self.calls.append(("sign", ref))
 
     def kinds(self) -> list[str]:
         return [kind for kind, _ in self.calls]
@@ -226,3 +245,49 @@ def test_patch_tags_follow_the_tag_and_refuse_another_minor() -> None:
         fam.patch_tag("3.11", "3.12.1")
     with pytest.raises(UsageError):
         fam.patch_tag("base", "3.11.2")
+
+
+def sbom_stub(image: str) -> tuple[bytes, str]:
+    return f"sbom of {image}".encode(), "application/vnd.cyclonedx+json"
+
+
+def test_each_pushed_image_gets_its_sbom_and_both_are_signed_before_any_list() -> None:
+    engine = FakeEngine(images=dict(ROOTS))
+    registry = FakeRegistry(engine)
+    publish = Publish(sbom_of=sbom_stub, sign_key=Path("cosign.key"))
+    push_family(engine, registry, families(AMD64, ARM64), ["base"], hub=REG,
+                progress=quiet, publish=publish)
+    kinds = registry.kinds()
+    # Two platforms: each pushed, its SBOM stored, image and SBOM signed.
+    assert kinds.count("push") == 2 and kinds.count("attach") == 2
+    assert kinds.count("sign") == 4
+    assert max(i for i, k in enumerate(kinds) if k in ("attach", "sign")) < kinds.index(
+        "make_list")
+    signed = [ref for kind, ref in registry.calls if kind == "sign"]
+    assert all("@sha256:" in ref for ref in signed)
+
+
+def test_jobs_pushed_by_digest_then_merged_give_the_lists_a_push_gives(
+        tmp_path: Path) -> None:
+    """Two CI jobs (one platform each) push by digest and leave records; the merge
+    writes the same lists `images push` of both platforms writes."""
+    engine = FakeEngine(images=dict(ROOTS))
+    registry = FakeRegistry(engine)
+    for platform in (AMD64, ARM64):
+        fams = families(platform)
+        built = {platform: build(engine, fams[platform], ["3.11"])}
+        shipments = family_shipments(fams, built, ["3.11"], REG, quiet)
+        push_by_digest(engine, registry, shipments, tmp_path / platform.suffix, quiet)
+    assert "make_list" not in registry.kinds()  # the jobs write no list
+    merged = {s.tag: s.digest for s in merge(read_records(tmp_path), registry,
+                                              [AMD64, ARM64])}
+    direct = FakeRegistry(engine)
+    pushed = {s.tag: s.digest for s in push_family(engine, direct, families(AMD64, ARM64),
+                                                   ["3.11"], hub=REG, progress=quiet)}
+    assert merged == pushed and set(merged) == {"3.11-bookworm", "3.11.0-bookworm"}
+
+
+def build(engine: FakeEngine, family: Family, names: list[str]):
+    from snakepacker.build import build_images
+
+    return build_images(engine, family, names, progress=quiet)

@@ -27,6 +27,7 @@ from snakepacker.family.distros import DISTROS, get_distro
 from snakepacker.family.images import Family
 from snakepacker.pack.project import Kind, inspect_source
 from snakepacker.platforms import Platform
+from snakepacker.shipping import Publish
 
 PACK_DESCRIPTION = """\
 Pack a Python project or a requirement into a compact image that runs read-only.
@@ -268,21 +269,55 @@ def _families(args: argparse.Namespace, command: str,
     return families, names, values
 
 
+def _publish(engine: Engine, values: opts.Values) -> Publish:
+    """What goes up beside each pushed image: its SBOM, and signatures with --sign."""
+    from pathlib import Path
+
+    from snakepacker.sbom import MEDIA_TYPES, Format, sbom_for
+
+    key = Path(values["sign"]) if values["sign"] else None
+    if key is not None:
+        from snakepacker import signing
+
+        signing.cosign()  # absent: one line before anything is built or pushed
+        if not key.is_file():
+            raise UsageError(f"--sign {key}: no such key file")
+
+    def sbom_of(image: str) -> tuple[bytes, str]:
+        return sbom_for(engine, image, Format.CYCLONEDX).encode(), \
+            MEDIA_TYPES[Format.CYCLONEDX]
+
+    return Publish(sbom_of=sbom_of, sign_key=key)
+
+
 def cmd_images_build(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
     from snakepacker.build import build_images
+    from snakepacker.matrix import push_by_digest
+    from snakepacker.shipping import EngineRegistry, family_shipments
 
     families, names, values = _families(args, opts.BUILD)
     engine = _engine(values)
+    publish = _publish(engine, values) if values["push-by-digest"] else None
+    built_by = {}
     for platform, family in families.items():
         if len(families) > 1:
             _say(f"building for {platform.name}")
         built = build_images(engine, family, names, progress=_say, verbose=args.verbose,
                              no_cache=not values["cache"])
+        built_by[platform] = built
         width = max(len(family.tag(b.image.name)) for b in built)
         for b in built:
             tag = family.tag(b.image.name).ljust(width)
             print(f"{tag}  {platform.name:12}  {b.size / 1e6:7.1f} MB  "
                   f"{'  '.join(b.names + b.patch_names)}")
+    if values["push-by-digest"]:
+        shipments = family_shipments(families, built_by, names, values["hub"] or None, _say)
+        records = push_by_digest(engine, EngineRegistry(engine), shipments,
+                                 Path(values["push-by-digest"]), _say, publish)
+        _say(f"pushed {len(records)} image(s) by digest; records in "
+             f"{values['push-by-digest']}")
     return 0
 
 
@@ -292,7 +327,8 @@ def cmd_images_push(args: argparse.Namespace) -> int:
     families, names, values = _families(args, opts.PUSH)
     engine = _engine(values)
     shipped = push_family(engine, EngineRegistry(engine), families, names,
-                          hub=values["hub"] or None, progress=_say, verbose=args.verbose)
+                          hub=values["hub"] or None, progress=_say, verbose=args.verbose,
+                          publish=_publish(engine, values))
     for line in summary(shipped):
         print(line)
     return 0
@@ -321,14 +357,15 @@ def cmd_images_merge(args: argparse.Namespace) -> int:
 
     from snakepacker.matrix import merge, read_records
     from snakepacker.platforms import parse_platforms
+    from snakepacker.shipping import EngineRegistry, summary
 
     values = opts.read(opts.MERGE, args)
     records = read_records(Path(args.digests))  # bad records fail before the engine
     wanted = parse_platforms(",".join(values["platform"])) if values["platform"] else None
     engine = _engine(values)
-    for done in merge(records, client=engine.client, env=engine.env, platforms=wanted,
-                      say=_say):
-        print(f"{done.tag}  {','.join(done.platforms)}  {done.digest}  {'  '.join(done.names)}")
+    shipped = merge(records, EngineRegistry(engine), platforms=wanted, say=_say)
+    for line in summary(shipped):
+        print(line)
     return 0
 
 
@@ -454,7 +491,8 @@ def cmd_pack(args: argparse.Namespace) -> int:
     if values["push"]:
         from snakepacker.shipping import EngineRegistry, pack_shipments, ship, summary
 
-        shipped = ship(engine, EngineRegistry(engine), pack_shipments(tags, images), _say)
+        shipped = ship(engine, EngineRegistry(engine), pack_shipments(tags, images), _say,
+                       _publish(engine, values))
         for line in summary(shipped):
             print(line)
     return 0

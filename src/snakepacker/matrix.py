@@ -8,21 +8,32 @@ digest it pushed (``images build --push-by-digest DIR``). A last job gathers the
 records and makes one multi-platform list per tag and name (``images merge DIR``);
 only then does any published tag move, and only for tags every platform delivered.
 
-``jobs`` is pure data; ``merge`` talks to the registry through snakepacker.registry.
+``jobs`` is pure data; the pushing and the lists are `images push`'s own
+(snakepacker.shipping), split between the jobs and the merge.
 """
 
 from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from snakepacker import registry
+from snakepacker.engine import Engine
 from snakepacker.errors import UsageError
 from snakepacker.family.distros import DISTROS, get_distro
 from snakepacker.platforms import PLATFORMS, Platform, get_platform
+from snakepacker.registry import repository
+from snakepacker.shipping import (
+    Publish,
+    Registry,
+    Shipment,
+    Shipped,
+    push_platforms,
+    smoke_test,
+    write_lists,
+)
 
 # Where each platform builds: a native runner, or an amd64 one under QEMU.
 RUNNERS: dict[str, tuple[str, bool]] = {
@@ -79,6 +90,8 @@ class Pushed:
     repository: str  # where it was pushed: ghcr.io/snakepacker/python
     digest: str  # sha256:...
     names: tuple[str, ...]  # the names the tag's list gets
+    immutable: bool = False  # a patch tag: never moved once it exists
+    python: bool = True  # a target image
 
     @property
     def ref(self) -> str:
@@ -105,7 +118,8 @@ def read_records(folder: Path) -> list[Pushed]:
         try:
             data = json.loads(path.read_text())
             record = Pushed(data["tag"], data["platform"], data["repository"], data["digest"],
-                            tuple(data["names"]))
+                            tuple(data["names"]), bool(data.get("immutable", False)),
+                            bool(data.get("python", True)))
         except (ValueError, KeyError, TypeError) as exc:
             raise UsageError(f"{path}: not a pushed-digest record ({exc})") from None
         if not re.fullmatch(r"sha256:[0-9a-f]{64}", record.digest):
@@ -137,31 +151,43 @@ def group(records: Iterable[Pushed],
     return by_tag
 
 
-@dataclass(frozen=True)
-class Merged:
-    tag: str
-    platforms: tuple[str, ...]
-    digest: str  # the list's
-    names: tuple[str, ...]
-
-
-def merge(records: Iterable[Pushed], *, client: str, env: Mapping[str, str],
+def merge(records: Iterable[Pushed], registry: Registry,
           platforms: Sequence[Platform] | None = None,
-          say: Callable[[str], None] = lambda _m: None) -> list[Merged]:
-    """One list per tag, under each of its names. Every record is checked first, so
-    bad input moves no list; then, tag by tag, the list is made under the name in the
-    pushed repository and copied to the others."""
+          say: Callable[[str], None] = lambda _m: None) -> list[Shipped]:
+    """One list per tag, under each of its names, as `images push` writes them (an
+    immutable patch tag already naming other images is kept). Every record is checked
+    first, so bad input moves no list."""
     by_tag = group(records, platforms)
-    merged = []
+    order = list(PLATFORMS)
+    shipped = []
     for tag, items in sorted(by_tag.items()):
+        items = sorted(items, key=lambda r: order.index(r.platform))
         first = items[0]
-        home = next((n for n in first.names if registry.repository(n) == first.repository),
-                    f"{first.repository}:{tag}")
-        say(f"{tag}: list of {', '.join(sorted(r.platform for r in items))} as {home}")
-        digest = registry.make_list(client, env, home, [r.ref for r in items])
-        for name in first.names:
-            if name != home:
-                registry.copy_all(home, name)
-        merged.append(Merged(tag, tuple(sorted(r.platform for r in items)), digest,
-                             first.names))
-    return merged
+        shipment = Shipment(tag, {get_platform(r.platform): r.ref for r in items}, first.names,
+                            first.python, first.immutable)
+        digests = {get_platform(r.platform): r.digest for r in items}
+        shipped.append(write_lists(registry, shipment, digests, say))
+    return shipped
+
+
+def push_by_digest(engine: Engine, registry: Registry, shipments: Sequence[Shipment],
+                   folder: Path, progress: Callable[[str], None],
+                   publish: Publish | None = None) -> list[Pushed]:
+    """A CI job's share: smoke-test and push every platform's image (with its SBOM and
+    signatures), and leave one record per image in FOLDER for `images merge`. No list is
+    written here: the merge job writes them once every job has pushed."""
+    smoke_test(engine, shipments, progress)
+    pushed = push_platforms(engine, registry, shipments, progress, publish)
+    records = []
+    for shipment in shipments:
+        for platform in shipment.images:
+            record = Pushed(shipment.tag, platform.name, registry_repository(shipment),
+                            pushed[shipment.tag, platform], shipment.names,
+                            shipment.immutable, shipment.python)
+            write_record(folder, record)
+            records.append(record)
+    return records
+
+
+def registry_repository(shipment: Shipment) -> str:
+    return repository(shipment.names[0])

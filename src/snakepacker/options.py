@@ -137,8 +137,13 @@ OPTIONS: tuple[Option, ...] = (
            "(foreign ones run under qemu; default: the engine's own)", PLATFORM_COMMANDS,
            metavar="OS/ARCH,...", env_name="SNAKEPACKER_PLATFORMS"),
     Option("hub", Type.TEXT, "registry of the short names (NS/python:TAG) when pushing "
-           "(default: the engine's default registry)", frozenset({PUSH, PACK}),
+           "(default: the engine's default registry)", frozenset({BUILD, PUSH, PACK}),
            metavar="HOST"),
+    Option("push-by-digest", Type.TEXT, "after building, push every platform's image by "
+           "digest (with its SBOM) and write one record per image into DIR, for `images "
+           "merge` (a CI job's share of a push)", frozenset({BUILD}), metavar="DIR", key=""),
+    Option("sign", Type.TEXT, "sign every pushed image and its SBOM with this cosign key",
+           frozenset({BUILD, PUSH, PACK}), metavar="KEY", key=""),
     # -- the engine --------------------------------------------------------------------
     Option("engine", Type.TEXT, "the container engine: docker, podman or auto (docker "
            "when its daemon answers, else podman)", ENGINE_COMMANDS, default="auto",

@@ -21,8 +21,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Protocol
 
+from snakepacker import attach, signing
 from snakepacker import registry as reg
 from snakepacker.build import Built, build_images
 from snakepacker.engine import Engine
@@ -70,6 +72,21 @@ class Registry(Protocol):
 
     def copy_all(self, source: str, destination: str) -> None: ...
 
+    def attach(self, repository: str, digest: str, document: bytes, media_type: str) -> str:
+        """Store DOCUMENT as the SBOM of REPOSITORY@DIGEST; return where it went."""
+        ...
+
+    def sign(self, ref: str, key: Path) -> None: ...
+
+
+@dataclass(frozen=True)
+class Publish:
+    """What goes up beside each platform's image: its SBOM (SBOM_OF gives the document
+    and its media type for a local image), and cosign signatures of both with SIGN_KEY."""
+
+    sbom_of: Callable[[str], tuple[bytes, str]] | None = None
+    sign_key: Path | None = None
+
 
 @dataclass(frozen=True)
 class EngineRegistry:
@@ -96,6 +113,12 @@ class EngineRegistry:
 
     def copy_all(self, source: str, destination: str) -> None:
         reg.copy_all(source, destination)
+
+    def attach(self, repository: str, digest: str, document: bytes, media_type: str) -> str:
+        return attach.attach(repository, digest, document, media_type)
+
+    def sign(self, ref: str, key: Path) -> None:
+        signing.sign(ref, key)
 
 
 def published_names(names: tuple[str, str, str], hub: str | None) -> tuple[str, ...]:
@@ -133,10 +156,13 @@ def smoke_test(engine: Engine, shipments: Sequence[Shipment], progress: Progress
 
 
 def push_platforms(engine: Engine, registry: Registry, shipments: Sequence[Shipment],
-                   progress: Progress) -> dict[tuple[str, Platform], str]:
+                   progress: Progress, publish: Publish | None = None,
+                   ) -> dict[tuple[str, Platform], str]:
     """Push each platform's image of each shipment under TAG-SUFFIX in the list's
-    repository; return the digests. The first failure raises: no list is made then."""
+    repository, with its SBOM and signatures (PUBLISH); return the digests. The first
+    failure raises: no list is made then."""
     pushed: dict[tuple[str, Platform], str] = {}
+    published: set[str] = set()  # repo@digest already given its SBOM and signatures
     for shipment in shipments:
         home, tag = reg.repository(shipment.names[0]), reg.tag_of(shipment.names[0])
         for platform, image in shipment.images.items():
@@ -149,7 +175,28 @@ def push_platforms(engine: Engine, registry: Registry, shipments: Sequence[Shipm
             finally:
                 if ours:
                     engine.remove([ref])  # only the name: the image keeps its others
+            digest = pushed[shipment.tag, platform]
+            if publish is not None and f"{home}@{digest}" not in published:
+                published.add(f"{home}@{digest}")
+                _publish_beside(registry, home, digest, image, publish, progress)
     return pushed
+
+
+def _publish_beside(registry: Registry, home: str, digest: str, image: str,
+                    publish: Publish, progress: Progress) -> None:
+    """The SBOM of the image pushed as HOME@DIGEST, then the signatures of both."""
+    signed = [f"{home}@{digest}"]
+    if publish.sbom_of is not None:
+        document, media_type = publish.sbom_of(image)
+        where = registry.attach(home, digest, document, media_type)
+        progress(f"  SBOM stored as {where}")
+        sbom_digest = registry.remote_digest(where)
+        if sbom_digest is not None:
+            signed.append(f"{home}@{sbom_digest}")
+    if publish.sign_key is not None:
+        for ref in signed:
+            registry.sign(ref, publish.sign_key)
+        progress(f"  signed {len(signed)} digest(s) with {publish.sign_key}")
 
 
 def write_lists(registry: Registry, shipment: Shipment, digests: Mapping[Platform, str],
@@ -180,10 +227,10 @@ def write_lists(registry: Registry, shipment: Shipment, digests: Mapping[Platfor
 
 
 def ship(engine: Engine, registry: Registry, shipments: Sequence[Shipment],
-         progress: Progress) -> list[Shipped]:
+         progress: Progress, publish: Publish | None = None) -> list[Shipped]:
     """Smoke-test, push every platform's image, then write the lists, in that order."""
     smoke_test(engine, shipments, progress)
-    pushed = push_platforms(engine, registry, shipments, progress)
+    pushed = push_platforms(engine, registry, shipments, progress, publish)
     return [
         write_lists(registry, shipment, {p: pushed[shipment.tag, p] for p in shipment.images},
                     progress)
@@ -205,7 +252,7 @@ def summary(shipped: Sequence[Shipped]) -> list[str]:
 
 def push_family(engine: Engine, registry: Registry, families: Mapping[Platform, Family],
                 names: Sequence[str], *, hub: str | None, progress: Progress,
-                verbose: bool = False) -> list[Shipped]:
+                verbose: bool = False, publish: Publish | None = None) -> list[Shipped]:
     """`images push`: build NAMES (and what they stand on) for every platform, then
     smoke-test, push and write the lists; a failed build raises before any push."""
     built: dict[Platform, list[Built]] = {}
@@ -214,7 +261,7 @@ def push_family(engine: Engine, registry: Registry, families: Mapping[Platform, 
         built[platform] = build_images(engine, family, names, progress=progress,
                                        verbose=verbose)
     return ship(engine, registry, family_shipments(families, built, names, hub, progress),
-                progress)
+                progress, publish)
 
 
 def family_shipments(families: Mapping[Platform, Family],
