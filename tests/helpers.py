@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import textwrap
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -165,3 +166,20 @@ def gone_within(pids: list[int], marker: str, seconds: float) -> bool:
             return True
         time.sleep(0.2)
     return False
+
+
+def write(folder: Path, files: dict[str, str]) -> Path:
+    """FILES (relative path -> text, dedented) written under FOLDER; FOLDER back."""
+    for name, text in files.items():
+        path = folder / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(textwrap.dedent(text))
+    return folder
+
+
+def untag(docker: Docker, *tags: str) -> None:
+    docker("image", "rm", "--force", *tags, check=False)
+
+
+def exists(docker: Docker, tag: str) -> bool:
+    return docker("image", "inspect", tag, check=False).returncode == 0

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import re
-import textwrap
 from pathlib import Path
 
 import pytest
@@ -19,17 +18,10 @@ from snakepacker.pack.plan import Plan, choose_entrypoint, choose_minor, make_pl
 from snakepacker.pack.project import Kind, inspect_source, is_pinned
 from snakepacker.packing import write_context
 from snakepacker.platforms import get_platform
+from tests.helpers import write
 
 DEMO = Path(__file__).resolve().parents[1] / "examples" / "demo-app"
 ENV: dict[str, str] = {}  # no SNAKEPACKER_* from the caller's environment
-
-
-def write(folder: Path, files: dict[str, str]) -> Path:
-    for name, text in files.items():
-        path = folder / name
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(textwrap.dedent(text))
-    return folder
 
 
 def pyproject(**project: object) -> str:

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import Docker, snakepacker
+from tests.helpers import Docker, exists, snakepacker, untag
 
 pytestmark = pytest.mark.engine
 
@@ -23,14 +23,6 @@ DEMO = Path(__file__).resolve().parents[1] / "examples" / "demo-app"
 VENV = "/usr/share/python3/app"
 NOBODY = "65534:65534"
 PREFIX = "snakepacker-test/pack"
-
-
-def untag(docker: Docker, *tags: str) -> None:
-    docker("image", "rm", "--force", *tags, check=False)
-
-
-def exists(docker: Docker, tag: str) -> bool:
-    return docker("image", "inspect", tag, check=False).returncode == 0
 
 
 def pack(*argv: str):

@@ -13,33 +13,16 @@ import os
 import signal
 import subprocess
 import sys
-import textwrap
 import time
 from pathlib import Path
 
 import pytest
 
-from tests.helpers import Docker, snakepacker
+from tests.helpers import Docker, exists, snakepacker, untag, write
 
 pytestmark = pytest.mark.engine
 
 PREFIX = "snakepacker-test/faults"
-
-
-def write(folder: Path, files: dict[str, str]) -> Path:
-    for name, text in files.items():
-        path = folder / name
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(textwrap.dedent(text))
-    return folder
-
-
-def untag(docker: Docker, *tags: str) -> None:
-    docker("image", "rm", "--force", *tags, check=False)
-
-
-def exists(docker: Docker, tag: str) -> bool:
-    return docker("image", "inspect", tag, check=False).returncode == 0
 
 
 def server_project(folder: Path) -> Path:

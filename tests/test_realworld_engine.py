@@ -8,13 +8,12 @@ through SNAKEPACKER_CA_CERTS, as `scripts/test` sets it.
 
 from __future__ import annotations
 
-import textwrap
 import time
 from pathlib import Path
 
 import pytest
 
-from tests.helpers import Docker, snakepacker
+from tests.helpers import Docker, exists, snakepacker, untag, write
 from tests.test_pack_engine import closure, dpkg
 
 pytestmark = pytest.mark.engine
@@ -22,14 +21,6 @@ pytestmark = pytest.mark.engine
 PREFIX = "sptest-realworld"
 INFO = "/usr/share/snakepacker/pack"
 NOBODY = "65534:65534"
-
-
-def untag(docker: Docker, *tags: str) -> None:
-    docker("image", "rm", "--force", *tags, check=False)
-
-
-def exists(docker: Docker, tag: str) -> bool:
-    return docker("image", "inspect", tag, check=False).returncode == 0
 
 
 def pack(*argv: str):
@@ -40,14 +31,6 @@ def listed(docker: Docker, image: str) -> set[str]:
     """The packages find-libdeps named for IMAGE's venv."""
     return set(docker.run(image, [f"{INFO}/apt-packages.txt"], "--entrypoint", "cat")
                .stdout.split())
-
-
-def write(folder: Path, files: dict[str, str]) -> Path:
-    for name, text in files.items():
-        path = folder / name
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(textwrap.dedent(text))
-    return folder
 
 
 @pytest.fixture(scope="module")
