@@ -10,11 +10,11 @@ from __future__ import annotations
 import contextlib
 import json
 import subprocess
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import IO, Any
 
-from snakepacker.engine.base import Engine, Timeouts
+from snakepacker.engine.base import Engine, Secret, Timeouts
 from snakepacker.engine.process import run_command
 from snakepacker.errors import EngineError
 
@@ -122,3 +122,16 @@ class CliEngine(Engine):
 
     def _registry_flags(self, ref: str) -> list[str]:
         return []
+
+
+def build_flags(secrets: Sequence[Secret], build_args: Mapping[str, str] | None,
+                no_cache: bool, platform: str | None) -> list[str]:
+    """The `build` flags docker and podman spell alike."""
+    flags = ["--no-cache"] if no_cache else []
+    for secret in secrets:
+        flags += ["--secret", f"id={secret.id},src={secret.path}"]
+    for key, value in (build_args or {}).items():
+        flags += ["--build-arg", f"{key}={value}"]
+    if platform:
+        flags += ["--platform", platform]
+    return flags

@@ -30,7 +30,7 @@ from snakepacker.engine.base import (
     native_platform,
     shorten,
 )
-from snakepacker.engine.common import CliEngine
+from snakepacker.engine.common import CliEngine, build_flags
 from snakepacker.engine.process import BuildChild, run_command
 from snakepacker.errors import BuildError, EngineError
 
@@ -91,16 +91,8 @@ class DockerEngine(CliEngine):
     ) -> str:
         with tempfile.TemporaryDirectory(prefix="snakepacker-iid-") as tmp:
             iidfile = Path(tmp) / "iid"
-            args = [self.client, "build", "--progress=plain", "--iidfile", str(iidfile)]
-            if no_cache:
-                args.append("--no-cache")
-            for secret in secrets:
-                args += ["--secret", f"id={secret.id},src={secret.path}"]
-            for key, value in (build_args or {}).items():
-                args += ["--build-arg", f"{key}={value}"]
-            if platform:
-                args += ["--platform", platform]
-            args.append(str(context))
+            args = [self.client, "build", "--progress=plain", "--iidfile", str(iidfile),
+                    *build_flags(secrets, build_args, no_cache, platform), str(context)]
             tail: collections.deque[str] = collections.deque(maxlen=400)
             with BuildChild(args, self.env) as child:
                 for line in child.lines():

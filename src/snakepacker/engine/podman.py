@@ -40,7 +40,7 @@ from snakepacker.engine.base import (
     native_platform,
     shorten,
 )
-from snakepacker.engine.common import CliEngine
+from snakepacker.engine.common import CliEngine, build_flags
 from snakepacker.engine.process import BuildChild, run_command
 from snakepacker.errors import BuildError, EngineError
 
@@ -113,16 +113,8 @@ class PodmanEngine(CliEngine):
                 tempfile.TemporaryDirectory(prefix="snakepacker-podman-",
                                             dir=_big_tmp(self.env)) as private:
             iidfile = Path(tmp) / "iid"
-            args = [self.client, "build", "--format", "docker", "--iidfile", str(iidfile)]
-            if no_cache:
-                args.append("--no-cache")
-            for secret in secrets:
-                args += ["--secret", f"id={secret.id},src={secret.path}"]
-            for key, value in (build_args or {}).items():
-                args += ["--build-arg", f"{key}={value}"]
-            if platform:
-                args += ["--platform", platform]
-            args.append(str(context))
+            args = [self.client, "build", "--format", "docker", "--iidfile", str(iidfile),
+                    *build_flags(secrets, build_args, no_cache, platform), str(context)]
             tail: collections.deque[str] = collections.deque(maxlen=400)
             env = {**self.env, "TMPDIR": private}
             with BuildChild(args, env, cancel=lambda: self._kill_containers(private)) as child:
