@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from snakepacker import provenance, sbom
+from snakepacker.family import labels
 from snakepacker.family.cpython import PythonSpec, Route, find_release
 from snakepacker.imagediff import diff_entries
 from snakepacker.imagefs import Entry, read_tar
@@ -114,12 +115,12 @@ def test_created_honours_source_date_epoch(tmp_path: Path) -> None:
 def test_build_record_names_the_tarball_and_its_sha256() -> None:
     release = find_release("3.12.3")
     pythons = [PythonSpec("3.10", Route.DISTRO), PythonSpec("3.12", Route.SOURCE, release)]
-    record = json.loads(provenance.build_record("jammy", pythons, False))
+    record = json.loads(labels.build_record("jammy", pythons, False))
     assert record == {"distro": "jammy", "grade": "quick", "cpython": [
         {"minor": "3.10", "route": "distro"},
         {"minor": "3.12", "route": "source", "version": "3.12.3", "tarball": release.file,
          "sha256": release.sha256}]}
-    assert provenance.quote_label('a"b$c\\') == '"a\\"b\\$c\\\\"'
+    assert labels.quote_label('a"b$c\\') == '"a\\"b\\$c\\\\"'
 
 
 def _subject_and_inventory() -> tuple[sbom.Subject, object]:

@@ -23,13 +23,7 @@ from importlib import metadata
 from pathlib import Path
 
 from snakepacker import __version__
-from snakepacker.family.labels import (  # noqa: F401  (one place to import them from)
-    CREATED_ARG,
-    PARENT_ARG,
-    REVISION_ARG,
-    build_record,
-    quote_label,
-)
+from snakepacker.family.labels import CREATED_ARG, PARENT_ARG, REVISION_ARG
 
 _HERE = Path(__file__).resolve().parent
 # What family images are made from (git pathspecs, relative to this package). Their

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from snakepacker import __version__, provenance
+from snakepacker.family import labels
 from snakepacker.family.cpython import CPYTHON_RECORD_SCRIPT, Route
 from snakepacker.family.distros import DPKG_EXCLUDES
 from snakepacker.family.images import Family, Image
@@ -51,7 +52,7 @@ def render(family: Family, image: Image) -> Rendered:
             "version": __version__,
             "source": provenance.snakepacker_source(),
             "base_name": family.ref(image.parent) if image.parent else "${ROOT_IMAGE}",
-            "build": provenance.quote_label(provenance.build_record(
+            "build": labels.quote_label(labels.build_record(
                 family.distro.name, carried, family.options.release_grade)),
         },
     }
