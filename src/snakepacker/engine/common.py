@@ -14,13 +14,22 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import IO, Any
 
-from snakepacker.engine.base import Engine, Secret, Timeouts
+from snakepacker.engine.base import (
+    Engine,
+    Secret,
+    Timeouts,
+    emulated_platforms,
+    native_platform,
+)
 from snakepacker.engine.process import run_command
 from snakepacker.errors import EngineError
 
 
 class CliEngine(Engine):
     name = "cli"
+    # The command that prints the engine's own OS and architecture, space-separated
+    # (docker asks its daemon; podman, having none, its host).
+    host_platform_command: tuple[str, ...] = ()
 
     def __init__(self, client: str, version: str, env: dict[str, str], timeouts: Timeouts):
         self.client = client
@@ -111,6 +120,12 @@ class CliEngine(Engine):
     ) -> subprocess.CompletedProcess[str]:
         return self._run(["run", *self._run_flags(), *args], check=check,
                          timeout=self.timeouts.run)
+
+    def platforms(self) -> tuple[str, ...]:
+        out = self._run(list(self.host_platform_command)).stdout
+        os_name, _, arch = out.strip().partition(" ")
+        native = native_platform(os_name, arch)
+        return (native, *emulated_platforms(native))
 
     # -- what each engine says differently ----------------------------------------
 

@@ -35,9 +35,7 @@ from snakepacker.engine.base import (
     Progress,
     Secret,
     Timeouts,
-    emulated_platforms,
     failure_message,
-    native_platform,
     shorten,
 )
 from snakepacker.engine.common import CliEngine, build_flags
@@ -53,6 +51,7 @@ PID_MAX = Path("/proc/sys/kernel/pid_max")
 
 class PodmanEngine(CliEngine):
     name = "podman"
+    host_platform_command = ("info", "--format", "{{.Host.OS}} {{.Host.Arch}}")
 
     def __init__(self, client: str, version: str, env: dict[str, str], timeouts: Timeouts,
                  runtime: str = "runc"):
@@ -90,12 +89,6 @@ class PodmanEngine(CliEngine):
         if not digest:
             raise EngineError(f"`podman push {ref}` did not say which digest it pushed")
         return digest
-
-    def platforms(self) -> tuple[str, ...]:
-        out = self._run(["info", "--format", "{{.Host.OS}} {{.Host.Arch}}"]).stdout
-        os_name, _, arch = out.strip().partition(" ")
-        native = native_platform(os_name, arch)
-        return (native, *emulated_platforms(native))
 
     def build(
         self,
