@@ -149,6 +149,12 @@ class Engine(Protocol):
         """Import a root filesystem tarball as image REF; return its id."""
         ...
 
+    def make_list(self, list_ref: str, members: Sequence[str]) -> str:
+        """Push a multi-platform list LIST_REF naming MEMBERS (REPO@DIGEST refs in its
+        registry, each entry's platform read from its image); return the list's digest.
+        A failure leaves the registry's previous list under LIST_REF in place."""
+        ...
+
     def platforms(self) -> tuple[str, ...]:
         """Platforms this engine can build for and run here: native first, then emulated."""
         ...

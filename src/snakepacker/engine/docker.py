@@ -20,7 +20,7 @@ import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from snakepacker import buildlog
+from snakepacker import buildlog, registry
 from snakepacker.engine.base import (
     Progress,
     Secret,
@@ -69,6 +69,9 @@ class DockerEngine(CliEngine):
         if not found:
             raise EngineError(f"`docker push {ref}` did not say which digest it pushed")
         return found[-1]
+
+    def make_list(self, list_ref: str, members: Sequence[str]) -> str:
+        return registry.make_list(self.client, self.env, list_ref, members)
 
     def build(
         self,
