@@ -155,6 +155,29 @@ def test_sbom_of_the_packed_demo_names_the_project(packed_demo: str, docker: Doc
         "/usr/share/python3/app/lib/python3.12/")
 
 
+def test_sbom_finds_a_virtualenv_the_path_points_to(
+        supply_family: dict[str, str], docker: Docker, tmp_path: Path) -> None:
+    """The SBOM copies out only where records live; a venv elsewhere is found through
+    the image's PATH, as a Dockerfile puts it first."""
+    site = "/srv/tool/lib/python3.12/site-packages"
+    (tmp_path / "Dockerfile").write_text(
+        f"FROM {supply_family['3.12']}\n"
+        "RUN /opt/python/3.12/bin/python3.12 -m venv --without-pip /srv/tool && "
+        f"mkdir {site}/sptool-1.2.dist-info && "
+        f"printf 'Metadata-Version: 2.1\\nName: SPTool\\nVersion: 1.2\\n' "
+        f"> {site}/sptool-1.2.dist-info/METADATA\n"
+        "ENV PATH=/srv/tool/bin:$PATH\n")
+    docker.build(str(tmp_path), "-t", "sptest-supply-venv:pytest")
+    try:
+        doc = sbom_of("sptest-supply-venv:pytest")
+        check_against_image(docker, "sptest-supply-venv:pytest", doc)
+        tools = [(c["name"], c["version"], properties(c)["snakepacker:python:site"])
+                 for c in doc["components"] if c["purl"].startswith("pkg:pypi/sptool@")]
+        assert tools == [("SPTool", "1.2", site)]
+    finally:
+        docker("image", "rm", "--force", "sptest-supply-venv:pytest", check=False)
+
+
 def test_sbom_of_a_missing_image_is_one_line(engine: object) -> None:
     proc = snakepacker("sbom", "sptest-supply-no-such-image:x")
     assert proc.returncode == 3
