@@ -133,6 +133,14 @@ class Engine(Protocol):
         """REF's file system as a tar stream, read without running anything of it."""
         ...
 
+    def created(self, ref: str, count: int = 1) -> contextlib.AbstractContextManager[list[str]]:
+        """The ids of COUNT containers of REF that never start; removed afterwards."""
+        ...
+
+    def copy_out(self, container: str, path: str) -> contextlib.AbstractContextManager[IO[bytes]]:
+        """One path of a created container as a tar stream (empty where it is absent)."""
+        ...
+
     def run(
         self, args: Sequence[str], *, check: bool = True
     ) -> subprocess.CompletedProcess[str]:
