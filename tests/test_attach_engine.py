@@ -71,11 +71,13 @@ def test_sbom_command_reads_the_stored_document_from_the_registry(
 
 @pytest.fixture
 def cosign_tool() -> str:
-    """cosign: scripts/setup provides it (Debian 12 gets Debian 13's binary), so where
-    the engine tests are required (scripts/test, CI) its absence is a failure."""
+    """cosign: scripts/setup provides it on Debian (Debian 12 gets Debian 13's binary), so
+    there, where the engine tests are required (scripts/test, CI), its absence is a
+    failure; elsewhere (Ubuntu has no package) the signing test is skipped."""
     tool = shutil.which("cosign")
     if tool is None:
-        if os.environ.get("SNAKEPACKER_REQUIRE_ENGINE"):
+        on_debian = "\nID=debian\n" in "\n" + Path("/etc/os-release").read_text()
+        if os.environ.get("SNAKEPACKER_REQUIRE_ENGINE") and on_debian:
             pytest.fail("cosign is missing: run scripts/setup")
         pytest.skip("cosign is not on this machine (scripts/setup provides it)")
     return tool
