@@ -43,6 +43,7 @@ from typing import Dict, List, NoReturn, Optional, Sequence, Tuple
 PROG = "wait-for-port"
 EXIT_TIMEOUT = 10
 EXIT_USAGE = 2
+SIGNAL_CHECK = 0.1  # seconds between looks at the stop flag while waiting
 USAGE = "usage: wait-for-port [-p SECONDS] [-t SECONDS] [-q | -v] HOST:PORT... [-- COMMAND...]"
 USAGE_WFI = (
     "or: wait-for-port [-h HOST -p PORT] [HOST:PORT...] [-s] [-q] [-t SECONDS] [-- COMMAND...]"
@@ -356,6 +357,13 @@ class Waiter:
         self.stopping = threading.Event()
         self.log_lock = threading.Lock()
         self.deadline = 0.0
+        self.signalled = 0  # the stopping signal's number, set by the handler
+
+    def interrupt(self, signum: int, _frame: object) -> None:
+        """The SIGTERM/SIGINT handler. It raises nothing: an exception thrown into a
+        Condition wait can leave its lock released under a "with" that then fails."""
+        self.signalled = signum
+        self.stopping.set()
 
     def log(self, level: int, message: str, final: bool = False) -> None:
         if self.options.verbosity < level:
@@ -449,16 +457,13 @@ class Waiter:
             thread.daemon = True
             thread.start()
         with self.changed:
-            while len(self.up) < total:
+            while len(self.up) < total and not self.signalled:
                 now = time.monotonic()
                 if now >= hard_deadline or (now >= self.deadline and self.tried >= total):
                     break
-                if math.isinf(self.deadline):
-                    self.changed.wait()
-                elif now < self.deadline:
-                    self.changed.wait(self.deadline - now)
-                else:
-                    self.changed.wait(hard_deadline - now)
+                until = self.deadline if now < self.deadline else hard_deadline
+                # In short slices, so that a signal (which only sets a flag) is seen soon.
+                self.changed.wait(min(until - now, SIGNAL_CHECK))
             down = [e for e in self.options.endpoints if e not in self.up]
         self.stop()
         return down
@@ -470,18 +475,6 @@ def fail_usage(message: str) -> int:
     return EXIT_USAGE
 
 
-class Stopped(BaseException):
-    """SIGTERM (or SIGINT) arrived while waiting."""
-
-    def __init__(self, signum: int) -> None:
-        super().__init__(signum)
-        self.signum = signum
-
-
-def _stop(signum: int, _frame: object) -> None:
-    raise Stopped(signum)
-
-
 def wait(options: Options) -> int:
     """Wait for the endpoints: 0, or the exit status to leave with."""
     waiter = Waiter(options)
@@ -489,17 +482,19 @@ def wait(options: Options) -> int:
     previous: Dict[int, object] = {}
     if threading.current_thread() is threading.main_thread():  # else signals can not be had
         previous = {
-            signum: signal.signal(signum, _stop) for signum in (signal.SIGTERM, signal.SIGINT)
+            signum: signal.signal(signum, waiter.interrupt)
+            for signum in (signal.SIGTERM, signal.SIGINT)
         }
     try:
         down = waiter.run()
-    except (Stopped, KeyboardInterrupt) as exc:
+    except KeyboardInterrupt:  # SIGINT when it could not be handled here
         waiter.stop()
-        signum = exc.signum if isinstance(exc, Stopped) else signal.SIGINT
-        return 128 + signum
+        return 128 + signal.SIGINT
     finally:
         for signum, handler in previous.items():
             signal.signal(signum, handler)
+    if waiter.signalled:
+        return 128 + waiter.signalled
     if not down:
         return 0
     timeout = "after %gs" % options.timeout
