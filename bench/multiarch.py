@@ -1,104 +1,135 @@
 """What building for another platform under qemu costs here, against the native platform.
 
-    .venv/bin/python bench/multiarch.py [--distro bookworm] [--platforms linux/amd64,linux/arm64]
-                                        [--reuse-roots] [--keep]
+    .venv/bin/python bench/multiarch.py [--distro bookworm]
+        [--platforms linux/amd64,linux/arm64,linux/arm/v7] [--images 3.11]
+        [--namespace sptest-bench] [--reuse-roots] [--keep] [--without-security-pocket]
 
 For each platform: bootstrap the distro's root (mmdebstrap --arch, its packages'
-scripts running under qemu for a foreign one), then build the family's `base` on it
-with no cache (apt, locale generation and the rest run emulated too). Prints one table:
-seconds for each, base's size, and each time over the native one. Images go under
-the namespace ``sptest-bench`` and are removed at the end unless --keep is given.
-Emulated builds are slow; expect minutes per foreign platform.
+scripts running under qemu for a foreign one), then build the family's images
+(default: `base` and the distro's own minor, by the distro route) on it with no cache:
+apt, locale generation and the rest run emulated too. The images are built the way
+`images build --platform` builds them (snakepacker.build), so each foreign one is
+checked: its interpreter must answer under emulation. Prints one table: seconds for
+each step, each image's size, and each time over the native platform's. Images go under
+--namespace and are removed at the end unless --keep is given. Emulated builds are
+slow; expect minutes per foreign platform.
 """
 
 from __future__ import annotations
 
 import argparse
-import subprocess
 import sys
-import tempfile
 import time
-from pathlib import Path
 
+from snakepacker import bootstrap as boot
 from snakepacker.bootstrap import bootstrap, root_ref
-from snakepacker.build import write_context
+from snakepacker.build import build_images
 from snakepacker.engine import Engine
-from snakepacker.family.distros import get_distro
+from snakepacker.family.distros import Distro, get_distro
 from snakepacker.family.images import Family
 from snakepacker.options import FamilyOptions
 from snakepacker.platforms import Platform, can_run, native_platform, parse_platforms
-from snakepacker.render import render
 
 NAMESPACE = "sptest-bench"
 
 
-def build_base(engine: Engine, family: Family, root: str, platform: Platform, tag: str) -> float:
-    """Build `base` for PLATFORM on ROOT with no cache; return the seconds it took."""
-    rendered = render(family, family.get("base"))
-    with tempfile.TemporaryDirectory(prefix="snakepacker-bench-") as tmp:
-        write_context(rendered, {}, Path(tmp))
+def log(message: str) -> None:
+    print(f"  {message}", file=sys.stderr)
+
+
+def measure(engine: Engine, family: Family, images: list[str], namespace: str,
+            reuse_root: bool, made: list[str]) -> dict[str, tuple[float | None, float]]:
+    """Bootstrap FAMILY's platform's root and build IMAGES on it, no cache: step ->
+    (seconds or None when reused, MB)."""
+    platform = family.platform
+    root = root_ref(family.distro, namespace, platform)
+    rows: dict[str, tuple[float | None, float]] = {}
+    boot: float | None = None
+    if not (reuse_root and engine.image_exists(root)):
         started = time.monotonic()
-        proc = subprocess.run(
-            [engine.client, "build", "--quiet", "--no-cache", "--platform", platform.name,
-             "--build-arg", f"ROOT_IMAGE={root}", "--tag", tag, tmp],
-            env=engine.env, capture_output=True, text=True,
-        )
-        seconds = time.monotonic() - started
-    if proc.returncode != 0:
-        raise SystemExit(f"building base for {platform.name} failed:\n{proc.stderr[-3000:]}")
-    return seconds
+        bootstrap(family.distro, engine, namespace, platform=platform, progress=log)
+        boot = time.monotonic() - started
+    made.append(root)
+    rows["root"] = (boot, (engine.image_size(root) or 0) / 1e6)
+    print(f"building {', '.join(images)} for {platform.name}", file=sys.stderr)
+    for built in build_images(engine, family, images, progress=log, no_cache=True):
+        made.extend(built.names + built.patch_names)
+        rows[built.image.name] = (built.seconds, built.size / 1e6)
+    return rows
+
+
+def leave_out_security_pocket() -> None:
+    """Make bootstrap list the release and updates pockets only. A bench-only escape
+    for an archive whose security index does not match its Release file (apt then
+    refuses it, rightly); the product has no such switch."""
+    full = boot.sources
+
+    def without(distro: Distro, mirror: str, arch: str = "amd64") -> list[str]:
+        return full(distro, mirror, arch)[:2]
+
+    boot.sources = without
+
+
+def table(rows: dict[Platform, dict[str, tuple[float | None, float]]], native: Platform,
+          distro: str) -> list[str]:
+    """One line per platform: seconds (and ratio over NATIVE's) and MB of each step."""
+    steps = list(dict.fromkeys(step for by_step in rows.values() for step in by_step))
+    reference = rows.get(native, {})
+    head = f"{'platform':<14}" + "".join(
+        f"{step + ' s':>12}{'ratio':>7}{step + ' MB':>11}" for step in steps)
+    lines = [f"{distro}, no cache; ratio: time over {native.name}'s", head]
+    for platform, by_step in rows.items():
+        line = f"{platform.name:<14}"
+        for step in steps:
+            seconds, size = by_step.get(step, (None, 0.0))
+            base = reference.get(step, (None, 0.0))[0]
+            shown = f"{seconds:12.0f}" if seconds is not None else f"{'(reused)':>12}"
+            ratio = f"{seconds / base:6.1f}x" if seconds and base else f"{'-':>7}"
+            line += f"{shown}{ratio}{size:11.1f}"
+        lines.append(line)
+    return lines
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--distro", default="bookworm")
     parser.add_argument("--platforms", default=f"{native_platform().name},linux/arm64")
+    parser.add_argument("--images", default="",
+                        help="comma-separated images to build (default: base and the "
+                             "distro's own minor)")
+    parser.add_argument("--namespace", default=NAMESPACE,
+                        help="where the roots and images go (a shared engine: your own)")
     parser.add_argument("--reuse-roots", action="store_true",
                         help="skip bootstrapping where the bench's root already exists")
     parser.add_argument("--keep", action="store_true", help="keep the images made")
+    parser.add_argument("--without-security-pocket", action="store_true",
+                        help="bootstrap from the release and updates pockets only, for an "
+                             "archive whose security index is broken (the table says so)")
     args = parser.parse_args()
+    if args.without_security_pocket:
+        leave_out_security_pocket()
     distro = get_distro(args.distro)
-    platforms = parse_platforms(args.platforms)
+    images = [i for i in args.images.split(",") if i] or ["base", distro.system_python]
     engine = Engine.find()
-    family = Family(FamilyOptions(distro=distro, minors=(distro.system_python,)))
-    native = native_platform()
-
-    rows: dict[Platform, tuple[float | None, float, float]] = {}
+    options = FamilyOptions(distro=distro, minors=(distro.system_python,),
+                            namespace=args.namespace)
+    rows: dict[Platform, dict[str, tuple[float | None, float]]] = {}
     made: list[str] = []
     try:
-        for platform in platforms:
+        for platform in parse_platforms(args.platforms):
             ok, why = can_run(platform)
             if not ok:
                 print(f"skipping {platform.name}: {why}", file=sys.stderr)
                 continue
-            root = root_ref(distro, NAMESPACE, platform)
-            boot: float | None = None
-            if not (args.reuse_roots and engine.image_exists(root)):
-                started = time.monotonic()
-                bootstrap(distro, engine, NAMESPACE, platform=platform,
-                          progress=lambda m: print(f"  {m}", file=sys.stderr))
-                boot = time.monotonic() - started
-            made.append(root)
-            tag = f"{NAMESPACE}/python:base-{distro.name}-{platform.suffix}"
-            print(f"building base for {platform.name}", file=sys.stderr)
-            build = build_base(engine, family, root, platform, tag)
-            made.append(tag)
-            rows[platform] = (boot, build, (engine.image_size(tag) or 0) / 1e6)
+            family = Family(options, platform=platform)
+            rows[platform] = measure(engine, family, images, args.namespace,
+                                     args.reuse_roots, made)
     finally:
         if not args.keep:
-            engine.remove(made)
-
-    def ratio(value: float | None, base: float | None) -> str:
-        return f"{value / base:6.1f}x" if value and base else f"{'-':>7}"
-
-    reference = rows.get(native)
-    print(f"{distro.name}, no cache; times over {native.name}'s")
-    print(f"{'platform':<14}{'bootstrap s':>12}{'ratio':>8}{'base build s':>14}{'ratio':>8}"
-          f"{'base MB':>9}")
-    for platform, (boot, build, size) in rows.items():
-        shown = f"{boot:12.0f}" if boot is not None else f"{'(reused)':>12}"
-        print(f"{platform.name:<14}{shown}{ratio(boot, reference and reference[0]):>8}"
-              f"{build:14.0f}{ratio(build, reference and reference[1]):>8}{size:9.1f}")
+            engine.remove(dict.fromkeys(made))
+    print("\n".join(table(rows, native_platform(), distro.name)))
+    if args.without_security_pocket:
+        print("(roots bootstrapped without the security pocket)")
     return 0
 
 

@@ -8,12 +8,16 @@ Starts Debian's docker-registry on a free loopback port with a fresh storage dir
 runs the real command line twice, and prints one table: seconds, blob uploads the
 registry received (from its request log), manifests written, and bytes its storage
 grew by. The images must be built already (the push builds what is missing, with the
-engine's cache, but a cold build would swamp the numbers).
+engine's cache, but a cold build would swamp the numbers). Then each pushed tag's list
+as the registry serves it: every entry's platform fields (os, architecture, variant)
+and digest, so a multi-platform push (`--platform linux/amd64,linux/arm64,linux/arm/v7`)
+is read back.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import re
 import shutil
@@ -101,6 +105,7 @@ def main() -> int:
                                  len(MANIFEST.findall(text)) - manifests,
                                  storage_bytes(work / "storage") - size))
                     print(proc.stdout, file=sys.stderr)
+                lists = read_lists(f"{address}/ghcr/{args.namespace}/python", proc.stdout)
             finally:
                 server.terminate()
                 server.wait()
@@ -108,7 +113,25 @@ def main() -> int:
           f"{'storage grew':>14}")
     for run, seconds, uploads, manifests, grew in rows:
         print(f"{run:12}  {seconds:8.1f}  {uploads:12d}  {manifests:9d}  {grew / 1e6:11.1f} MB")
+    print("\n".join(lists))
     return 0
+
+
+def read_lists(repository: str, summary: str) -> list[str]:
+    """Each tag of an `images push` SUMMARY, read back from REPOSITORY: one line per
+    list entry with its platform fields exactly as the list states them."""
+    from snakepacker.registry import raw_manifest
+
+    lines = [f"{'tag':<22}{'os':<7}{'architecture':<14}{'variant':<9}digest"]
+    for row in summary.strip().splitlines()[1:]:
+        tag = row.split()[0]
+        manifest = json.loads(raw_manifest(f"{repository}:{tag}"))
+        for entry in manifest.get("manifests", []):
+            fields = entry.get("platform", {})
+            lines.append(f"{tag:<22}{fields.get('os', '-'):<7}"
+                         f"{fields.get('architecture', '-'):<14}"
+                         f"{fields.get('variant', '-'):<9}{entry['digest'][:19]}")
+    return lines
 
 
 if __name__ == "__main__":

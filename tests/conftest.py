@@ -12,13 +12,19 @@ import subprocess
 
 import pytest
 
+from snakepacker.bootstrap import root_ref
 from snakepacker.engine import Engine, find_engine
 from snakepacker.errors import EngineError
+from snakepacker.family.distros import get_distro
+from snakepacker.platforms import can_run, get_platform
 from tests.helpers import (
     FAMILY_ARGS,
     FAMILY_TAGS,
     NAMESPACE,
     ROOT_NAMESPACE,
+    SHIP_PLATFORMS,
+    SHIP_SLICE,
+    SHIP_TAGS,
     Docker,
     snakepacker,
 )
@@ -64,6 +70,24 @@ def family_images(engine: Engine) -> dict[str, str]:
         pytest.fail(f"building the family failed:\n{proc.stderr[-5000:]}")
     tags = ("base", "3.10", "3.12", "all", "all-pillow", "3.12-pillow")
     return {tag: f"{NAMESPACE}/python:{tag}" for tag in tags}
+
+
+@pytest.fixture(scope="session")
+def chain(engine: Engine) -> str:
+    """bookworm's roots for both platforms, and base, 3.11 and all built on each (the
+    arm64 ones emulated): what the ship tests and pack --platform tests stand on."""
+    ok, why = can_run(get_platform("linux/arm64"))
+    if not ok:
+        pytest.skip(why)
+    bookworm = get_distro("bookworm")
+    for platform in SHIP_PLATFORMS.split(","):
+        if not engine.image_exists(root_ref(bookworm, ROOT_NAMESPACE, get_platform(platform))):
+            proc = snakepacker("bootstrap", "bookworm", "--platform", platform,
+                               "--namespace", ROOT_NAMESPACE)
+            assert proc.returncode == 0, proc.stderr[-3000:]
+    proc = snakepacker("images", "build", *SHIP_TAGS, *SHIP_SLICE, "--platform", SHIP_PLATFORMS)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return proc.stdout
 
 
 @pytest.fixture(scope="session")

@@ -26,6 +26,12 @@ FAMILY_TAGS = ("3.10", "3.12", "3.12-pillow")
 # tests use its own tags (the bootstrapped root is shared, under the default namespace).
 NAMESPACE = os.environ.get("SNAKEPACKER_TEST_NAMESPACE", "snakepacker")
 ROOT_NAMESPACE = "snakepacker"
+# The two-platform chain built by conftest's `chain` (bookworm's roots, base, 3.11 and a
+# narrowed all on amd64 and on arm64 under qemu), under a namespace of its own.
+SHIP_PLATFORMS = "linux/amd64,linux/arm64"
+SHIP_NS = f"{NAMESPACE}-ship"
+SHIP_SLICE = ("--distro", "bookworm", "--minors", "3.11", "--namespace", SHIP_NS)
+SHIP_TAGS = ("base", "3.11", "all")
 
 
 def snakepacker(

@@ -6,7 +6,14 @@ from pathlib import Path
 
 import pytest
 
-from snakepacker.bootstrap import PINNED_KEYS, bootstrap, pinned_keyring, root_ref, sources
+from snakepacker.bootstrap import (
+    PINNED_KEYS,
+    bootstrap,
+    mmdebstrap_cause,
+    pinned_keyring,
+    root_ref,
+    sources,
+)
 from snakepacker.engine import Engine
 from snakepacker.errors import SnakepackerError, UsageError
 from snakepacker.family.distros import DISTROS
@@ -170,3 +177,24 @@ def test_bootstrap_refuses_a_platform_that_cannot_run(
     foreign = next(p for p in PLATFORMS.values() if p != native_platform())
     with pytest.raises(UsageError, match=f"{foreign.name} cannot run here: binfmt_misc is not"):
         bootstrap(DISTROS["bookworm"], None, "sp", platform=foreign)  # type: ignore[arg-type]
+
+
+def test_a_failed_mmdebstrap_is_named_by_its_first_error() -> None:
+    """apt's refusal of an index comes first; the lines after it only say that the
+    setup hook and mmdebstrap failed in turn."""
+    stderr = "\n".join([
+        "I: running apt-get update...",
+        "Fetched 8754 kB in 7s (1236 kB/s)",
+        "E: Failed to fetch http://archive.invalid/debian-security/dists/bookworm-security/"
+        "main/binary-armhf/Packages.xz  File has unexpected size (334084 != 351504). "
+        "Mirror sync in progress?",
+        "   Hashes of expected file:",
+        "E: Some index files failed to download. They have been ignored, or old ones used "
+        "instead.",
+        "E: command failed: /usr/share/mmdebstrap/hooks/maybe-merged-usr/setup00.sh",
+        "E: mmdebstrap failed to run",
+    ])
+    cause = mmdebstrap_cause(stderr)
+    assert cause.startswith("Failed to fetch http://archive.invalid/debian-security/")
+    assert cause.endswith("File has unexpected size (334084 != 351504). Mirror sync in progress?")
+    assert mmdebstrap_cause("I: nothing failed here\n").startswith("no error line")

@@ -18,7 +18,14 @@ from pathlib import Path
 
 import pytest
 
-from snakepacker.pack.dockerfile import DISTROLESS_PATHS, collector_chunks, render
+from snakepacker.errors import UsageError
+from snakepacker.pack.dockerfile import (
+    DISTROLESS_PATHS,
+    DISTROLESS_SEEDS,
+    collector_chunks,
+    render,
+)
+from snakepacker.pack.options import DISTROLESS_LEFT_OUT
 from snakepacker.tools import collect_distroless as cd
 from tests.test_pack import DEMO, instructions, plan_for
 
@@ -157,39 +164,113 @@ def test_collect_stages_files_status_and_accounts(tmp_path: Path) -> None:
     assert (dest / "etc/ssl/certs/ca-certificates.crt").is_file()
 
 
+LEFT_OUT = ",".join(DISTROLESS_LEFT_OUT)
+
+
+def stage_host_python(dest: Path, *extra: str) -> list[str]:
+    """The host's own Python staged as pack --distroless stages the distro's: its
+    packages without their Depends, then the libraries its ELF files need, the modules
+    for terminals and legacy databases left out. Returns the packages."""
+    from snakepacker.tools import find_libdeps
+
+    proc = subprocess.run(
+        [sys.executable, str(TOOL), str(dest), "--shallow", ",".join(DISTROLESS_SEEDS[:3]),
+         "--shallow", f"{HOST_PY},{HOST_PY}-minimal,lib{HOST_PY}-minimal,lib{HOST_PY}-stdlib",
+         "--find-libdeps", find_libdeps.__file__, "--leave-out", LEFT_OUT,
+         *[a for p in DISTROLESS_PATHS if os.path.lexists(p) for a in ("--path", p)],
+         "--user", "app", *extra], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.startswith("collect-distroless: ")
+    return proc.stdout.split("\n")[0].split(": ", 2)[2].split()
+
+
+def elf_files(root: Path) -> list[Path]:
+    found = []
+    for path in root.rglob("*"):
+        if path.is_file() and not path.is_symlink():
+            with path.open("rb") as handle:
+                if handle.read(4) == b"\x7fELF":
+                    found.append(path)
+    return found
+
+
+@needs_dpkg
+@pytest.mark.skipif(shutil.which("ldd") is None, reason="needs ldd")
+def test_libraries_are_the_soname_closure_not_the_depends_closure(tmp_path: Path) -> None:
+    """The packages shipped are the seeds and the owners of what the loader itself
+    (ldd, on the host) resolves for the staged ELF files: nothing a Depends names that
+    no file loads (libgcc's gcc-N-base, readline-common), nothing only a left-out module
+    needs."""
+    dest = tmp_path / "root"
+    names = set(stage_host_python(dest))
+    libraries = set()
+    for path in elf_files(dest):
+        out = subprocess.run(["ldd", str(path)], capture_output=True, text=True).stdout
+        assert "not found" not in out, (path, out)
+        libraries |= {line.split(" => ")[1].split(" (")[0] for line in out.splitlines()
+                      if " => /" in line}
+    owners = set()
+    for library in libraries:
+        if str(dest) in library:
+            continue
+        out = subprocess.run(["dpkg", "-S", os.path.realpath(library)], capture_output=True,
+                             text=True)
+        if out.returncode != 0:  # a merged-/usr path dpkg knows by its other name
+            out = subprocess.run(["dpkg", "-S", library], capture_output=True, text=True,
+                                 check=True)
+        owners |= {cd._name(o) for o in out.stdout.split(":")[0].split(", ")}
+    seeds = {*DISTROLESS_SEEDS[:3], HOST_PY, f"{HOST_PY}-minimal", f"lib{HOST_PY}-minimal",
+             f"lib{HOST_PY}-stdlib"}
+    assert names == (seeds & set(host_packages())) | owners
+    assert not names & {"readline-common", "libreadline8", "libncursesw6", "libnsl2",
+                        "libgdbm6", "libtirpc-common"}
+    # A Depends closure of the same seeds would have shipped more.
+    assert len(cd.closure(host_packages(), sorted(seeds & set(host_packages())))[0]) > len(names)
+
+
 @needs_dpkg
 @pytest.mark.skipif(os.geteuid() != 0 or shutil.which("ldconfig") is None
                     or shutil.which("chroot") is None, reason="needs root, ldconfig, chroot")
 def test_staged_interpreter_runs_alone(tmp_path: Path) -> None:
-    """The host's own Python, staged with find-libdeps' answer for it, runs in a chroot
-    that has no shell: ssl, sqlite3 and ctypes load, and the CA bundle verifies."""
-    from snakepacker.tools import find_libdeps
-
-    exe = f"/usr/bin/{HOST_PY}"
-    dynload = f"/usr/lib/{HOST_PY}/lib-dynload"
-    seeds = subprocess.run([sys.executable, find_libdeps.__file__, exe, dynload],
-                           capture_output=True, text=True, check=True).stdout.split()
+    """The host's own Python, staged as pack --distroless stages it, runs in a chroot
+    that has no shell: ssl, sqlite3 and ctypes load, and the CA bundle verifies; a
+    left-out module raises ModuleNotFoundError that says how to keep it, and what
+    falls back without it (dbm's own format) still works."""
     dest = tmp_path / "root"
-    proc = subprocess.run(
-        [sys.executable, str(TOOL), str(dest), "--package", "libc6,ca-certificates",
-         *[a for s in seeds for a in ("--package", s)],
-         "--shallow", f"{HOST_PY},{HOST_PY}-minimal,lib{HOST_PY}-minimal,lib{HOST_PY}-stdlib",
-         *[a for p in DISTROLESS_PATHS if os.path.lexists(p) for a in ("--path", p)],
-         "--user", "app"], capture_output=True, text=True)
-    assert proc.returncode == 0, proc.stderr
-    assert proc.stdout.startswith("collect-distroless: ")
+    stage_host_python(dest)
     subprocess.run(["ldconfig", "-r", str(dest)], check=True)
     for absent in ("bin/sh", "usr/bin/dpkg", "usr/bin/apt", "usr/bin/perl"):
         assert not os.path.lexists(dest / absent)
-    code = ("import ssl, sqlite3, ctypes, ctypes.util, pwd, zlib, lzma, bz2; "
+    code = ("import ssl, sqlite3, ctypes, ctypes.util, pwd, zlib, lzma, bz2, dbm; "
             "ctx = ssl.create_default_context(); "
             "print(len(ctx.get_ca_certs()) > 0 or ctx.cert_store_stats()['x509'] > 0, "
-            "pwd.getpwuid(10001).pw_name, sqlite3.sqlite_version_info >= (3,))")
+            "pwd.getpwuid(10001).pw_name, sqlite3.sqlite_version_info >= (3,)); "
+            "db = dbm.open('/tmp/db', 'c'); db[b'k'] = b'v'; print(dbm.whichdb('/tmp/db'))\n"
+            "for name in ('readline', 'curses', 'dbm.ndbm'):\n"
+            "    try:\n"
+            "        __import__(name)\n"
+            "    except ImportError as exc:\n"
+            "        print(name, 'left it out' in str(exc) and '--distroless-keep _' in str(exc)"
+            " or '--distroless-keep readline' in str(exc))\n")
     run = subprocess.run([str(shutil.which("chroot")), "--userspec=10001:10001", str(dest),
-                          exe, "-I", "-c", code],
+                          f"/usr/bin/{HOST_PY}", "-I", "-c", code],
                          capture_output=True, text=True, env={"PATH": "/usr/bin"})
     assert run.returncode == 0, run.stderr
-    assert run.stdout.split() == ["True", "app", "True"]
+    assert run.stdout.split("\n")[:2] == ["True app True", "dbm.dumb"]
+    assert run.stdout.split("\n")[2:] == ["readline True", "curses True", "dbm.ndbm True", ""]
+
+
+def test_left_out_modules_are_lib_dynload_extensions() -> None:
+    left = ("readline", "_curses")
+    assert cd.left_out_module(
+        "/usr/lib/python3.11/lib-dynload/readline.cpython-311-x86_64-linux-gnu.so",
+        left) == "readline"
+    assert cd.left_out_module("/opt/python/3.12/lib/python3.12/lib-dynload/_curses.abi3.so",
+                              left) == "_curses"
+    for path in ("/opt/python/3.12/lib/python3.12/lib-dynload/_curses_panel.cpython-312.so",
+                 "/usr/share/python3/app/lib/python3.12/site-packages/readline.so",
+                 "/usr/lib/python3.11/lib-dynload/readline.py"):
+        assert cd.left_out_module(path, left) is None, path
 
 
 def test_cli_names_packages_not_installed(tmp_path: Path) -> None:
@@ -219,7 +300,13 @@ def test_dockerfile_distroless_adds_two_stages_and_keeps_the_others() -> None:
     assert "FROM scratch" in steps
     assert steps[steps.index("FROM scratch") + 1] == "COPY --from=collect /distroless/ /"
     run = next(s for s in steps if s.startswith("RUN set -eu;"))
-    assert "find-libdeps /opt/python/3.12 " in run  # the source route's interpreter
+    # The source route's interpreter is a path; the libraries come by the soname closure;
+    # the modules for terminals and legacy databases are left out.
+    assert "--path /opt/python/3.12 " in run
+    assert "--shallow libc6,libgcc-s1,ca-certificates,tzdata,dumb-init " in run
+    assert "--shallow-from /usr/share/snakepacker/pack/apt-packages.txt " in run
+    assert '--find-libdeps "$(command -v find-libdeps)" ' in run
+    assert f"--leave-out {LEFT_OUT} " in run and "--package" not in run
     assert "--links /usr/bin:/usr/share/python3/app --user app --uid 10001" in run
     assert "ldconfig -r /distroless" in run
     health = next(s for s in steps if s.startswith("HEALTHCHECK"))
@@ -230,9 +317,23 @@ def test_dockerfile_distroless_adds_two_stages_and_keeps_the_others() -> None:
 
 def test_dockerfile_distroless_distro_route_is_shallow() -> None:
     text = render(plan_for(DEMO, "--distroless", minor="3.10"))
-    assert "find-libdeps /usr/bin/python3.10 /usr/lib/python3.10/lib-dynload" in text
-    assert ("--shallow python3.10,python3.10-minimal,libpython3.10-minimal,"
-            "libpython3.10-stdlib") in text
+    assert ("--shallow libc6,libgcc-s1,ca-certificates,tzdata,dumb-init,python3.10,"
+            "python3.10-minimal,libpython3.10-minimal,libpython3.10-stdlib ") in text
+
+
+def test_dockerfile_distroless_keep_and_apt() -> None:
+    """--distroless-keep names modules not to leave out (all: none); --apt packages come
+    with their Depends; a module that is not left out is one clear error."""
+    text = render(plan_for(DEMO, "--distroless", "--distroless-keep", "readline",
+                           "--distroless-keep", "nis", "--apt", "curl"))
+    assert "--leave-out _curses,_curses_panel,_dbm,_gdbm,_crypt,_tkinter " in text
+    assert "--package curl " in text
+    text = render(plan_for(DEMO, "--distroless", "--distroless-keep", "all"))
+    assert "--leave-out" not in text and "Left out" not in text
+    with pytest.raises(UsageError, match="--distroless-keep 'ssl': not a module"):
+        plan_for(DEMO, "--distroless", "--distroless-keep", "ssl")
+    # Without --distroless, nothing changes.
+    assert render(plan_for(DEMO, "--distroless-keep", "readline")) == render(plan_for(DEMO))
 
 
 @needs_dpkg

@@ -10,9 +10,11 @@ import pytest
 
 from snakepacker.engine import find_engine
 from snakepacker.engine.base import Timeouts, emulated_platforms, native_platform
+from snakepacker.engine.common import CliEngine
+from snakepacker.engine.docker import DockerEngine
 from snakepacker.engine.docker import _failure as docker_failure
+from snakepacker.engine.podman import PodmanEngine, dockerfile_words, ulimit_flags
 from snakepacker.engine.podman import _failure as podman_failure
-from snakepacker.engine.podman import dockerfile_words, ulimit_flags
 from snakepacker.errors import EngineError, UsageError
 
 
@@ -113,3 +115,23 @@ def test_platforms_are_native_then_the_enabled_emulators(tmp_path: Path) -> None
     assert native == "linux/amd64"
     assert emulated_platforms(native, tmp_path) == ["linux/arm64", "linux/s390x"]
     assert native_platform("linux", "arm") == "linux/arm/v7"
+
+
+@pytest.mark.parametrize(("engine_class", "asked", "answer", "native"), [
+    (DockerEngine, "version --format {{.Server.Os}} {{.Server.Arch}}", "linux amd64",
+     "linux/amd64"),
+    (PodmanEngine, "info --format {{.Host.OS}} {{.Host.Arch}}", "linux arm", "linux/arm/v7"),
+])
+def test_each_engine_asks_its_own_command_for_its_platform(
+    tmp_path: Path, engine_class: type[CliEngine], asked: str, answer: str, native: str
+) -> None:
+    """One platforms() for both engines: each names the command that prints its OS and
+    architecture; the answer's words become the native platform, listed first, once."""
+    heard = tmp_path / "heard"
+    client = tmp_path / "client"
+    client.write_text(f'#!/bin/sh\necho "$*" > {heard}\necho "{answer}"\n')
+    client.chmod(0o755)
+    engine = engine_class(str(client), "1", {"PATH": "/usr/bin:/bin"}, Timeouts())
+    platforms = engine.platforms()
+    assert heard.read_text().strip() == asked
+    assert platforms[0] == native and platforms.count(native) == 1

@@ -165,3 +165,31 @@ def test_inventory_of_a_synthetic_image() -> None:
     assert result.dists[0].site == site
     assert result.venvs == ("opt/app",)
     assert result.project == ("demo-app", "1.2.3")
+
+
+def test_virtualenvs_are_looked_for_where_the_image_config_points() -> None:
+    env = ["PATH=/srv/tool/bin:/opt/python/3.12/bin/:/usr/local/bin:/usr/bin:/bin:relative/bin",
+           "VIRTUAL_ENV=/app/.venv", "LANG=C.UTF-8"]
+    found = inv.venv_candidates({"io.snakepacker.venv": "/usr/share/python3/app"}, env)
+    assert found == ("/opt/snakepacker/installer", "/usr/share/python3/app", "/srv/tool",
+                     "/opt/python/3.12", "/app/.venv")
+    first = inv.first_places({}, ["PATH=/usr/bin:/bin"])
+    assert first == (*inv.FIXED_PLACES, "/opt/snakepacker/installer/pyvenv.cfg")
+    assert "/var/lib/dpkg" in first and "/usr/lib/os-release" in first
+
+
+def test_the_second_round_follows_what_the_first_found() -> None:
+    record = json.dumps({"minor": "3.12", "prefix": "/opt/python/3.12", "version": "3.12.3"})
+    files = {
+        "var/lib/dpkg/status": STATUS.encode(),
+        "usr/share/snakepacker/cpython-3.12.json": record.encode(),
+        "usr/share/snakepacker/cpython-3.11.json": b'{"minor": "3.11"}',  # no prefix
+        "srv/tool/pyvenv.cfg": b"home = /opt/python/3.12/bin\n",
+    }
+    assert sorted(inv.second_places(files)) == sorted([
+        "/opt/python/3.12/bin/python3.12", "/opt/python/3.12/lib/python3.12/site-packages",
+        "/opt/python/3.11/bin/python3.11", "/opt/python/3.11/lib/python3.11/site-packages",
+        "/usr/bin/python3.10",  # python3.10-minimal is installed
+        "/srv/tool/lib",
+    ])
+    assert inv.second_places({}) == ()

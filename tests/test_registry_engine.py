@@ -93,7 +93,7 @@ def test_a_two_platform_list_names_both_images_by_digest(
 ) -> None:
     list_ref = f"{registry}/sptest/tiny:1"
     members = [by_digest(remote, digest) for remote, digest in pushed.values()]
-    digest = make_list(docker.engine.client, docker.engine.env, list_ref, members)
+    digest = docker.engine.make_list(list_ref, members)  # the engine's, as shipping calls it
     assert manifest_digest(list_ref) == digest
     entries = {entry.platform: entry.digest for entry in list_entries(list_ref)}
     assert entries == {p.name: d for p, (_r, d) in pushed.items()}

@@ -3,7 +3,8 @@ qemu), pushed under the three names with a patch tag, read back with skopeo, pul
 platform and run; a packed app for arm64; a push that fails half-way moves no list.
 
 The emulated chain is slow (bookworm's arm64 root, base, 3.11 and a narrowed all take
-tens of minutes cold), so it is built once per session and every test reuses it.
+tens of minutes cold), so it is built once per session (conftest's `chain`) and every
+test reuses it.
 """
 
 from __future__ import annotations
@@ -16,38 +17,22 @@ from pathlib import Path
 import pytest
 
 from snakepacker import registry as reg
-from snakepacker.bootstrap import root_ref
-from snakepacker.engine import Engine
-from snakepacker.family.distros import get_distro
-from snakepacker.platforms import can_run, get_platform
-from tests.helpers import NAMESPACE, ROOT_NAMESPACE, Docker, snakepacker
+from snakepacker.platforms import get_platform
+from tests.helpers import (
+    SHIP_NS,
+    SHIP_PLATFORMS,
+    SHIP_SLICE,
+    SHIP_TAGS,
+    Docker,
+    snakepacker,
+)
 from tests.registry import free_port, running_registry
 
 pytestmark = pytest.mark.engine
 
-PLATFORMS = "linux/amd64,linux/arm64"
-NS = f"{NAMESPACE}-ship"  # a narrowed all of its own, not the shared family's
-SLICE = ("--distro", "bookworm", "--minors", "3.11", "--namespace", NS)
-TAGS = ("base", "3.11", "all")
+PLATFORMS, NS, SLICE, TAGS = SHIP_PLATFORMS, SHIP_NS, SHIP_SLICE, SHIP_TAGS
 DEMO = Path(__file__).resolve().parents[1] / "examples" / "demo-app"
 MACHINE = "import platform; print(platform.machine())"
-
-
-@pytest.fixture(scope="session")
-def chain(engine: Engine) -> str:
-    """bookworm's roots for both platforms, and base, 3.11 and all built on each."""
-    ok, why = can_run(get_platform("linux/arm64"))
-    if not ok:
-        pytest.skip(why)
-    bookworm = get_distro("bookworm")
-    for platform in PLATFORMS.split(","):
-        if not engine.image_exists(root_ref(bookworm, ROOT_NAMESPACE, get_platform(platform))):
-            proc = snakepacker("bootstrap", "bookworm", "--platform", platform,
-                               "--namespace", ROOT_NAMESPACE)
-            assert proc.returncode == 0, proc.stderr[-3000:]
-    proc = snakepacker("images", "build", *TAGS, *SLICE, "--platform", PLATFORMS)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    return proc.stdout
 
 
 def forget(docker: Docker, registry: str) -> None:

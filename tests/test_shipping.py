@@ -20,6 +20,7 @@ from snakepacker.options import FamilyOptions
 from snakepacker.platforms import Platform, get_platform
 from snakepacker.registry import repository
 from snakepacker.shipping import (
+    EngineRegistry,
     Publish,
     Shipment,
     family_shipments,
@@ -291,3 +292,13 @@ def build(engine: FakeEngine, family: Family, names: list[str]):
     from snakepacker.build import build_images
 
     return build_images(engine, family, names, progress=quiet)
+
+
+def test_lists_are_made_by_the_engine_in_use() -> None:
+    """docker and podman make lists with different commands: EngineRegistry asks the
+    engine, never one client's command line for both."""
+    engine = FakeEngine()
+    members = [f"{REG}/ns/python@sha256:{'1' * 64}", f"{REG}/ns/python@sha256:{'2' * 64}"]
+    digest = EngineRegistry(engine).make_list(f"{REG}/ns/python:1", members)
+    assert engine.called("make_list") == [(f"{REG}/ns/python:1", tuple(members))]
+    assert digest.startswith("sha256:")

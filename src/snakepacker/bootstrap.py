@@ -122,6 +122,16 @@ def sources(distro: Distro, mirror: str, arch: str = "amd64") -> list[str]:
     ]
 
 
+def mmdebstrap_cause(stderr: str) -> str:
+    """The first error mmdebstrap or apt printed: the cause (a download refused, a
+    package missing), where the last lines only say that a hook or mmdebstrap failed."""
+    for line in stderr.splitlines():
+        line = line.strip()
+        if line.startswith("E: "):
+            return line[3:]
+    return "no error line (its output's tail follows)"
+
+
 def import_root(engine: Engine, tarball: Path, ref: str, platform: Platform,
                 changes: list[str]) -> None:
     """Import TARBALL as REF, its config naming PLATFORM."""
@@ -198,7 +208,10 @@ def bootstrap(
         proc = subprocess.run(args, capture_output=True, text=True)
         if proc.returncode != 0:
             tail = "\n".join("    " + line for line in proc.stderr.strip().splitlines()[-15:])
-            raise SnakepackerError(f"mmdebstrap failed for {distro.name}:\n{tail}")
+            raise SnakepackerError(
+                f"mmdebstrap failed for {distro.name} on {platform.name}: "
+                f"{mmdebstrap_cause(proc.stderr)}\n{tail}"
+            )
         ref = root_ref(distro, namespace, platform)
         import_root(engine, tarball, ref, platform,
                     changes=[f"ENV PATH={ROOT_PATH}", 'CMD ["/bin/bash"]'])

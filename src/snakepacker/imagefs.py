@@ -1,7 +1,8 @@
 """An image's files as data: one pass over its exported file system.
 
 Both the SBOM and `images diff` look at an image from outside, without running anything
-of it: the engine exports the image's flattened file system as a tar stream, and one
+of it: the engine exports the image's flattened file system (or, for a reader that
+knows where its files are, copies out just those paths) as a tar stream, and one
 pass over it records every path (kind, mode, owner, size, link target, and the sha256
 of regular files' contents when asked) and keeps the bytes of the few files a caller
 wants. mtimes are not recorded: they are when a layer was built, not what it holds.
@@ -9,15 +10,19 @@ wants. mtimes are not recorded: they are when a layer was built, not what it hol
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import posixpath
 import stat
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import IO, NamedTuple
 
 from snakepacker.engine import Engine
 
 _CHUNK = 1 << 20
+_COPIERS = 2  # containers paths are copied out of side by side
 _KINDS = {b"0": "file", b"7": "file", b"5": "dir", b"2": "symlink", b"3": "char",
           b"4": "block", b"6": "fifo"}
 
@@ -48,14 +53,15 @@ class Snapshot:
 
 
 def read_tar(stream: IO[bytes], *, keep: Callable[[str], bool] = lambda _: False,
-             hash_files: bool = False) -> Snapshot:
-    """Read an exported file system from STREAM, in one pass."""
+             hash_files: bool = False, root: str = "") -> Snapshot:
+    """Read an exported file system from STREAM, in one pass. ROOT is the folder the
+    stream's names are relative to (for a part copied out: its parent folder)."""
     entries: dict[str, Entry] = {}
     files: dict[str, bytes] = {}
     for member in _members(stream):
-        path = _relative(member.name)
+        path = _under(root, _relative(member.name))
         if member.type == b"1":  # a hard link: the same bytes as a path met earlier
-            source = entries.get(_relative(member.linkname))
+            source = entries.get(_under(root, _relative(member.linkname)))
             entries[path] = Entry(path, "file", member.mode, member.uid, member.gid,
                                   source.size if source else 0, source.sha256 if source else "")
             if source and source.path in files:
@@ -196,6 +202,10 @@ def _relative(name: str) -> str:
     return "" if name == "." else name.rstrip("/")
 
 
+def _under(root: str, path: str) -> str:
+    return f"{root}/{path}" if root and path else path or root
+
+
 def _read(stream: IO[bytes], size: int, files: dict[str, bytes] | None, path: str,
           hash_files: bool) -> str:
     """Read one member's data (hashing it, keeping it, or both); its digest or ""."""
@@ -225,3 +235,33 @@ def snapshot(engine: Engine, ref: str, *, keep: Callable[[str], bool] = lambda _
     """REF's files, exported by the engine (nothing of the image runs)."""
     with engine.export(ref) as stream:
         return read_tar(stream, keep=keep, hash_files=hash_files)
+
+
+@contextlib.contextmanager
+def parts_of(engine: Engine, ref: str) -> Iterator[Callable[[Iterable[str]], Snapshot]]:
+    """A reader of only some paths of REF (absolute; absent ones are skipped): for
+    readers that know where their files are, a fraction of the whole file system's
+    export. The engine copies one path at a time out of a container, so the paths
+    are shared among a few containers of REF, copied out side by side. REF must
+    exist (inspect it first)."""
+    with engine.created(ref, _COPIERS) as containers:
+        def read(paths: Iterable[str], keep: Callable[[str], bool] = lambda _: False,
+                 ) -> Snapshot:
+            wanted = sorted(set(paths))
+            shares = [(c, wanted[i::len(containers)]) for i, c in enumerate(containers)]
+            with ThreadPoolExecutor(max_workers=len(shares)) as pool:
+                parts = [p for share in pool.map(lambda s: _copy(engine, keep, *s), shares)
+                         for p in share]
+            return Snapshot({k: v for part in parts for k, v in part.entries.items()},
+                            {k: v for part in parts for k, v in part.files.items()})
+
+        yield read
+
+
+def _copy(engine: Engine, keep: Callable[[str], bool], container: str,
+          paths: list[str]) -> list[Snapshot]:
+    found = []
+    for path in paths:
+        with engine.copy_out(container, path) as stream:
+            found.append(read_tar(stream, keep=keep, root=posixpath.dirname(path).strip("/")))
+    return found

@@ -46,6 +46,60 @@ def wanted(path: str) -> bool:
     )
 
 
+# -- where to look ----------------------------------------------------------------------
+# Reading only the places these records live costs a fraction of exporting the whole
+# file system (on `all`, most of it is compilers and shared libraries). First the fixed
+# places and the pyvenv.cfg of each likely virtualenv; then what those name: the
+# interpreters dpkg and the CPython records say are there, and the libraries of the
+# virtualenvs found.
+FIXED_PLACES = (
+    "/var/lib/dpkg",  # status, or status.d (distroless); one copy is cheaper than two
+    *("/" + p for p in OS_RELEASE), "/" + CPYTHON_RECORDS.rstrip("/"),
+    "/usr/lib/python3",  # the distro's dist-packages
+    "/usr/local",  # pip outside a virtualenv, and its bin folder
+)
+INSTALLER_VENV = "/opt/snakepacker/installer"  # `all`'s pip, uv and build
+_SYSTEM_BIN = ("/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin")
+
+
+def venv_candidates(labels: Mapping[str, str], env: Iterable[str]) -> tuple[str, ...]:
+    """Folders that may hold a virtualenv, by the image's configuration: the venv a
+    packed image names, $VIRTUAL_ENV, and the parent of each non-system bin folder on
+    $PATH (how a Dockerfile puts a venv first)."""
+    found = [INSTALLER_VENV]
+    if labels.get("io.snakepacker.venv"):
+        found.append(labels["io.snakepacker.venv"])
+    for item in env:
+        name, _, value = item.partition("=")
+        if name == "VIRTUAL_ENV" and value.startswith("/"):
+            found.append(value)
+        elif name == "PATH":
+            found += [posixpath.dirname(d.rstrip("/")) for d in value.split(":")
+                      if d.startswith("/") and d.rstrip("/").endswith("/bin")
+                      and d.rstrip("/") not in _SYSTEM_BIN]
+    return tuple(dict.fromkeys(posixpath.normpath(v) for v in found if v != "/"))
+
+
+def first_places(labels: Mapping[str, str], env: Iterable[str]) -> tuple[str, ...]:
+    return (*FIXED_PLACES, *(f"{venv}/pyvenv.cfg" for venv in venv_candidates(labels, env)))
+
+
+def second_places(files: Mapping[str, bytes]) -> tuple[str, ...]:
+    """What the files of the first places name: each source-built CPython's
+    interpreter and site-packages (its record), each packaged interpreter (dpkg), and
+    the libraries of each virtualenv found."""
+    places = []
+    for minor, record in _records(files).items():
+        prefix = record.get("prefix") or f"/opt/python/{minor}"
+        places += [f"{prefix}/bin/python{minor}", f"{prefix}/lib/python{minor}/site-packages"]
+    for package in _packages(files):
+        match = re.match(r"^python(\d+\.\d+)(?:-minimal)?$", package.name)
+        if match:
+            places.append(f"/usr/bin/python{match.group(1)}")
+    places += ["/" + posixpath.dirname(p) + "/lib" for p in files if p.endswith("/pyvenv.cfg")]
+    return tuple(dict.fromkeys(places))
+
+
 def _status_fragment(path: str) -> bool:
     return path.startswith(DPKG_STATUS_D) and "/" not in path[len(DPKG_STATUS_D):] \
         and not path.endswith(".md5sums")
@@ -279,6 +333,26 @@ def interpreters(
 # -- the whole image -------------------------------------------------------------------
 
 
+def _text(files: Mapping[str, bytes], path: str) -> str:
+    return files[path].decode("utf-8", "replace")
+
+
+def _packages(files: Mapping[str, bytes]) -> tuple[DebPackage, ...]:
+    status = [_text(files, DPKG_STATUS)] if DPKG_STATUS in files else []
+    status += [_text(files, p) for p in sorted(files) if _status_fragment(p)]
+    return parse_dpkg_status("\n\n".join(status)) if status else ()
+
+
+def _records(files: Mapping[str, bytes]) -> dict[str, dict[str, str]]:
+    """minor -> the record a source-built CPython left."""
+    records = {}
+    for path in files:
+        match = CPYTHON_RECORD.match(path)
+        if match:
+            records[match.group(1)] = parse_cpython_record(_text(files, path))
+    return records
+
+
 @dataclass(frozen=True)
 class Inventory:
     os: OsRelease
@@ -295,18 +369,12 @@ def inventory(files: Mapping[str, bytes], paths: Iterable[str],
     """The inventory of an image from the bytes of its wanted files (see ``wanted``)
     and the list of all its regular files."""
     def text(path: str) -> str:
-        return files[path].decode("utf-8", "replace")
+        return _text(files, path)
 
     os_release = next((parse_os_release(text(p)) for p in OS_RELEASE if p in files),
                       OsRelease("linux", "", "", "Linux"))
-    status = [text(DPKG_STATUS)] if DPKG_STATUS in files else []
-    status += [text(p) for p in sorted(files) if _status_fragment(p)]
-    packages = parse_dpkg_status("\n\n".join(status)) if status else ()
-    records = {}
-    for path in files:
-        match = CPYTHON_RECORD.match(path)
-        if match:
-            records[match.group(1)] = parse_cpython_record(text(path))
+    packages = _packages(files)
+    records = _records(files)
     dists: dict[tuple[str, str], PyDist] = {}
     for path in sorted(files):
         match = DIST_METADATA.match(path)

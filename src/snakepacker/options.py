@@ -202,6 +202,9 @@ OPTIONS: tuple[Option, ...] = (
     Option("distroless", Type.FLAG, "a final image FROM scratch with only what the app "
            "runs on: no shell, apt, dpkg or coreutils (see README, \"Distroless\")",
            frozenset({PACK}), default=False),
+    Option("distroless-keep", Type.LIST, "an interpreter module --distroless leaves out "
+           f"that the app imports: {', '.join(pack.DISTROLESS_LEFT_OUT)}, or all "
+           "(repeatable)", frozenset({PACK}), metavar="MODULE"),
 )
 
 BY_NAME: dict[str, Option] = {option.name: option for option in OPTIONS}
@@ -492,6 +495,7 @@ def pack_options(values: Values, project: Project) -> PackOptions:
         healthcheck=pack.check_healthcheck(values["healthcheck"]),
         tags_given=bool(values["tag"]),
         distroless=bool(values["distroless"]),
+        distroless_keep=pack.check_distroless_keep(values["distroless-keep"]),
     )
 
 

@@ -8,8 +8,9 @@ client mounts them into the list's repository itself), and skopeo to read back w
 registry holds and to copy a whole list to another name without touching the engine.
 
 The functions that drive docker take its client's path and environment (``client``,
-``env``), so the engine layer can absorb them as methods later; the skopeo ones talk to
-registries only. Registries on loopback are spoken to without TLS (``--insecure``,
+``env``); the docker engine's ``make_list`` is this module's, podman's client makes
+lists with other words (engine/podman.py). The skopeo functions talk to registries
+only. Registries on loopback are spoken to without TLS (``--insecure``,
 ``--tls-verify=false``); every other one with it.
 """
 
@@ -100,6 +101,18 @@ def push(client: str, env: Mapping[str, str], ref: str) -> str:
     raise EngineError(f"pushing {ref}: the engine did not say which digest it pushed")
 
 
+def check_members(list_ref: str, members: Sequence[str]) -> None:
+    """UsageError unless every member is pinned by digest in LIST_REF's registry: what
+    both engines' clients need to make a list there (they read each member's platform
+    from the registry, and a list names its members by digest only)."""
+    host = registry_host(list_ref)
+    for member in members:
+        if "@" not in member or registry_host(member) != host:
+            raise UsageError(
+                f"list member {member} must be pinned by digest in the registry {host}"
+            )
+
+
 def make_list(client: str, env: Mapping[str, str], list_ref: str,
               members: Sequence[str]) -> str:
     """Push a manifest list LIST_REF of MEMBERS (refs by digest in LIST_REF's registry);
@@ -108,12 +121,7 @@ def make_list(client: str, env: Mapping[str, str], list_ref: str,
     Members from another repository of the same registry are mounted into LIST_REF's
     by the client; the client refuses members from another registry.
     """
-    host = registry_host(list_ref)
-    for member in members:
-        if "@" not in member or registry_host(member) != host:
-            raise UsageError(
-                f"list member {member} must be pinned by digest in the registry {host}"
-            )
+    check_members(list_ref, members)
     insecure = ["--insecure"] if is_loopback(list_ref) else []
     # The client keeps lists it is making under ~/.docker/manifests; start from none.
     subprocess.run([client, "manifest", "rm", list_ref], env=dict(env), capture_output=True)

@@ -2,7 +2,9 @@
 
 Made from what the image holds (inventory.py reads its dpkg database, the metadata of
 every Python distribution and the record of a source-built CPython), never from what
-snakepacker meant to install. The documents are written by the formats' own libraries
+snakepacker meant to install. Only the places those records live are copied out of
+the image (inventory.first_places, then second_places): exporting all of `all` costs
+more than the whole SBOM otherwise does. The documents are written by the formats' own libraries
 (cyclonedx-python-lib, spdx-tools), which also check them. The same image always gives
 the same bytes: the serial number and namespace derive from the image id, the
 timestamp is the image's creation time. ``sbom_for(engine, ref, fmt)`` returns the
@@ -12,18 +14,29 @@ document, so a registry push can attach it as it is.
 from __future__ import annotations
 
 import enum
+import functools
 import io
 import json
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 from snakepacker import __version__
 from snakepacker.engine import Engine
 from snakepacker.errors import UsageError
-from snakepacker.imagefs import snapshot
-from snakepacker.inventory import DebPackage, Interpreter, Inventory, PyDist, inventory, wanted
+from snakepacker.imagefs import parts_of
+from snakepacker.inventory import (
+    DebPackage,
+    Interpreter,
+    Inventory,
+    PyDist,
+    first_places,
+    inventory,
+    second_places,
+    wanted,
+)
 
 
 class Format(enum.StrEnum):
@@ -56,13 +69,20 @@ class Subject:
 
 
 def read_image(engine: Engine, ref: str) -> tuple[Subject, Inventory]:
-    """REF's identity and inventory, from its exported files (nothing of it runs)."""
+    """REF's identity and inventory, from its own files (nothing of it runs): the
+    places those records live, copied out in two rounds (inventory.first_places, then
+    what they name), not the whole file system."""
     info = engine.inspect(ref)
-    labels = (info.get("Config") or {}).get("Labels") or {}
+    config = info.get("Config") or {}
+    labels = config.get("Labels") or {}
     subject = Subject(ref, info["Id"], _parse_time(info.get("Created", "")), labels)
-    snap = snapshot(engine, ref, keep=wanted)
-    regular = (e.path for e in snap.entries.values() if e.kind == "file")
-    return subject, inventory(snap.files, regular, labels)
+    with parts_of(engine, ref) as read:
+        first = read(first_places(labels, config.get("Env") or ()), wanted)
+        second = read(second_places(first.files), wanted)
+    files = {**first.files, **second.files}
+    regular = (e.path for snap in (first, second) for e in snap.entries.values()
+               if e.kind == "file")
+    return subject, inventory(files, regular, labels)
 
 
 def sbom_for(engine: Engine, ref: str, fmt: Format | str = Format.CYCLONEDX) -> str:
@@ -149,6 +169,7 @@ def cyclonedx_json(subject: Subject, inv: Inventory) -> str:
     from cyclonedx.model import Property
     from cyclonedx.model.bom import Bom, BomMetaData
     from cyclonedx.model.component import Component, ComponentType
+    from cyclonedx.model.dependency import Dependency
     from cyclonedx.output.json import JsonV1Dot6
     from packageurl import PackageURL
 
@@ -213,10 +234,16 @@ def cyclonedx_json(subject: Subject, inv: Inventory) -> str:
     )
     bom.metadata.tools.components.add(Component(
         type=ComponentType.APPLICATION, name="snakepacker", version=__version__))
-    bom.register_dependency(image, components)
-    for interpreter_component, carrier in pythons:
-        if carrier is not None:
-            bom.register_dependency(interpreter_component, [carrier])
+    # The graph in one go (the image needs every component; an interpreter, the
+    # package that carries it): Bom.register_dependency looks each one up in a list,
+    # which on `all` costs more than writing the document.
+    carriers = {id(component): carrier for component, carrier in pythons if carrier}
+    bom.dependencies = [
+        Dependency(ref=image.bom_ref, dependencies=[Dependency(ref=c.bom_ref)
+                                                    for c in components]),
+        *(Dependency(ref=c.bom_ref, dependencies=[Dependency(ref=carriers[id(c)].bom_ref)]
+                     if id(c) in carriers else []) for c in components),
+    ]
     return JsonV1Dot6(bom).output_as_string(indent=2) + "\n"
 
 
@@ -300,6 +327,14 @@ def spdx_json(subject: Subject, inv: Inventory) -> str:
     return json.dumps(json.loads(out.getvalue()), indent=2) + "\n"
 
 
+@functools.cache
+def _licensing() -> Any:
+    """The SPDX licence list, loaded once (and its tokenizer built once) per run."""
+    from license_expression import get_spdx_licensing
+
+    return get_spdx_licensing()
+
+
 def _spdx_license(text: str) -> tuple[object, str | None]:
     """A declared licence SPDX accepts, or NOASSERTION with the project's words kept as
     a comment (many projects write "BSD" or "Apache 2.0", which are no SPDX ids)."""
@@ -307,11 +342,8 @@ def _spdx_license(text: str) -> tuple[object, str | None]:
 
     if not text:
         return SpdxNoAssertion(), None
-    from license_expression import get_spdx_licensing
-
-    licensing = get_spdx_licensing()
     try:
-        parsed = licensing.parse(text, validate=True, strict=True)
+        parsed = _licensing().parse(text, validate=True, strict=True)
     except Exception:  # the library raises several kinds for words it does not know
         return SpdxNoAssertion(), f"declared as: {text}"
     return parsed, None

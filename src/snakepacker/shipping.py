@@ -109,7 +109,7 @@ class EngineRegistry:
             return {}
 
     def make_list(self, ref: str, members: Sequence[str]) -> str:
-        return reg.make_list(self.engine.client, self.engine.env, ref, members)
+        return self.engine.make_list(ref, members)
 
     def copy_all(self, source: str, destination: str) -> None:
         reg.copy_all(source, destination)

@@ -133,6 +133,14 @@ class Engine(Protocol):
         """REF's file system as a tar stream, read without running anything of it."""
         ...
 
+    def created(self, ref: str, count: int = 1) -> contextlib.AbstractContextManager[list[str]]:
+        """The ids of COUNT containers of REF that never start; removed afterwards."""
+        ...
+
+    def copy_out(self, container: str, path: str) -> contextlib.AbstractContextManager[IO[bytes]]:
+        """One path of a created container as a tar stream (empty where it is absent)."""
+        ...
+
     def run(
         self, args: Sequence[str], *, check: bool = True
     ) -> subprocess.CompletedProcess[str]:
@@ -147,6 +155,12 @@ class Engine(Protocol):
 
     def import_tarball(self, tarball: Path, ref: str, changes: Sequence[str] = ()) -> str:
         """Import a root filesystem tarball as image REF; return its id."""
+        ...
+
+    def make_list(self, list_ref: str, members: Sequence[str]) -> str:
+        """Push a multi-platform list LIST_REF naming MEMBERS (REPO@DIGEST refs in its
+        registry, each entry's platform read from its image); return the list's digest.
+        A failure leaves the registry's previous list under LIST_REF in place."""
         ...
 
     def platforms(self) -> tuple[str, ...]:

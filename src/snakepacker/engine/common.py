@@ -14,13 +14,25 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import IO, Any
 
-from snakepacker.engine.base import Engine, Secret, Timeouts
+from snakepacker.engine.base import (
+    Engine,
+    Secret,
+    Timeouts,
+    emulated_platforms,
+    native_platform,
+)
 from snakepacker.engine.process import run_command
 from snakepacker.errors import EngineError
+
+# How docker and podman say that `cp` found no such path in the container.
+_ABSENT = ("could not find", "no such file", "no such container:path")
 
 
 class CliEngine(Engine):
     name = "cli"
+    # The command that prints the engine's own OS and architecture, space-separated
+    # (docker asks its daemon; podman, having none, its host).
+    host_platform_command: tuple[str, ...] = ()
 
     def __init__(self, client: str, version: str, env: dict[str, str], timeouts: Timeouts):
         self.client = client
@@ -64,27 +76,50 @@ class CliEngine(Engine):
         return found[0]
 
     @contextlib.contextmanager
+    def created(self, ref: str, count: int = 1) -> Iterator[list[str]]:
+        """COUNT containers of REF that never start (their files can be read); removed
+        afterwards. REF must exist (inspect it first: that error is the clear one)."""
+        ids: list[str] = []
+        try:
+            for _ in range(count):
+                ids.append(self._run(["create", ref, "true"]).stdout.strip())
+            yield ids
+        finally:
+            if ids:
+                self._run(["rm", "--force", *ids], check=False)
+
+    def copy_out(self, container: str, path: str) -> contextlib.AbstractContextManager[IO[bytes]]:
+        """`cp CONTAINER:PATH -`: PATH (a file or a folder, its base name first in
+        the names) as a tar stream, empty where the container has no PATH."""
+        return self._stream(["cp", f"{container}:{path}", "-"], path, absent_ok=True)
+
+    @contextlib.contextmanager
     def export(self, ref: str) -> Iterator[IO[bytes]]:
         """`create` + `export`: the file system as a tar stream; nothing of the image
         runs. The container is removed afterwards."""
         self.inspect(ref)  # a missing image is one clear line
-        cid = self._run(["create", ref, "true"]).stdout.strip()
+        with self.created(ref) as ids, self._stream(["export", ids[0]], ref) as stream:
+            yield stream
+
+    @contextlib.contextmanager
+    def _stream(self, args: list[str], what: str, absent_ok: bool = False,
+                ) -> Iterator[IO[bytes]]:
+        """The standard output of the client run with ARGS; EngineError when it fails
+        (unless ABSENT_OK and it failed for want of the path)."""
+        proc = subprocess.Popen([self.client, *args], env=self.env,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        assert proc.stdout is not None
         try:
-            proc = subprocess.Popen([self.client, "export", cid], env=self.env,
-                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-            assert proc.stdout is not None
-            try:
-                yield proc.stdout
-            finally:
-                proc.stdout.close()
-                stderr = proc.stderr.read() if proc.stderr else b""
-                code = proc.wait()
-            if code != 0:
-                lines = stderr.decode("utf-8", "replace").strip().splitlines()
-                detail = lines[-1] if lines else f"exit code {code}"
-                raise EngineError(f"`{self.name} export` of {ref} failed: {detail}")
+            yield proc.stdout
         finally:
-            self._run(["rm", "--force", cid], check=False)
+            proc.stdout.close()
+            stderr = (proc.stderr.read() if proc.stderr else b"").decode("utf-8", "replace")
+            code = proc.wait()
+        absent = any(words in stderr.lower() for words in _ABSENT)
+        if code != 0 and not (absent_ok and absent):
+            lines = stderr.strip().splitlines()
+            detail = lines[-1] if lines else f"exit code {code}"
+            raise EngineError(f"`{self.name} {args[0]}` of {what} failed: {detail}")
 
     def tag(self, image_id: str, refs: Iterable[str]) -> None:
         for ref in refs:
@@ -111,6 +146,12 @@ class CliEngine(Engine):
     ) -> subprocess.CompletedProcess[str]:
         return self._run(["run", *self._run_flags(), *args], check=check,
                          timeout=self.timeouts.run)
+
+    def platforms(self) -> tuple[str, ...]:
+        out = self._run(list(self.host_platform_command)).stdout
+        os_name, _, arch = out.strip().partition(" ")
+        native = native_platform(os_name, arch)
+        return (native, *emulated_platforms(native))
 
     # -- what each engine says differently ----------------------------------------
 

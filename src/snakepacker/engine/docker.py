@@ -20,14 +20,12 @@ import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from snakepacker import buildlog
+from snakepacker import buildlog, registry
 from snakepacker.engine.base import (
     Progress,
     Secret,
     Timeouts,
-    emulated_platforms,
     last_line,
-    native_platform,
     shorten,
 )
 from snakepacker.engine.common import CliEngine, build_flags
@@ -44,6 +42,7 @@ _DIGEST = re.compile(r"digest: (sha256:[0-9a-f]{64})")
 
 class DockerEngine(CliEngine):
     name = "docker"
+    host_platform_command = ("version", "--format", "{{.Server.Os}} {{.Server.Arch}}")
 
     def check_daemon(self) -> None:
         proc = self._run(["version", "--format", "{{.Server.Version}}"], check=False)
@@ -71,11 +70,8 @@ class DockerEngine(CliEngine):
             raise EngineError(f"`docker push {ref}` did not say which digest it pushed")
         return found[-1]
 
-    def platforms(self) -> tuple[str, ...]:
-        out = self._run(["version", "--format", "{{.Server.Os}} {{.Server.Arch}}"]).stdout
-        os_name, _, arch = out.strip().partition(" ")
-        native = native_platform(os_name, arch)
-        return (native, *emulated_platforms(native))
+    def make_list(self, list_ref: str, members: Sequence[str]) -> str:
+        return registry.make_list(self.client, self.env, list_ref, members)
 
     def build(
         self,

@@ -161,5 +161,9 @@ class FakeEngine(Engine):
         self.images[image_id] = image_id
         return image_id
 
+    def make_list(self, list_ref: str, members: Sequence[str]) -> str:
+        self._record("make_list", list_ref, tuple(members))
+        return "sha256:" + hashlib.sha256("\n".join(members).encode()).hexdigest()
+
     def platforms(self) -> tuple[str, ...]:
         return ("linux/amd64",)

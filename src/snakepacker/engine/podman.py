@@ -16,6 +16,9 @@ and bind-from-stage mounts work in buildah 1.28). Where it differs from docker:
 * Short names (``snakepacker/python:base``) are stored under a ``localhost/`` prefix
   and found again by that name in FROM, inspect and run: no renaming is needed.
 * A loopback registry speaks plain HTTP: pushes and pulls there skip TLS checks.
+* A multi-platform list is ``podman manifest create/add/push`` (docker says
+  ``manifest create/push`` with other flags); podman reads each entry's platform,
+  variant included, from the member's image config in the registry.
 """
 
 from __future__ import annotations
@@ -28,16 +31,16 @@ import re
 import resource
 import shutil
 import tempfile
+import uuid
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+from snakepacker import registry
 from snakepacker.engine.base import (
     Progress,
     Secret,
     Timeouts,
-    emulated_platforms,
     failure_message,
-    native_platform,
     shorten,
 )
 from snakepacker.engine.common import CliEngine, build_flags
@@ -53,6 +56,7 @@ PID_MAX = Path("/proc/sys/kernel/pid_max")
 
 class PodmanEngine(CliEngine):
     name = "podman"
+    host_platform_command = ("info", "--format", "{{.Host.OS}} {{.Host.Arch}}")
 
     def __init__(self, client: str, version: str, env: dict[str, str], timeouts: Timeouts,
                  runtime: str = "runc"):
@@ -91,11 +95,29 @@ class PodmanEngine(CliEngine):
             raise EngineError(f"`podman push {ref}` did not say which digest it pushed")
         return digest
 
-    def platforms(self) -> tuple[str, ...]:
-        out = self._run(["info", "--format", "{{.Host.OS}} {{.Host.Arch}}"]).stdout
-        os_name, _, arch = out.strip().partition(" ")
-        native = native_platform(os_name, arch)
-        return (native, *emulated_platforms(native))
+    def make_list(self, list_ref: str, members: Sequence[str]) -> str:
+        """Made under a private local name, then pushed to LIST_REF: podman keeps a list
+        as a local image, and the user's own tag LIST_REF (if any) must stay theirs."""
+        registry.check_members(list_ref, members)
+        tls = self._registry_flags(list_ref)
+        local = f"localhost/snakepacker-list-{uuid.uuid4().hex[:12]}:latest"
+        with tempfile.TemporaryDirectory(prefix="snakepacker-list-") as tmp:
+            digest_file = Path(tmp) / "digest"
+            self._run(["manifest", "create", local])
+            try:
+                for member in members:  # podman reads each entry's platform from its config
+                    self._run(["manifest", "add", *tls, local, f"docker://{member}"],
+                              timeout=self.timeouts.transfer)
+                self._run(["manifest", "push", "--quiet", *tls, "--format", "v2s2",
+                           "--digestfile", str(digest_file), local, f"docker://{list_ref}"],
+                          timeout=self.timeouts.transfer)
+            finally:
+                self._run(["manifest", "rm", local], check=False)
+            digest = digest_file.read_text().strip() if digest_file.exists() else ""
+        if not digest:
+            raise EngineError(f"`podman manifest push {list_ref}` did not say which digest "
+                              "it pushed")
+        return digest
 
     def build(
         self,

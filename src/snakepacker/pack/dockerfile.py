@@ -18,6 +18,7 @@ from snakepacker import __version__
 from snakepacker.family import labels as provenance
 from snakepacker.family.cpython import Route
 from snakepacker.pack.installer import INSTALLERS
+from snakepacker.pack.options import DISTROLESS_LEFT_OUT
 from snakepacker.pack.plan import Plan
 from snakepacker.pack.project import Kind
 from snakepacker.templating import render_template
@@ -280,9 +281,11 @@ def render(plan: Plan) -> str:
     return text
 
 
-# What every --distroless image gets whatever find-libdeps says: the C library (the
-# loader), CA certificates, time zone data, and the init the app runs under.
-DISTROLESS_SEEDS = ("libc6", "ca-certificates", "tzdata", "dumb-init")
+# What every --distroless image gets whatever its ELF files need: the C library (the
+# loader), libgcc's unwinder (glibc loads it with dlopen when a thread exits through
+# pthread_exit, as CPython's daemon threads do at shutdown), CA certificates, time zone
+# data, and the init the app runs under.
+DISTROLESS_SEEDS = ("libc6", "libgcc-s1", "ca-certificates", "tzdata", "dumb-init")
 # Files no package owns, or that the openssl program's package (not shipped) owns,
 # which the app still reads: the generated CA bundle and its links, OpenSSL's directory
 # and configuration (where libssl looks for that bundle), the time zone and locale the
@@ -304,30 +307,28 @@ def collector_chunks() -> tuple[str, ...]:
 
 
 def _distroless(plan: Plan) -> dict[str, object]:
-    """The collect stage's inputs: where the interpreter is, and what to copy as is."""
+    """The collect stage's inputs: the packages and paths to start from, the modules to
+    leave out."""
     py = plan.python
     opts = plan.options
     paths = [*DISTROLESS_PATHS, opts.venv_path]
     if opts.project.kind is Kind.REQUIREMENTS:
         paths.append(opts.workdir)
-    shallow: list[str] = []
-    if py.route is Route.SOURCE:
-        # Built from source: no package owns it; find-libdeps reads its ELF files.
-        interpreter = [py.prefix]
-        paths += [py.prefix, f"/usr/local/bin/python{py.minor}", "/usr/local/bin/python3"]
-    else:
-        # The distro's (or deadsnakes') packages: their files, and the libraries their
-        # ELF files need by find-libdeps rather than by every Depends they declare.
-        interpreter = [py.executable, f"/usr/lib/python{py.minor}/lib-dynload"]
-        shallow = [f"python{py.minor}", f"python{py.minor}-minimal",
+    # The distro's (or deadsnakes') interpreter is packages: their files; the libraries
+    # its ELF files need come, as for everything staged, by find-libdeps.
+    interpreter = [f"python{py.minor}", f"python{py.minor}-minimal",
                    f"libpython{py.minor}-minimal", f"libpython{py.minor}-stdlib"]
-        if py.route is Route.DEADSNAKES:
-            paths.append("/usr/local/bin/python3")
+    if py.route is Route.SOURCE:
+        # Built from source: no package owns it.
+        interpreter = []
+        paths += [py.prefix, f"/usr/local/bin/python{py.minor}", "/usr/local/bin/python3"]
+    elif py.route is Route.DEADSNAKES:
+        paths.append("/usr/local/bin/python3")
     return {
         "collector": collector_chunks(),
-        "interpreter_paths": interpreter,
-        "seeds": [*DISTROLESS_SEEDS, *opts.apt],
-        "shallow": shallow,
+        "shallow": [*DISTROLESS_SEEDS, *interpreter],
+        "apt": list(opts.apt),
+        "left_out": [m for m in DISTROLESS_LEFT_OUT if m not in opts.distroless_keep],
         "paths": paths,
     }
 

@@ -18,6 +18,12 @@ DEFAULT_VENV = "/usr/share/python3/app"
 DEFAULT_WORKDIR = "/app"
 DEFAULT_USER = "app"
 INSTALLERS = ("uv", "pip")
+# The interpreter's extension modules that --distroless leaves out unless kept: they
+# serve terminals (line editing, curses) or legacy databases and password schemes
+# (dbm, gdbm, NIS, crypt), and they alone pull in most of the interpreter's libraries
+# (ncurses, readline, gdbm, and for nis the whole Kerberos and RPC stack).
+DISTROLESS_LEFT_OUT = ("readline", "_curses", "_curses_panel", "_dbm", "_gdbm", "nis",
+                       "_crypt", "_tkinter")
 
 # A docker image reference: [host[:port]/]path[:tag]; lowercase path components.
 _COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
@@ -53,6 +59,7 @@ class PackOptions:
     healthcheck: int | None = None  # the port a HEALTHCHECK probes
     tags_given: bool = True  # False: `tags` is the default, from the project's name
     distroless: bool = False  # the final image FROM scratch, with only what the app needs
+    distroless_keep: tuple[str, ...] = ()  # of DISTROLESS_LEFT_OUT, the modules kept
 
 
 def check_installer(name: str) -> str:
@@ -109,6 +116,17 @@ def check_sonames(names: tuple[str, ...]) -> tuple[str, ...]:
             raise UsageError(f"--ignore-missing-libs {name!r}: not a library's soname "
                              "(e.g. libGL.so.1)")
     return names
+def check_distroless_keep(names: tuple[str, ...]) -> tuple[str, ...]:
+    """The modules of DISTROLESS_LEFT_OUT to keep; "all" names every one."""
+    if "all" in names:
+        return DISTROLESS_LEFT_OUT
+    for name in names:
+        if name not in DISTROLESS_LEFT_OUT:
+            raise UsageError(f"--distroless-keep {name!r}: not a module --distroless leaves "
+                             f"out (those are {', '.join(DISTROLESS_LEFT_OUT)}, or all)")
+    return tuple(sorted(set(names), key=DISTROLESS_LEFT_OUT.index))
+
+
 def check_healthcheck(text: str | None) -> int | None:
     if text is None or text == "":
         return None

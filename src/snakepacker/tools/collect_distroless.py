@@ -1,14 +1,26 @@
 """collect-distroless: stage the files a packed app needs to run, for a FROM scratch image.
 
 pack --distroless runs this in a build stage that stands on the app's ordinary final
-image (apt step done, venv in place). It reads that image's dpkg database, takes the
-packages it is told the app needs (find-libdeps' answer for the interpreter and the
-venv, plus libc, CA certificates, time zone data and dumb-init), adds what they depend
-on as dpkg resolves it (Depends and Pre-Depends, the first installed alternative,
-virtual packages through Provides), and copies into a staging directory the files
-dpkg's own lists say those packages own, without documentation. Packages that are
-tools of a system with a shell (dpkg, apt, perl, bash, coreutils, ...) are never
-followed: a library's maintainer scripts need them, the library does not.
+image (apt step done, venv in place). It reads that image's dpkg database and copies
+into a staging directory the files dpkg's own lists say some packages own, without
+documentation, and some paths no package owns (the venv, a source-built CPython).
+
+Which packages: those it is told to take (libc, CA certificates, time zone data,
+dumb-init, the interpreter's own packages; --shallow), then, with --find-libdeps, the
+owners of the libraries the staged ELF files need, found as the dynamic loader finds
+them and followed until no staged file needs a library not staged (the transitive
+soname closure). dpkg's Depends are not followed for these: they name what a package
+needs to be installed and configured (data packages, a shared "base" package holding
+only a copyright file), not what its code loads. Packages named with --package (a
+program the user asked for) are taken with their Depends as dpkg resolves them
+(Pre-Depends and Depends, the first installed alternative, virtual packages through
+Provides). Packages that are tools of a system with a shell (dpkg, apt, perl, bash,
+coreutils, ...) are never followed: a library's maintainer scripts need them, the
+library does not.
+
+--leave-out names interpreter extension modules (in lib-dynload) not to copy, with the
+libraries only they need: in their place a small module raises ModuleNotFoundError
+saying why, and how to keep them.
 
 Beside the packages' files it writes what scanners and the C library look for: one
 dpkg status stanza per package shipped under var/lib/dpkg/status.d/ (as distroless
@@ -21,10 +33,12 @@ merged-/usr system) keep their links in the staging directory.
 """
 
 import argparse
+import json
 import os
 import re
 import shutil
 import stat
+import subprocess
 import sys
 from typing import Dict, Iterable, List, Optional, Set, Tuple
 
@@ -166,11 +180,14 @@ def kept(path: str) -> bool:
 class Stager:
     """Copies paths of ROOT into DEST at the same place, links on the way kept."""
 
-    def __init__(self, root: str, dest: str) -> None:
+    def __init__(self, root: str, dest: str, left_out: Iterable[str] = ()) -> None:
         self.root = root
         self.dest = dest
         self.files = 0
         self.bytes = 0
+        self.left_out = frozenset(left_out)
+        # lib-dynload directory (real path, as staged) -> modules not copied into it
+        self.dropped = {}  # type: Dict[str, Set[str]]
 
     def _src(self, path: str) -> str:
         return os.path.join(self.root, path.lstrip("/"))
@@ -220,6 +237,10 @@ class Stager:
         elif stat.S_ISLNK(info.st_mode):
             os.symlink(os.readlink(src), dst)
         elif stat.S_ISREG(info.st_mode):
+            module = left_out_module(real, self.left_out)
+            if module:
+                self.dropped.setdefault(parent, set()).add(module)
+                return
             shutil.copy2(src, dst)
             self.files += 1
             self.bytes += info.st_size
@@ -235,6 +256,74 @@ class Stager:
             for name in sorted(dirs) + sorted(names):
                 if kept(os.path.join(rel, name)):
                     self.copy(os.path.join(rel, name))
+
+
+def left_out_module(path: str, left_out: Iterable[str]) -> Optional[str]:
+    """The module PATH is, when it is an extension module in a lib-dynload directory
+    named in LEFT_OUT (_curses.cpython-312-x86_64-linux-gnu.so -> _curses)."""
+    folder, name = os.path.split(path)
+    if os.path.basename(folder) != "lib-dynload" or not name.endswith(".so"):
+        return None
+    module = name.split(".")[0]
+    return module if module in left_out else None
+
+
+STUB = '''"""Left out of this image by snakepacker pack --distroless."""
+raise ModuleNotFoundError(
+    "No module named %(name)r: snakepacker pack --distroless left it out with the "
+    "libraries it needs; pack with --distroless-keep %(name)s to keep it",
+    name=%(name)r)
+'''
+
+
+def write_stubs(stager: "Stager") -> List[str]:
+    """In each lib-dynload directory, a module in place of each one left out, which
+    raises ModuleNotFoundError with the reason. Returns the modules left out."""
+    names = set()  # type: Set[str]
+    for folder, modules in sorted(stager.dropped.items()):
+        for module in sorted(modules):
+            with open(stager._dst(os.path.join(folder, module + ".py")), "w") as handle:
+                handle.write(STUB % {"name": module})
+            names.add(module)
+    return sorted(names)
+
+
+def needed_libraries(find_libdeps: str, dest: str) -> Tuple[List[str], List[str], List[str]]:
+    """What the ELF files under DEST need from this system, as FIND_LIBDEPS (the
+    find-libdeps tool) resolves it: (the owning packages, the libraries no package owns,
+    "FILE needs SONAME" for each found nowhere). Libraries inside DEST are no one's."""
+    proc = subprocess.run([sys.executable, "-I", "-S", find_libdeps, "--json",
+                           "--ignore-missing", dest],
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                          universal_newlines=True)
+    if proc.returncode != 0:
+        raise OSError("find-libdeps failed: " + proc.stderr.strip()[-500:])
+    found = json.loads(proc.stdout)
+    missing = ["%s needs %s" % (path[len(dest):] or "/", soname)
+               for path, sonames in sorted(found["missing"].items()) for soname in sonames]
+    return sorted(found["packages"]), sorted(found["unowned"]), missing
+
+
+def stage_needed_libraries(stager: "Stager", find_libdeps: str, dpkg: str,
+                           packages: Dict[str, Stanza], names: List[str]) -> List[str]:
+    """Stage what the staged ELF files need until they need nothing more: the owning
+    packages' files, and a library no package owns (a file of the base image) as it is.
+    Returns NAMES with the packages added."""
+    seen = set()  # type: Set[str]
+    while True:
+        owners, unowned, missing = needed_libraries(find_libdeps, stager.dest)
+        for line in missing:
+            print("collect-distroless: warning: %s, found nowhere" % line, file=sys.stderr)
+        new = sorted(set(owners) - set(names))
+        files = [path for path in unowned if path not in seen]
+        if not new and not files:
+            return names
+        _stage_packages(stager, dpkg, packages, new)
+        for path in files:
+            seen.add(path)
+            stager.copy(path)
+            stager.copy(os.path.realpath(path))
+        names = sorted(set(names) | set(new))
 
 
 def write_accounts(dest: str, user: Optional[str], uid: int) -> None:
@@ -264,31 +353,42 @@ def write_status(dest: str, packages: Dict[str, Stanza], names: Iterable[str]) -
 
 
 def collect(root: str, dest: str, seeds: List[str], paths: List[str], links: List[str],
-            user: Optional[str], uid: int,
-            shallow: Iterable[str] = ()) -> Tuple[List[str], List[str], Stager]:
-    """Stage SEEDS' closure and PATHS from ROOT into DEST; (packages, missing, stager)."""
+            user: Optional[str], uid: int, shallow: Iterable[str] = (),
+            find_libdeps: Optional[str] = None,
+            left_out: Iterable[str] = ()) -> Tuple[List[str], List[str], Stager]:
+    """Stage SEEDS' closure and PATHS from ROOT into DEST, then (with FIND_LIBDEPS, root
+    / only) the owners of the libraries the staged files need, until none is missing;
+    LEFT_OUT modules are not staged. Returns (packages, missing, stager)."""
     dpkg = os.path.join(root, "var", "lib", "dpkg")
     with open(os.path.join(dpkg, "status"), encoding="utf-8",
               errors="surrogateescape") as handle:
         packages = parse_status(handle.read())
     names, missing = closure(packages, seeds, shallow=shallow)
     os.makedirs(dest, exist_ok=True)
-    stager = Stager(root, dest)
-    for name in names:
-        arch = packages[name].get("Architecture", "")
-        for path in owned_files(os.path.join(dpkg, "info"), name, arch):
-            if kept(path):
-                stager.copy(path)
+    stager = Stager(root, dest, left_out)
+    _stage_packages(stager, dpkg, packages, names)
     for path in paths:
         stager.copy_tree(path)
     for spec in links:
         _copy_links(stager, spec)
+    if find_libdeps:
+        names = stage_needed_libraries(stager, find_libdeps, dpkg, packages, names)
+    write_stubs(stager)
     write_status(dest, packages, names)
     write_accounts(dest, user, uid)
     tmp = os.path.join(dest, "tmp")
     os.makedirs(tmp, exist_ok=True)
     os.chmod(tmp, 0o1777)
     return names, missing, stager
+
+
+def _stage_packages(stager: Stager, dpkg: str, packages: Dict[str, Stanza],
+                    names: Iterable[str]) -> None:
+    for name in names:
+        arch = packages[name].get("Architecture", "")
+        for path in owned_files(os.path.join(dpkg, "info"), name, arch):
+            if kept(path):
+                stager.copy(path)
 
 
 def _copy_links(stager: Stager, spec: str) -> None:
@@ -317,6 +417,14 @@ def main(argv: Optional[List[str]] = None) -> int:
                         help="a file of package names, one a line or space separated")
     parser.add_argument("--shallow", action="append", default=[], metavar="PKG",
                         help="a package taken without its dependencies (repeatable; commas)")
+    parser.add_argument("--shallow-from", action="append", default=[], metavar="FILE",
+                        help="a file of packages taken without their dependencies")
+    parser.add_argument("--find-libdeps", metavar="PROGRAM",
+                        help="then take the owners of the libraries the staged ELF files "
+                             "need, found by this find-libdeps, until none is missing")
+    parser.add_argument("--leave-out", action="append", default=[], metavar="MODULE",
+                        help="an extension module of the interpreter not to stage "
+                             "(repeatable; commas)")
     parser.add_argument("--path", action="append", default=[], metavar="PATH",
                         help="a file or directory copied as it is (repeatable)")
     parser.add_argument("--links", action="append", default=[], metavar="DIR:PREFIX",
@@ -326,12 +434,17 @@ def main(argv: Optional[List[str]] = None) -> int:
     args = parser.parse_args(argv)
     seeds = [p for item in args.package for p in item.split(",") if p.strip()]
     shallow = [p for item in args.shallow for p in item.split(",") if p.strip()]
-    for name in args.packages_from:
-        with open(name) as handle:
-            seeds.extend(handle.read().split())
+    left_out = [m for item in args.leave_out for m in item.split(",") if m.strip()]
+    for files, names in ((args.packages_from, seeds), (args.shallow_from, shallow)):
+        for name in files:
+            with open(name) as handle:
+                names.extend(handle.read().split())
+    if args.find_libdeps and os.path.abspath(args.root) != "/":
+        parser.error("--find-libdeps resolves libraries on this system: --root must be /")
     try:
         names, missing, stager = collect(args.root, args.dest, seeds, args.path, args.links,
-                                         args.user, args.uid, shallow)
+                                         args.user, args.uid, shallow, args.find_libdeps,
+                                         left_out)
     except OSError as exc:
         print("collect-distroless: %s" % exc, file=sys.stderr)
         return 1
@@ -341,6 +454,10 @@ def main(argv: Optional[List[str]] = None) -> int:
         return 1
     print("collect-distroless: %d packages, %d files, %.1f MB: %s" % (
         len(names), stager.files, stager.bytes / 1e6, " ".join(names)))
+    dropped = sorted(set().union(*stager.dropped.values())) if stager.dropped else []
+    if dropped:
+        print("collect-distroless: left out (--distroless-keep keeps them): %s"
+              % " ".join(dropped))
     return 0
 
 
