@@ -1,6 +1,7 @@
 """Benchmark `snakepacker pack` against a naive single-stage build and the floor.
 
     .venv/bin/python bench/pack.py [--only NAME ...] [--skip-naive]
+    .venv/bin/python bench/pack.py --loop [--only NAME ...]
 
 For ipython, black, a small Flask app and a Pillow app it prints one row each:
 
@@ -15,6 +16,24 @@ For ipython, black, a small Flask app and a Pillow app it prints one row each:
   read-only root file system, and the same in a writable container where the .pyc
   files are present; their ratio.
 
+With --loop it compares instead pack's edit-rebuild loop with uv's own Docker recipe
+(bench/uvrecipe.py: the uv guide's multistage recipe on a slim CPython 3.12 built here
+the official image's way) for a Flask app, an IPython app and a numpy app, each a
+pyproject project locked with uv.lock (so both sides install the same versions, pack
+through its uv.lock route), packed with CPython 3.12:
+
+- cold: every step built again (the engine's --no-cache), the download caches warm;
+- code: rebuild after a one-line change to the project's module;
+- deps: rebuild after one dependency is added (six) and the lock written again;
+- code MB / deps MB: bytes of the layers of the rebuilt image that the image before it
+  did not have (what a push would upload);
+- layers, MB: the final image's layer count and size;
+- start ro: median wall time of `python -c 'import MOD'` in a read-only container, as
+  the image's own user.
+
+Times are wall times of `docker build` (recipe) and of the whole `snakepacker pack`
+command (pack: its start-up, the build, tagging and its size report).
+
 Extra CA certificates come from SNAKEPACKER_CA_CERTS, as for the tests. Not a test:
 nothing here asserts on time.
 """
@@ -22,6 +41,7 @@ nothing here asserts on time.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shutil
 import subprocess
@@ -33,20 +53,26 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
+import uvrecipe  # bench/uvrecipe.py, beside this file
+
 from snakepacker.engine import Engine
 
+
+def pyproject(module: str, dependencies: list[str], requires_python: str | None = None) -> str:
+    """A setuptools project named after MODULE, whose console script runs MODULE:main."""
+    name = module.replace("_", "-")
+    requires = f'requires-python = "{requires_python}"\n' if requires_python else ""
+    return (
+        '[build-system]\nrequires = ["setuptools>=68"]\n'
+        'build-backend = "setuptools.build_meta"\n'
+        f'[project]\nname = "{name}"\nversion = "0.1.0"\n{requires}'
+        f"dependencies = {json.dumps(dependencies)}\n"
+        f'[project.scripts]\n{name} = "{module}:main"\n'
+    )
+
+
 FLASK_APP = {
-    "pyproject.toml": """\
-        [build-system]
-        requires = ["setuptools>=68"]
-        build-backend = "setuptools.build_meta"
-        [project]
-        name = "hello-flask"
-        version = "0.1.0"
-        dependencies = ["flask>=3"]
-        [project.scripts]
-        hello-flask = "hello_flask:main"
-    """,
+    "pyproject.toml": pyproject("hello_flask", ["flask>=3"]),
     "hello_flask.py": """\
         from flask import Flask
 
@@ -63,17 +89,7 @@ FLASK_APP = {
     """,
 }
 PILLOW_APP = {
-    "pyproject.toml": """\
-        [build-system]
-        requires = ["setuptools>=68"]
-        build-backend = "setuptools.build_meta"
-        [project]
-        name = "thumbs"
-        version = "0.1.0"
-        dependencies = ["pillow>=10"]
-        [project.scripts]
-        thumbs = "thumbs:main"
-    """,
+    "pyproject.toml": pyproject("thumbs", ["pillow>=10"]),
     "thumbs.py": """\
         from PIL import Image
 
@@ -166,12 +182,136 @@ def start_time(engine: Engine, tag: str, module: str, read_only: bool) -> float:
     return float(proc.stdout.strip())
 
 
+# -- the edit-rebuild loop against uv's recipe (--loop) ----------------------------------
+
+LOOP_APPS: dict[str, tuple[str, list[str], str]] = {
+    # name: (module, dependencies, the module's code)
+    "flask app": ("hello_flask", ["flask>=3"], FLASK_APP["hello_flask.py"]),
+    "ipython app": ("hello_ipython", ["ipython"], """\
+        import IPython
+
+
+        def main():
+            print(IPython.__version__)
+    """),
+    "numpy app": ("hello_numpy", ["numpy"], """\
+        import numpy as np
+
+
+        def main():
+            print(np.linalg.det(np.eye(3)))
+    """),
+}
+LOOP_MINOR = "3.12"
+CHANGED_DEPENDENCY = "six"
+
+
+def loop_project(folder: Path, module: str, dependencies: list[str], code: str) -> None:
+    (folder / "pyproject.toml").write_text(pyproject(module, dependencies, f">={LOOP_MINOR}"))
+    (folder / f"{module}.py").write_text(textwrap.dedent(code))
+
+
+def new_layer_bytes(engine: Engine, before: str, after: str) -> float:
+    """MB of AFTER's layers that BEFORE does not have; NaN when the history cannot be
+    matched with the layers."""
+    old = set(uvrecipe.layers(engine, before))
+    new = uvrecipe.layers(engine, after)
+    sizes = uvrecipe.layer_sizes(engine, after)
+    if len(sizes) != len(new):
+        return float("nan")
+    return sum(size for layer, size in zip(new, sizes, strict=True) if layer not in old) / 1e6
+
+
+@dataclass
+class LoopRow:
+    app: str
+    tool: str
+    cold: float = float("nan")
+    code: float = float("nan")
+    deps: float = float("nan")
+    code_mb: float = float("nan")
+    deps_mb: float = float("nan")
+    layers: int = 0
+    size: float = float("nan")
+    start: float = float("nan")
+
+
+def loop_case(engine: Engine, name: str) -> list[LoopRow]:
+    module, dependencies, code = LOOP_APPS[name]
+    slug = name.replace(" ", "-")
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="snakepacker-loop-") as tmp:
+        folder = Path(tmp) / slug
+        folder.mkdir()
+        loop_project(folder, module, dependencies, code)
+        uvrecipe.lock(folder, LOOP_MINOR, engine=engine)
+        script = [module.replace("_", "-")]
+
+        def recipe(tag: str, *extra: str) -> float:
+            return uvrecipe.build_recipe(folder, tag, cmd=script, minor=LOOP_MINOR,
+                                         engine=engine, extra=extra).seconds
+
+        def packed(tag: str, *extra: str) -> float:
+            return pack(str(folder), tag, "--python", LOOP_MINOR, *extra)[0]
+
+        for tool, build in (("uv recipe", recipe), ("pack", packed)):
+            tag = f"snakepacker-bench/loop-{slug}:{tool.split()[-1]}"
+            row = LoopRow(name, tool)
+            say(f"{name}, {tool}: cold build")
+            row.cold = build(f"{tag}-0", "--no-cache")
+            build(f"{tag}-0")  # the cache as a developer's: this source's steps in it
+            say(f"{name}, {tool}: rebuild after a code change")
+            path = folder / f"{module}.py"
+            original = path.read_text()
+            path.write_text(original + f"# changed {uuid.uuid4().hex}\n")
+            row.code = build(f"{tag}-1")
+            row.code_mb = new_layer_bytes(engine, f"{tag}-0", f"{tag}-1")
+            say(f"{name}, {tool}: rebuild after a dependency change")
+            loop_project(folder, module, [*dependencies, CHANGED_DEPENDENCY], code)
+            path.write_text(original)
+            uvrecipe.lock(folder, LOOP_MINOR, engine=engine)
+            row.deps = build(f"{tag}-2")
+            row.deps_mb = new_layer_bytes(engine, f"{tag}-0", f"{tag}-2")
+            row.layers = len(uvrecipe.layers(engine, f"{tag}-0"))
+            row.size = (engine.image_size(f"{tag}-0") or 0) / 1e6
+            row.start = start_time(engine, f"{tag}-0", module, read_only=True)
+            # Back to the first state for the other tool.
+            loop_project(folder, module, dependencies, code)
+            uvrecipe.lock(folder, LOOP_MINOR, engine=engine)
+            engine.remove([f"{tag}-1", f"{tag}-2"])
+            rows.append(row)
+    return rows
+
+
+def print_loop(rows: list[LoopRow]) -> None:
+    header = ("app", "tool", "cold s", "code s", "deps s", "code MB", "deps MB", "layers",
+              "MB", "start ro ms")
+    print("| " + " | ".join(header) + " |")
+    print("|" + "---|" * len(header))
+    for r in rows:
+        print("| " + " | ".join([
+            r.app, r.tool, f"{r.cold:.1f}", f"{r.code:.1f}", f"{r.deps:.1f}",
+            f"{r.code_mb:.3f}", f"{r.deps_mb:.1f}", str(r.layers), f"{r.size:.1f}",
+            f"{r.start * 1000:.0f}",
+        ]) + " |")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--only", action="append", help="run only these cases (by name)")
     parser.add_argument("--skip-naive", action="store_true", help="no naive builds")
+    parser.add_argument("--loop", action="store_true",
+                        help="the edit-rebuild loop against uv's Docker recipe")
     args = parser.parse_args()
     engine = Engine.find()
+    if args.loop:
+        uvrecipe.build_uv(LOOP_MINOR, engine=engine)
+        loop_rows = []
+        for name in LOOP_APPS:
+            if not args.only or name in args.only:
+                loop_rows += loop_case(engine, name)
+        print_loop(loop_rows)
+        return 0
     rows = []
     for case in CASES:
         if args.only and case.name not in args.only:

@@ -52,7 +52,7 @@ def test_every_recipe_uses_the_same_minor_in_both_stages() -> None:
         text = render(fam, fam.get(recipe.name)).dockerfile
         froms = re.findall(r"^FROM (\S+)", text, re.M)
         tail = ["runtime", "scratch"] if recipe.distroless else []
-        assert froms == [fam.ref("all-pillow" if recipe.pillow else "all"),
+        assert froms == [fam.ref("all-pillow" if recipe.pillow else "all"), "build",
                          fam.ref(recipe.target), *tail]
         assert f"{fam.options.python(recipe.python).executable} -m venv" in text
 

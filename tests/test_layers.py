@@ -15,6 +15,7 @@ SRC = Path(__file__).resolve().parents[1] / "src" / "snakepacker"
 # The first matching prefix decides a module's layer.
 LAYERS: tuple[tuple[str, int], ...] = (
     ("snakepacker.errors", 0),
+    ("snakepacker.cachedir", 0),
     ("snakepacker.family", 0),
     ("snakepacker.data", 0),
     ("snakepacker.tools", 0),

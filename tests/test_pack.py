@@ -303,7 +303,8 @@ def test_dockerfile_demo_app() -> None:
     project = next(i for i, s in enumerate(steps) if "--no-deps /usr/src/app" in s)
     assert deps < copy < project
     assert "--mount=type=cache,target=/root/.cache/uv" in steps[deps]
-    assert "-e " not in steps[project] and "--editable" not in steps[project]
+    install = next(c for c in steps[project].split(";") if "--no-deps /usr/src/app" in c)
+    assert " -e " not in install and "--editable" not in install
     assert "find-libdeps /usr/share/python3/app" in text
     assert "uv pip uninstall" in text and "pip setuptools wheel" in text
     assert "compileall" in text
@@ -328,7 +329,7 @@ def test_dockerfile_options() -> None:
     assert "/opt/app/bin/python -m pip install" in text
     assert "--mount=type=cache,target=/root/.cache/pip" in text
     assert "pip uninstall" not in text
-    assert any(s.startswith("RUN xargs -a ") and s.endswith(" apt-install ffmpeg") for s in steps)
+    assert any("xargs -a /tmp/apt-packages.txt apt-install ffmpeg" in s for s in steps)
     assert not any(s.startswith("USER") for s in steps) and "useradd" not in text
     assert "WORKDIR /srv" in steps
 
@@ -353,7 +354,8 @@ def test_dockerfile_uv_lock_and_requirements_only(tmp_path: Path) -> None:
     text = render(plan_for(tmp_path / "plain", "--entrypoint", "python app.py"))
     steps = instructions(text)
     assert "COPY requirements.txt /tmp/lock/requirements.txt" in steps
-    assert "COPY . /app" in steps and "COPY --from=build /app /app" in steps
+    assert "COPY . /app" in steps and "COPY --from=project /tmp/snakepacker-layer/ /" in steps
+    assert "find /app ! -type d >> /tmp/new" in text  # the code is the project's layer
     assert 'ENTRYPOINT ["dumb-init", "--", "python", "app.py"]' in steps
 
 
@@ -526,6 +528,55 @@ def test_the_entry_point_is_checked_when_the_image_is_built() -> None:
 
 def test_ignore_missing_libs_reaches_find_libdeps() -> None:
     text = render(plan_for(DEMO, "--ignore-missing-libs", "libGL.so.1,libX11.so.6"))
-    assert "RUN find-libdeps --ignore-missing=libGL.so.1,libX11.so.6 /usr/share" in text
+    # Both for the dependencies' venv and, when the project brings ELF files, again.
+    assert text.count("find-libdeps --ignore-missing=libGL.so.1,libX11.so.6 /usr/share") == 2
     with pytest.raises(UsageError, match="not a library's soname"):
         options_for(DEMO, "--ignore-missing-libs", "../x")
+
+
+def test_final_stage_has_dependency_and_project_layers_apart() -> None:
+    text = render(plan_for(DEMO))
+    final = instructions(text[text.index("# ============================== final stage"):])
+    made = [s.split(" ", 1)[0] + " " + s.split(" ")[1] for s in final
+            if s.startswith(("RUN", "COPY", "ADD", "WORKDIR"))]
+    # The system packages (their list mounted, not copied), the dependencies' venv, the
+    # working directory, and the project's own files last.
+    assert made == ["RUN --mount=type=bind,from=project,source=/usr/share/snakepacker/pack/"
+                    "apt-packages.txt,target=/tmp/apt-packages.txt",
+                    "COPY --from=build", "WORKDIR /app", "COPY --from=project"]
+    assert final[-1] == "CMD []" and "COPY --from=project /tmp/snakepacker-layer/ /" in final
+    # Nothing compiles the interpreter's stdlib (the X.Y image has it), and the project
+    # stage compiles only the files the project's install added.
+    assert "sysconfig" not in text and text.count("compileall") == 2
+    assert "grep '\\.py$' | /usr/share/python3/app/bin/python -m compileall" in text
+    # The code reaches neither the build stage nor the final one directly.
+    build = text[text.index("AS build"):text.index("AS project")]
+    assert "COPY . " not in build
+
+
+def test_pip_installs_the_project_with_the_installers_own_pip() -> None:
+    text = render(plan_for(DEMO, "--installer", "pip"))
+    assert ("/opt/snakepacker/installer/bin/python -m pip --python "
+            "/usr/share/python3/app/bin/python install --no-deps /usr/src/app") in text
+    build = text[text.index("AS build"):text.index("AS project")]
+    assert "pip uninstall --yes --quiet setuptools wheel pip" in build
+
+
+def test_a_valid_project_table_is_checked_once(tmp_path: Path,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    from snakepacker.pack import project as project_module
+
+    monkeypatch.setenv("SNAKEPACKER_CACHE", str(tmp_path / "cache"))
+    write(tmp_path / "p", {"pyproject.toml": pyproject(name="once", scripts={"o": "o:m"})})
+    inspect_source(str(tmp_path / "p"))
+    assert len(list((tmp_path / "cache" / "valid-projects").iterdir())) == 1
+
+    def no_validator() -> None:
+        raise AssertionError("validated again")
+
+    monkeypatch.setattr(project_module, "_validator", no_validator)
+    inspect_source(str(tmp_path / "p"))  # remembered: the schema is not compiled again
+    (tmp_path / "p" / "pyproject.toml").write_text(
+        '[project]\nname = "once"\nversion = "1"\ndependencies = [1]\n')
+    with pytest.raises(AssertionError, match="validated again"):
+        inspect_source(str(tmp_path / "p"))  # another table is checked

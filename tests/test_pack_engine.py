@@ -6,6 +6,7 @@ the packs here reach PyPI through SNAKEPACKER_CA_CERTS, as `scripts/test` sets i
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -15,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import Docker, exists, snakepacker, untag
+from tests.helpers import Docker, exists, snakepacker, untag, write
 
 pytestmark = pytest.mark.engine
 
@@ -156,8 +157,14 @@ def test_demo_metadata(docker: Docker, demo: str) -> None:
     assert "snakepacker-ca" not in out
 
 
-def test_code_change_reuses_the_dependency_layer(docker: Docker, demo: str,
-                                                 tmp_path: Path) -> None:
+def layers(docker: Docker, image: str) -> list[str]:
+    """IMAGE's layer digests, bottom first."""
+    out = docker("image", "inspect", "--format", "{{json .RootFS.Layers}}", image).stdout
+    return json.loads(out)
+
+
+def test_code_change_makes_only_the_last_layer_new(docker: Docker, demo: str,
+                                                  tmp_path: Path) -> None:
     project = tmp_path / "demo-app"
     shutil.copytree(DEMO, project)
     tag = f"{PREFIX}-demo-changed:pytest"
@@ -172,13 +179,53 @@ def test_code_change_reuses_the_dependency_layer(docker: Docker, demo: str,
     # The step that installs the dependencies came from the cache; the project's did not.
     lines = proc.stderr.splitlines()
     deps_step = next(re.match(r"(#\d+) ", line)[1] for line in lines
-                     if "[build 3/" in line and "--mount=type=cache" in line)
+                     if re.search(r"\[build \d+/", line) and "--mount=type=cache" in line)
     assert f"{deps_step} CACHED" in lines
-    project_step = next(re.match(r"(#\d+) ", line)[1] for line in lines if "[build 5/" in line)
+    project_step = next(re.match(r"(#\d+) ", line)[1] for line in lines
+                        if re.search(r"\[project \d+/\d+\] RUN", line))
     assert f"{project_step} CACHED" not in lines
     out = docker.run(tag, [], "--read-only", "--tmpfs", "/tmp").stdout
     assert f"changed {token} demo-app on Python 3.12" in out
+    # Every layer but the last is the unchanged image's; the last holds the project's
+    # files only (a few KB, not the venv's megabytes).
+    old, new = layers(docker, demo), layers(docker, tag)
+    assert len(new) == len(old) and new[:-1] == old[:-1] and new[-1] != old[-1]
+    sizes = docker("history", "--format", "{{.Size}}", "--human=false", tag).stdout.split()
+    last = next(int(size) for size in sizes if size != "0")  # history is newest first
+    assert 0 < last < 200_000, sizes
     untag(docker, tag)
+
+
+def test_dependency_change_keeps_the_family_and_system_layers(
+    docker: Docker, family_images: dict[str, str], tmp_path: Path
+) -> None:
+    def project(dependencies: list[str]) -> Path:
+        return write(tmp_path / str(len(dependencies)), {
+            "pyproject.toml": f"""\
+                [project]
+                name = "deps-change"
+                version = "1.0"
+                dependencies = {json.dumps(dependencies)}
+                [project.scripts]
+                deps-change = "deps_change:main"
+            """,
+            "deps_change.py": "def main():\n    import six\n    print(six.__name__)\n",
+        })
+
+    tags = [f"{PREFIX}-deps-change:{n}" for n in (1, 2)]
+    untag(docker, *tags)
+    for tag, deps in zip(tags, (["six"], ["six", "idna"]), strict=True):
+        proc = pack(str(project(deps)), "-t", tag)
+        assert proc.returncode == 0, proc.stderr[-4000:]
+    parent = len(layers(docker, family_images["3.12"]))
+    one, two = (layers(docker, tag) for tag in tags)
+    assert len(one) == len(two) == parent + 4  # system packages, venv, workdir, project
+    # The family's layers and the system packages' step (the same, empty, list) are
+    # shared; the dependencies' venv and the project's layer are new.
+    assert one[:parent + 1] == two[:parent + 1]
+    assert one[parent + 1] != two[parent + 1] and one[-1] != two[-1]
+    assert docker.run(tags[1], [], "--read-only").stdout.strip() == "six"
+    untag(docker, *tags)
 
 
 def test_dockerfile_builds_with_plain_docker_build(

@@ -152,8 +152,10 @@ def _index() -> str:
 
 
 def _resolve_step_cached(stderr: str) -> bool:
-    """Whether the build step that installs the requirement came from the cache."""
-    lines = stderr.splitlines()
+    """Whether the build step that installs the requirement came from the cache, in the
+    first build of the command (the probed build stage, when there is one: the final
+    build after it finds that step cached, and numbers its steps alike)."""
+    lines = stderr.split("[2/2] final image", 1)[0].splitlines()
     step = next(line.split(" ", 1)[0] for line in lines
                 if line.startswith("#") and "RUN --mount=type=cache" in line
                 and "uv pip install" in line)

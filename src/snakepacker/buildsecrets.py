@@ -16,9 +16,9 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
+from snakepacker.cachedir import cache_dir
 from snakepacker.engine import Secret
 from snakepacker.family.options import NetworkOptions
-from snakepacker.sources import cache_dir
 
 
 def _write_private(path: Path, data: bytes) -> None:

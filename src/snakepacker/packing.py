@@ -177,6 +177,12 @@ def supported_minors(options: PackOptions, family: Family, engine: Engine | None
         return list(options.family.minors)
     if engine is None:
         return list(MINORS)
+    # A minor asked for (--python, .python-version) is looked up alone: one engine
+    # query instead of one per minor, on every pack of the edit-rebuild loop. Only when
+    # it is not built are the others looked up, for the error's list.
+    requested = options.python or options.project.python_version
+    if requested in options.family.minors and engine.image_exists(family.ref(requested)):
+        return [requested]
     return [m for m in options.family.minors if engine.image_exists(family.ref(m))]
 
 
@@ -258,8 +264,9 @@ def pack(options: PackOptions, engine: Engine, *, say: Say, verbose: bool = Fals
     project = options.project
     plan = plan_for(options, family, supported_minors(options, family, engine),
                     decide_entrypoint=False)
-    for ref in (plan.build_ref, plan.final_ref):
-        if not engine.image_exists(ref):
+    ids = {ref: engine.image_id(ref) for ref in (plan.build_ref, plan.final_ref)}
+    for ref, found in ids.items():
+        if found is None:
             name = ref.rsplit(":", 1)[-1]
             where = ""
             if family.foreign:
@@ -269,10 +276,10 @@ def pack(options: PackOptions, engine: Engine, *, say: Say, verbose: bool = Fals
                              f"{name}{where}`")
     # Wheels built from sdists are cached per build image: the very image, since a
     # rebuilt `all` may link against other libraries than the one that built them.
-    build_id = engine.image_id(plan.build_ref) or ""
+    build_id = ids[plan.build_ref] or ""
     plan = dataclasses.replace(
         plan, cache_scope=f"{plan.cache_scope}-{build_id.removeprefix('sha256:')[:12]}")
-    parent_id = engine.image_id(plan.final_ref) or "unknown"
+    parent_id = ids[plan.final_ref] or "unknown"
     say(f"packing {project.label} with Python {plan.python.minor} "
         f"({plan.python.executable}), installer {options.installer}, on {plan.final_ref}")
     started = time.monotonic()

@@ -15,19 +15,13 @@ import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 
+from snakepacker.cachedir import cache_dir
 from snakepacker.errors import NetworkError, UsageError
 from snakepacker.family.cpython import Release, releases
 from snakepacker.mirrors import archive_mirror
 
 PYTHON_ORG_FTP = "https://www.python.org/ftp/python"
 _CHUNK = 1 << 20
-
-
-def cache_dir() -> Path:
-    root = os.environ.get("SNAKEPACKER_CACHE") or os.path.join(
-        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "snakepacker"
-    )
-    return Path(root)
 
 
 def sha256_of(path: Path) -> str:

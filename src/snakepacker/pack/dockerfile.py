@@ -25,6 +25,9 @@ from snakepacker.templating import render_template
 
 SRC = "/usr/src/app"  # where the project's code is copied in the build stage
 INFO = "/usr/share/snakepacker/pack"  # the lists the build stage hands to the final one
+# Where the project stage gathers what installing the project added: the final image's
+# last layer, copied to / as it is.
+LAYER = "/tmp/snakepacker-layer"
 APP_UID = 10001
 INIT = ("dumb-init", "--")  # every packed app runs under the X.Y image's small init
 BUILD_TOOLS = ("pip", "setuptools", "wheel")  # what --keep-pip keeps
@@ -123,8 +126,31 @@ def _compiler(plan: Plan) -> str:
             "--invalidation-mode unchecked-hash")
 
 
-def _compile(plan: Plan) -> str:
-    return f"{_compiler(plan)} {plan.options.venv_path} > /dev/null || true"
+# Run by the venv's Python with the list of the files the project added: exit 0 when
+# one of them is an ELF file (then find-libdeps looks at the venv again). Double quotes
+# only: it sits in single ones.
+_HAS_ELF = (
+    "import os, sys; "
+    "paths = open(sys.argv[1]).read().splitlines(); "
+    "elf = lambda p: os.path.isfile(p) and not os.path.islink(p) "
+    "and open(p, \"rb\").read(4) == b\"\\x7fELF\"; "
+    "sys.exit(0 if any(elf(p) for p in paths) else 1)"
+)
+# The installer's record of which cache entry a distribution came from holds the time
+# it was built: dropped, from the files and from RECORD, so the same inputs give the
+# same files.
+_STRIP_STAMPS = (
+    "for stamp in {venv}/lib/python*/site-packages/*.dist-info/uv_cache.json; do "
+    "[ -e \"$stamp\" ] || continue; "
+    "rm -f \"$stamp\"; sed -i '/uv_cache\\.json,/d' \"${{stamp%/*}}/RECORD\"; "
+    "done"
+)
+
+
+def _listing(plan: Plan) -> str:
+    """Every file of the venv with its size and time: what the project step changed is
+    the difference of two such lists."""
+    return f"find {plan.options.venv_path} ! -type d -printf '%p\\t%s\\t%T@\\n'"
 
 
 def _steps(plan: Plan) -> tuple[list[str], str | None, str | None]:
@@ -159,14 +185,11 @@ def _steps(plan: Plan) -> tuple[list[str], str | None, str | None]:
                     + _install(plan, ["--requirement", METADATA_LIST]) + "; fi")
     elif project.dependencies:
         deps.append(_install(plan, [shlex.quote(d) for d in project.dependencies]))
-    if deps:
-        # Compiled here too, so that the step after the project's install only
-        # compiles the project's own files.
-        deps.append(_compile(plan))
     if project.kind is not Kind.REQUIREMENTS:
         target = SRC + (f"[{','.join(opts.extras)}]" if opts.extras else "")
         no_deps = ["--no-deps"] if project.complete or needs_metadata_stage(plan) else []
-        project_step = _install(plan, [*no_deps, shlex.quote(target)])
+        project_step = plan.installer.project_command(opts.venv_path,
+                                                      [*no_deps, shlex.quote(target)])
     return deps, project_step, lock_copy
 
 
@@ -240,6 +263,11 @@ def render(plan: Plan) -> str:
         "env_args": sorted(env_build_args(plan)),
         "network_arg": NETWORK_ARG,
         "compile": _compiler(plan),
+        "compile_list": f"{_compiler(plan)} -i -",
+        "listing": _listing(plan),
+        "strip_stamps": _STRIP_STAMPS.format(venv=venv),
+        "has_elf": _HAS_ELF,
+        "layer": LAYER,
         "ignore_missing": ",".join(opts.ignore_missing_libs),
         "volumes": json.dumps(list(opts.volumes)) if opts.volumes else None,
         "ports": " ".join(str(p) for p in opts.ports),

@@ -18,6 +18,12 @@ class Installer:
     env: tuple[tuple[str, str], ...]  # the build stage's ENV
     install: str  # "{venv}" is the venv's path; the arguments follow
     uninstall: str  # removes pip, setuptools and wheel; only warns when one is absent
+    # Installs the project into a venv that no longer has pip (it was removed with the
+    # dependencies' layer): uv needs none; pip is the build image's installer's own.
+    project_install: str
+
+    def project_command(self, venv: str, args: list[str]) -> str:
+        return " ".join([self.project_install.format(venv=venv), *args])
 
     def install_command(self, venv: str, args: list[str]) -> str:
         return " ".join([self.install.format(venv=venv), *args])
@@ -39,6 +45,7 @@ INSTALLERS: dict[str, Installer] = {
         env=(("UV_LINK_MODE", "copy"), ("UV_PYTHON_DOWNLOADS", "never")),
         install="uv pip install --python {venv}/bin/python",
         uninstall="uv pip uninstall --python {venv}/bin/python pip setuptools wheel",
+        project_install="uv pip install --python {venv}/bin/python",
     ),
     "pip": Installer(
         name="pip",
@@ -47,5 +54,7 @@ INSTALLERS: dict[str, Installer] = {
         env=(("PIP_DISABLE_PIP_VERSION_CHECK", "1"), ("PIP_ROOT_USER_ACTION", "ignore")),
         install="{venv}/bin/python -m pip install",
         uninstall="{venv}/bin/python -m pip uninstall --yes --quiet setuptools wheel pip",
+        project_install="/opt/snakepacker/installer/bin/python -m pip --python "
+                        "{venv}/bin/python install",
     ),
 }

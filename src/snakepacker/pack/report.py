@@ -7,8 +7,10 @@ X.Y-pillow minus X.Y is Pillow's runtime packages, which are system libraries li
 those pack installs itself. ``docker history`` of
 the packed image lists its layers newest first; the ones above the parent's are pack's
 own, and each is put in a bucket by the instruction that made it: the apt-install step
-is the system libraries, the COPY of the venv (and of a requirements-only project's
-code) is the venv, anything else (links, the user, the lists) is "other".
+is the system libraries, the COPY of the dependencies' venv and that of the project's
+layer (its files in the venv, a requirements-only project's code, the links to its
+console scripts and snakepacker's lists, a few KB) are the venv, anything else (the
+user) is "other".
 
 The floor is what the app cannot do without: base + interpreter + system libraries +
 venv, the venv counted without pip, setuptools and wheel (measured with ``du`` in the
@@ -20,6 +22,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from snakepacker.engine import Engine
+from snakepacker.pack.dockerfile import LAYER
 
 
 @dataclass(frozen=True)
@@ -71,7 +74,8 @@ def size_report(
     """PYTHON_REF is the X.Y image when the parent (X.Y-pillow) stands on it."""
     base = engine.image_size(base_ref) or 0
     parent = engine.image_size(parent_ref) or 0
-    python = (engine.image_size(python_ref) or parent) if python_ref else parent
+    python = (engine.image_size(python_ref) or parent) \
+        if python_ref and python_ref != parent_ref else parent
     total = engine.image_size(image) or 0
     layers = engine.history(image)
     ours = layers[: len(layers) - len(engine.history(parent_ref))]
@@ -80,7 +84,8 @@ def size_report(
         if "apt-install" in created:
             libs += size
         elif created.lstrip().startswith("COPY") and (
-            f" {venv} " in f" {created} " or (code_dir and f" {code_dir} " in f" {created} ")
+            f" {venv} " in f" {created} " or f" {LAYER}/ " in f" {created} "
+            or (code_dir and f" {code_dir} " in f" {created} ")
         ):
             venv_bytes += size
         else:
