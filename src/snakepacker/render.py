@@ -11,7 +11,7 @@ from pathlib import Path
 
 from snakepacker import __version__, provenance
 from snakepacker.family import labels
-from snakepacker.family.cpython import CPYTHON_RECORD_SCRIPT, Route
+from snakepacker.family.cpython import CPYTHON_RECORD_SCRIPT, PythonSpec, Route
 from snakepacker.family.distros import DPKG_EXCLUDES
 from snakepacker.family.images import Family, Image
 from snakepacker.pack.apps import render_app
@@ -27,6 +27,13 @@ class Rendered:
     # fetched (and verified) only when a build needs them.
     files: dict[str, Path] = field(default_factory=dict)
     tarballs: dict[str, str] = field(default_factory=dict)  # context path -> minor
+
+
+def newest_gil(pythons: tuple[PythonSpec, ...]) -> PythonSpec:
+    """The Python `all` runs its own tools with (the installer's venv, the Pillow probe):
+    the newest one with a GIL, as most wheels are built for it; a free-threaded one only
+    when the family has nothing else."""
+    return ([py for py in pythons if not py.free_threaded] or list(pythons))[-1]
 
 
 def render(family: Family, image: Image) -> Rendered:
@@ -45,7 +52,7 @@ def render(family: Family, image: Image) -> Rendered:
         "all_pillow_ref": family.ref("all-pillow"),
         "py": image.python,
         "pythons": pythons,
-        "newest": pythons[-1],
+        "newest": newest_gil(pythons),
         "release_grade": family.options.release_grade,
         "cpython_record_script": CPYTHON_RECORD_SCRIPT,
         "provenance": {
