@@ -145,7 +145,9 @@ def test_inventory_tells_a_free_threaded_interpreter_from_its_gil_build() -> Non
         "usr/share/snakepacker/cpython-3.13.json": _record("3.13", "3.13.5"),
         "usr/share/snakepacker/cpython-3.13t.json": _record("3.13t", "3.13.5"),
     }
-    paths = [*files, "opt/python/3.13/bin/python3.13", "opt/python/3.13t/bin/python3.13t"]
+    # 3.13t's prefix holds python3.13 too, a hard link to python3.13t: not another Python.
+    paths = [*files, "opt/python/3.13/bin/python3.13", "opt/python/3.13t/bin/python3.13t",
+             "opt/python/3.13t/bin/python3.13"]
     found = inv.inventory(files, paths, {}).interpreters
     assert [(i.minor, i.executable) for i in found] == [
         ("3.13", "/opt/python/3.13/bin/python3.13"),

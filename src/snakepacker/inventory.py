@@ -29,8 +29,9 @@ CPYTHON_RECORDS = "usr/share/snakepacker/"  # cpython-X.Y.json, written by the b
 CPYTHON_RECORD = re.compile(r"^usr/share/snakepacker/cpython-(\d+\.\d+t?)\.json$")
 PACK_DISTS = "usr/share/snakepacker/pack/dists.txt"  # the packed project: "name version"
 # Interpreters: a real file (not a link) named pythonX.Y in one of these folders.
+# A free-threaded build's prefix also holds python3.13 (a hard link to python3.13t).
 INTERPRETER = re.compile(
-    r"^(?:usr/bin|usr/local/bin|opt/python/\d+\.\d+t?/bin)/python(\d+\.\d+t?)$")
+    r"^(?:usr/bin|usr/local/bin|opt/python/(?P<prefix>\d+\.\d+t?)/bin)/python(\d+\.\d+t?)$")
 # Distribution metadata: NAME.dist-info/METADATA, NAME.egg-info/PKG-INFO or NAME.egg-info.
 DIST_METADATA = re.compile(
     r"^(?P<site>.+/(?:site|dist)-packages)/[^/]+"
@@ -251,9 +252,9 @@ def interpreters(
     found: dict[str, Interpreter] = {}
     for path in sorted(paths):
         match = INTERPRETER.match(path)
-        if not match:
+        if not match or match["prefix"] not in (None, match.group(2)):
             continue
-        minor = match.group(1)
+        minor = match.group(2)
         record = records.get(minor)
         if record and path.startswith(record.get("prefix", "opt/python/").lstrip("/")):
             found[minor] = Interpreter(
