@@ -12,7 +12,7 @@ from pathlib import Path
 from snakepacker import __version__, provenance
 from snakepacker.family import labels
 from snakepacker.family.cpython import CPYTHON_RECORD_SCRIPT, PythonSpec, Route
-from snakepacker.family.distros import DPKG_EXCLUDES
+from snakepacker.family.distros import BUILD_STAGE_TOOLS, DPKG_EXCLUDES, RUST_DPKG_EXCLUDES
 from snakepacker.family.images import Family, Image
 from snakepacker.pack.apps import render_app
 from snakepacker.templating import render_template
@@ -46,6 +46,8 @@ def render(family: Family, image: Image) -> Rendered:
     context = {
         "distro": family.distro,
         "dpkg_excludes": DPKG_EXCLUDES,
+        "rust_dpkg_excludes": RUST_DPKG_EXCLUDES,
+        "build_stage_tools": BUILD_STAGE_TOOLS,
         "names": family.registry_names(image.name),
         "base_ref": family.ref("base"),
         "parent_ref": family.ref(image.parent) if image.parent else None,

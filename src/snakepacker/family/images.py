@@ -69,7 +69,8 @@ class Family:
                         summary=f"CPython {spec.minor} runtime ({spec.describe})")
         minors = ", ".join(self.options.minors)
         yield Image("all", Kind.BUILD, "all", "base",
-                    summary=f"build stage: CPython {minors}, headers, compiler, pip and uv")
+                    summary=f"build stage: CPython {minors}, headers, compilers (C, Rust), "
+                            "pip, uv, cython, poetry, tox")
         yield Image("all-pillow", Kind.BUILD, "all-pillow", "all", pillow=True,
                     summary="build stage: all + Pillow's build headers")
         for spec in self.options.pythons:
