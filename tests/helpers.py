@@ -18,9 +18,10 @@ from pathlib import Path
 from snakepacker.engine import Engine
 
 # The slice CI builds: base, 3.10 (distro route), 3.12 (source route, 3.12.3 from the
-# package archive's pool), all narrowed to those two, all-pillow and 3.12-pillow.
-FAMILY_ARGS = ("--minors", "3.10,3.12", "--cpython", "3.12.3")
-FAMILY_TAGS = ("3.10", "3.12", "3.12-pillow")
+# package archive's pool), 3.13t (free-threaded, source route, 3.13.5 from the pool),
+# all narrowed to those three, all-pillow and 3.12-pillow.
+FAMILY_ARGS = ("--minors", "3.10,3.12,3.13t", "--cpython", "3.12.3", "--cpython", "3.13.5")
+FAMILY_TAGS = ("3.10", "3.12", "3.13t", "3.12-pillow")
 # Engine tests build and use the family under this namespace. A developer whose engine
 # is shared with other checkouts sets SNAKEPACKER_TEST_NAMESPACE, so that each tree's
 # tests use its own tags (the bootstrapped root is shared, under the default namespace).

@@ -14,7 +14,7 @@ from snakepacker.options import family_from
 from snakepacker.render import render
 
 NAMES = ("pylama", "pylava", "ipython", "certbot", "black", "gray", "ruff", "ruff-distroless",
-         "black-distroless", "jupyterlab")
+         "black-distroless", "uv", "jupyterlab")
 
 
 def family(apps=APPS, **values: object) -> Family:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import time
@@ -15,7 +16,7 @@ from tests.helpers import FAMILY_ARGS, NAMESPACE, Docker, snakepacker
 
 pytestmark = pytest.mark.engine
 
-APPS = ("ruff", "black", "ipython", "jupyterlab")
+APPS = ("ruff", "black", "ipython", "jupyterlab", "uv")
 CALLER = "1234:1234"  # an unprivileged uid that exists in no image, as `$(id -u)` would be
 READ_ONLY = ("--read-only", "--tmpfs", "/tmp")
 
@@ -66,6 +67,36 @@ def test_ipython_runs_read_only_as_non_root(docker: Docker, app_images: dict[str
         out = docker.run(app_images["ipython"], ["-c", "import os; print(6 * 7, os.getuid())"],
                          *READ_ONLY, *user).stdout.split()
         assert out[0] == "42" and out[1] != "0"
+
+
+def test_uv_locks_a_mounted_project_read_only_as_the_caller(
+    docker: Docker, app_images: dict[str, str], tmp_path: Path
+) -> None:
+    """uv resolves against the index with the image's CPython and writes the lock
+    into the mounted tree; its cache goes to /tmp. The container trusts this machine's
+    CA bundle (SNAKEPACKER_CA_CERTS), as build stages do, to reach the index."""
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "pyproject.toml").write_text(
+        '[project]\nname = "locked"\nversion = "1"\nrequires-python = ">=3.12"\n'
+        'dependencies = ["six"]\n')
+    project.chmod(0o777)
+    certs = next((p for p in os.environ.get("SNAKEPACKER_CA_CERTS", "").split(os.pathsep)
+                  if p), None)
+    trust = ["-v", f"{certs}:/tmp/ca.pem:ro", "-e", "SSL_CERT_FILE=/tmp/ca.pem"] if certs else []
+    image = app_images["uv"]
+    version = docker.run(image, ["--version"], *READ_ONLY, "--user", CALLER).stdout
+    assert version.startswith("uv ")
+    proc = docker.run(image, ["lock"], *READ_ONLY, "--user", CALLER, "-v", f"{project}:/app",
+                      *trust, check=False)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    lock = (project / "uv.lock").read_text()
+    assert 'name = "six"' in lock and 'requires-python = ">=3.12"' in lock
+    # No Python is fetched: `uv run` takes the image's own.
+    ran = docker.run(image, ["run", "--no-project", "--offline", "python", "-c",
+                             "import sys; print('%d.%d' % sys.version_info[:2])"],
+                     *READ_ONLY, "--user", CALLER).stdout
+    assert ran.split() == ["3.12"]
 
 
 def test_jupyterlab_answers_http_on_a_published_port(

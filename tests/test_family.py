@@ -26,9 +26,9 @@ def test_every_tag_of_the_reference_design_exists_with_its_kind() -> None:
         assert kinds[minor] is Kind.TARGET
         assert kinds[f"{minor}-pillow"] is Kind.TARGET
     for app in ("pylama", "pylava", "ipython", "certbot", "black", "gray", "ruff", "jupyterlab",
-                "ruff-distroless", "black-distroless"):
+                "ruff-distroless", "black-distroless", "uv"):
         assert kinds[app] is Kind.APP
-    assert len(kinds) == 3 + 2 * len(MINORS) + 10
+    assert len(kinds) == 3 + 2 * len(MINORS) + 11
 
 
 def test_three_registry_names_per_tag_and_a_configurable_namespace() -> None:
@@ -110,7 +110,7 @@ def test_forced_routes_and_versions() -> None:
 def test_releases_table_is_complete_and_well_formed() -> None:
     for minor in MINORS:
         release = default_release(minor)
-        assert release.on_python_org and release.version.startswith(minor + ".")
+        assert release.on_python_org and release.version.startswith(minor.removesuffix("t") + ".")
     for release in releases():
         assert re.fullmatch(r"[0-9a-f]{64}", release.sha256), release
         assert release.on_python_org or release.vendor in ("ubuntu", "debian")
@@ -139,3 +139,17 @@ def test_every_family_option_can_come_from_the_environment() -> None:
     # The command line wins over the environment.
     options = family_from({"namespace": "cli", "minors": "3.14"}, env=env)
     assert options.namespace == "cli" and options.minors == ("3.14",)
+
+
+def test_every_distro_carries_a_rust_recent_enough_for_current_sdists() -> None:
+    # Rust 2024 edition crates need 1.85; the Ubuntu LTS releases' default rustc is 1.75.
+    for distro in DISTROS.values():
+        major, minor = map(int, distro.rust.version.split("."))
+        assert (major, minor) >= (1, 85), distro.name
+        if distro.vendor == "ubuntu":
+            assert distro.rust.packages == (f"rustc-{distro.rust.version}",
+                                            f"cargo-{distro.rust.version}")
+            assert distro.rust.bin_dir == f"/usr/lib/rust-{distro.rust.version}/bin"
+        else:
+            assert distro.rust.packages == ("rustc-web", "cargo-web")
+            assert distro.rust.bin_dir is None  # they replace rustc and cargo on PATH

@@ -122,3 +122,17 @@ def test_pillow_targets_install_the_list_all_pillow_recorded() -> None:
     assert text.count("FROM ") == 1 and "FROM snakepacker/python:3.12\n" in text
     assert "from=snakepacker/python:all-pillow" in text
     assert "find-libdeps /tmp/pillow" in render(fam, fam.get("all-pillow")).dockerfile
+
+
+@pytest.mark.parametrize("distro", sorted(DISTROS))
+def test_all_installs_the_distros_rust_and_the_build_tools(distro: str) -> None:
+    fam = family(distro=distro, minors="3.12")
+    text = render(fam, fam.get("all")).dockerfile
+    rust = fam.distro.rust
+    assert f"apt-install {' '.join(rust.packages)}" in text
+    assert "/etc/dpkg/dpkg.cfg.d/snakepacker-rust" in text
+    assert ("/usr/local/bin/" in text.split("apt-install " + " ".join(rust.packages))[1]
+            .split("\n\n")[0]) == (rust.bin_dir is not None)
+    assert 'for tool in cython poetry tox; do' in text
+    assert "uv tool install --no-cache --python /opt/python/3.12/bin/python3.12" in text \
+        or "uv tool install --no-cache --python /usr/bin/python3.12" in text

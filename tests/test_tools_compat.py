@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from snakepacker.family.cpython import MINORS
+from snakepacker.family.cpython import GIL_MINORS
 from snakepacker.pack.options import DEFAULT_VENV
 from snakepacker.tools import TOOL_FILES
 
@@ -255,10 +255,12 @@ def test_git_keeps_the_scripts_executable() -> None:
 def test_header_follows_the_family(name: str) -> None:
     # The shell header can not import the family data: it repeats the CPython
     # minors (newest first) and the default venv of packed apps, and must keep
-    # up with them.
+    # up with them. A free-threaded image has python3 on PATH, which the header tries
+    # first: its minors (3.13t) need no loop of their own.
     lines = PYTHON_TOOLS[name].read_text().splitlines()
     header = "\n".join(lines[: lines.index('"""')])
-    newest_first = sorted(MINORS, key=lambda m: tuple(int(p) for p in m.split(".")), reverse=True)
+    newest_first = sorted(GIL_MINORS, key=lambda m: tuple(int(p) for p in m.split(".")),
+                          reverse=True)
     loops = dict(re.findall(r"^for (\w+) in ([^;]*); do$", header, re.MULTILINE))
     assert loops["v"].split() == ["3", *newest_first]
     assert loops["minor"].split() == [m.split(".")[1] for m in newest_first]

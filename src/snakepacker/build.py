@@ -139,7 +139,7 @@ def build_images(
                 assert release is not None
                 tarballs[rel] = fetch(
                     release, mirror=options.cpython_mirror,
-                    local=options.tarballs.get(minor), progress=progress,
+                    local=options.tarball(minor), progress=progress,
                 )
 
     root = resolve_root(engine, family, progress)  # every closure starts at base

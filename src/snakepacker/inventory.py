@@ -19,15 +19,19 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
+from snakepacker.family.cpython import minor_key
+
 DPKG_STATUS = "var/lib/dpkg/status"
 # A status fragment per package, in images without dpkg (pack --distroless, distroless).
 DPKG_STATUS_D = "var/lib/dpkg/status.d/"
 OS_RELEASE = ("etc/os-release", "usr/lib/os-release")
 CPYTHON_RECORDS = "usr/share/snakepacker/"  # cpython-X.Y.json, written by the build
-CPYTHON_RECORD = re.compile(r"^usr/share/snakepacker/cpython-(\d+\.\d+)\.json$")
+CPYTHON_RECORD = re.compile(r"^usr/share/snakepacker/cpython-(\d+\.\d+t?)\.json$")
 PACK_DISTS = "usr/share/snakepacker/pack/dists.txt"  # the packed project: "name version"
 # Interpreters: a real file (not a link) named pythonX.Y in one of these folders.
-INTERPRETER = re.compile(r"^(?:usr/bin|usr/local/bin|opt/python/\d+\.\d+/bin)/python(\d+\.\d+)$")
+# A free-threaded build's prefix also holds python3.13 (a hard link to python3.13t).
+INTERPRETER = re.compile(
+    r"^(?:usr/bin|usr/local/bin|opt/python/(?P<prefix>\d+\.\d+t?)/bin)/python(\d+\.\d+t?)$")
 # Distribution metadata: NAME.dist-info/METADATA, NAME.egg-info/PKG-INFO or NAME.egg-info.
 DIST_METADATA = re.compile(
     r"^(?P<site>.+/(?:site|dist)-packages)/[^/]+"
@@ -302,9 +306,9 @@ def interpreters(
     found: dict[str, Interpreter] = {}
     for path in sorted(paths):
         match = INTERPRETER.match(path)
-        if not match:
+        if not match or match["prefix"] not in (None, match.group(2)):
             continue
-        minor = match.group(1)
+        minor = match.group(2)
         record = records.get(minor)
         if record and path.startswith(record.get("prefix", "opt/python/").lstrip("/")):
             found[minor] = Interpreter(
@@ -327,7 +331,7 @@ def interpreters(
             # minor is all the image says.
             found[minor] = Interpreter(minor=minor, version=minor, executable="/" + path,
                                        route="source")
-    return tuple(sorted(found.values(), key=lambda i: tuple(map(int, i.minor.split(".")))))
+    return tuple(sorted(found.values(), key=lambda i: minor_key(i.minor)))
 
 
 # -- the whole image -------------------------------------------------------------------

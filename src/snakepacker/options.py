@@ -109,12 +109,14 @@ OPTIONS: tuple[Option, ...] = (
     # -- the family ------------------------------------------------------------------
     Option("distro", Type.TEXT, f"the distro the family stands on ({', '.join(DISTROS)})",
            FAMILY_COMMANDS, default=DEFAULT_DISTRO, metavar="NAME"),
-    Option("minors", Type.LIST, f"narrow the family to these CPython minors (default all: "
-           f"{MINORS[0]} to {MINORS[-1]})", FAMILY_COMMANDS, metavar="X.Y,..."),
+    Option("minors", Type.LIST, f"narrow the family to these CPython minors, X.Yt for a "
+           f"free-threaded build (default all: {', '.join(MINORS)})", FAMILY_COMMANDS,
+           metavar="X.Y,..."),
     Option("route", Type.LIST, f"force how a minor is installed: {_ROUTES} (default: distro "
            "where the release ships it, else source)", FAMILY_COMMANDS, metavar="X.Y=ROUTE"),
     Option("cpython", Type.LIST, "tarball of a source-built minor: a version (3.12.3), "
-           "X.Y=VERSION, or a local file (default: python.org's newest patch release)",
+           "X.Y=VERSION (X.Yt builds X.Y's unless told), or a local file (default: "
+           "python.org's newest patch release)",
            FAMILY_COMMANDS, metavar="VERSION|FILE", relative_to_project=True),
     Option("cpython-mirror", Type.TEXT, "fetch CPython tarballs from this URL or directory "
            "first", FAMILY_COMMANDS, metavar="URL|DIR"),

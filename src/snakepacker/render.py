@@ -11,8 +11,8 @@ from pathlib import Path
 
 from snakepacker import __version__, provenance
 from snakepacker.family import labels
-from snakepacker.family.cpython import CPYTHON_RECORD_SCRIPT, Route
-from snakepacker.family.distros import DPKG_EXCLUDES
+from snakepacker.family.cpython import CPYTHON_RECORD_SCRIPT, PythonSpec, Route
+from snakepacker.family.distros import BUILD_STAGE_TOOLS, DPKG_EXCLUDES, RUST_DPKG_EXCLUDES
 from snakepacker.family.images import Family, Image
 from snakepacker.pack.apps import render_app
 from snakepacker.templating import render_template
@@ -29,6 +29,13 @@ class Rendered:
     tarballs: dict[str, str] = field(default_factory=dict)  # context path -> minor
 
 
+def newest_gil(pythons: tuple[PythonSpec, ...]) -> PythonSpec:
+    """The Python `all` runs its own tools with (the installer's venv, the Pillow probe):
+    the newest one with a GIL, as most wheels are built for it; a free-threaded one only
+    when the family has nothing else."""
+    return ([py for py in pythons if not py.free_threaded] or list(pythons))[-1]
+
+
 def render(family: Family, image: Image) -> Rendered:
     if image.app is not None:
         return Rendered(image, render_app(family, image.app))  # a requirement: no context
@@ -39,13 +46,15 @@ def render(family: Family, image: Image) -> Rendered:
     context = {
         "distro": family.distro,
         "dpkg_excludes": DPKG_EXCLUDES,
+        "rust_dpkg_excludes": RUST_DPKG_EXCLUDES,
+        "build_stage_tools": BUILD_STAGE_TOOLS,
         "names": family.registry_names(image.name),
         "base_ref": family.ref("base"),
         "parent_ref": family.ref(image.parent) if image.parent else None,
         "all_pillow_ref": family.ref("all-pillow"),
         "py": image.python,
         "pythons": pythons,
-        "newest": pythons[-1],
+        "newest": newest_gil(pythons),
         "release_grade": family.options.release_grade,
         "cpython_record_script": CPYTHON_RECORD_SCRIPT,
         "provenance": {

@@ -94,6 +94,13 @@ APPS: tuple[AppRecipe, ...] = (
         entrypoint=("black", "--check", "--diff"), env=_CHECKER_ENV, distroless=True,
     ),
     AppRecipe(
+        # uv, the package and project manager: `lock`, `pip compile`, `build` and `run`
+        # in the mounted tree, as the caller's uid. The image's CPython is the one it
+        # finds first; its cache (and any Python it fetches) goes to the /tmp tmpfs.
+        "uv", "uv", "3.12", "3.12", "uv package and project manager",
+        entrypoint=("uv",), env=(("UV_CACHE_DIR", "/tmp/uv-cache"),),
+    ),
+    AppRecipe(
         "jupyterlab", "jupyterlab", "3.12", "3.12-pillow", "JupyterLab on 0.0.0.0:8888",
         cmd=("jupyter", "lab", "--ip=0.0.0.0", "--port=8888", "--no-browser"),
         workdir="/notebooks", volumes=("/notebooks",), ports=(8888,),

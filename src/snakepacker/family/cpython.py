@@ -16,7 +16,32 @@ from importlib import resources
 from snakepacker.errors import UsageError
 from snakepacker.family.distros import Distro
 
-MINORS: tuple[str, ...] = tuple(f"3.{n}" for n in range(7, 15))
+# A family's Pythons go by their minor, "X.Y", or "X.Yt" for the free-threaded build of
+# that minor (configure --disable-gil, PEP 703): its own interpreter, python3.13t, with
+# its own ABI (cp313t wheels), so its own target images and its own place in `all`.
+GIL_MINORS: tuple[str, ...] = tuple(f"3.{n}" for n in range(7, 15))
+FREE_THREADED_SUFFIX = "t"
+# The minors CPython can build without the GIL (3.13 is the first).
+FREE_THREADED_MINORS: tuple[str, ...] = ("3.13", "3.14")
+
+
+def is_free_threaded(minor: str) -> bool:
+    return minor.endswith(FREE_THREADED_SUFFIX)
+
+
+def base_minor(minor: str) -> str:
+    """The CPython release line a Python of the family is built from: 3.13t -> 3.13."""
+    return minor.removesuffix(FREE_THREADED_SUFFIX)
+
+
+def minor_key(minor: str) -> tuple[int, int, int]:
+    """Oldest first; a free-threaded build right after the GIL build of its minor."""
+    major, _, rest = base_minor(minor).partition(".")
+    return int(major), int(rest), int(is_free_threaded(minor))
+
+
+MINORS: tuple[str, ...] = tuple(sorted(
+    (*GIL_MINORS, *(m + FREE_THREADED_SUFFIX for m in FREE_THREADED_MINORS)), key=minor_key))
 
 PYTHON_ORG = "python.org"
 # Which vendor's archive holds a suite's pool.
@@ -81,7 +106,8 @@ CPYTHON_RECORD_SCRIPT = (
     "keys = (\"tarball\", \"origin\", \"grade\", \"prefix\"); "
     "record = dict(zip(keys, sys.argv[2:])); "
     "record[\"sha256\"] = hashlib.sha256(open(sys.argv[1], \"rb\").read()).hexdigest(); "
-    "record.update(route=\"source\", minor=\"%d.%d\" % sys.version_info[:2], "
+    "record.update(route=\"source\", minor=\"%d.%d%s\" % (sys.version_info[0], "
+    "sys.version_info[1], \"t\" if sysconfig.get_config_var(\"Py_GIL_DISABLED\") else \"\"), "
     "version=platform.python_version(), "
     "configure=sysconfig.get_config_var(\"CONFIG_ARGS\") or \"\"); "
     "print(json.dumps(record, indent=1, sort_keys=True))"
@@ -102,9 +128,10 @@ def check_minor(minor: str) -> str:
 
 
 def default_release(minor: str) -> Release:
-    """python.org's newest patch release of MINOR: what a source build uses unless told."""
+    """python.org's newest patch release of MINOR (of 3.13 for 3.13t): what a source
+    build uses unless told."""
     check_minor(minor)
-    return next(r for r in releases() if r.minor == minor and r.on_python_org)
+    return next(r for r in releases() if r.minor == base_minor(minor) and r.on_python_org)
 
 
 def find_release(version: str) -> Release:
@@ -116,17 +143,16 @@ def find_release(version: str) -> Release:
     return matches[0]
 
 
-def minor_key(minor: str) -> tuple[int, int]:
-    major, _, rest = minor.partition(".")
-    return int(major), int(rest)
-
-
 def default_route(distro: Distro, minor: str) -> Route:
-    """The release's own packages where it ships the minor, else a source build."""
+    """The release's own packages where it ships the minor, else a source build (always,
+    for a free-threaded build)."""
     return Route.DISTRO if minor == distro.system_python else Route.SOURCE
 
 
 def check_route(distro: Distro, minor: str, route: Route) -> Route:
+    if is_free_threaded(minor) and route is not Route.SOURCE:
+        raise UsageError(f"free-threaded {minor} is built from source only (--route "
+                         f"{minor}=source)")
     if route is Route.DISTRO and minor != distro.system_python:
         raise UsageError(
             f"{distro.name} ships Python {distro.system_python}, not {minor}: "
@@ -144,6 +170,15 @@ class PythonSpec:
     minor: str
     route: Route
     release: Release | None = None  # set for the source route
+
+    @property
+    def free_threaded(self) -> bool:
+        return is_free_threaded(self.minor)
+
+    @property
+    def configure_flags(self) -> tuple[str, ...]:
+        """What ./configure gets besides the prefix and the grade's flags."""
+        return ("--disable-gil",) if self.free_threaded else ()
 
     @property
     def prefix(self) -> str:

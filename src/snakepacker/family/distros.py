@@ -96,6 +96,34 @@ DPKG_EXCLUDES = (
 )
 
 
+# LLVM's own tools, which Ubuntu's versioned Rust packages carry beside rustc (about
+# 420 MB) and which building a crate never runs: left out of `all` by dpkg.
+RUST_DPKG_EXCLUDES = tuple(
+    f"path-exclude=/usr/lib/rust-*/lib/rustlib/*/bin/{name}"
+    for name in ("llc", "opt", "llvm-*", "wasm-component-ld")
+)
+# The Python tools a build stage runs that upstream's `all` carries (uv is there already,
+# as the installer's): each in its own venv, its commands on PATH.
+BUILD_STAGE_TOOLS = ("cython", "poetry", "tox")
+
+
+@dataclass(frozen=True)
+class RustToolchain:
+    """The newest Rust a release's archive carries, for sdists that build Rust extensions
+    (cryptography, pydantic-core, orjson): the default rustc of the Ubuntu LTS releases
+    (1.75) is older than many of them need, and their archives keep newer ones as
+    versioned packages (rustc-1.91) outside PATH; Debian keeps one as rustc-web."""
+
+    version: str
+    packages: tuple[str, ...]
+    bin_dir: str | None = None  # where a versioned toolchain keeps rustc and cargo
+
+    @staticmethod
+    def versioned(version: str) -> RustToolchain:
+        return RustToolchain(version, (f"rustc-{version}", f"cargo-{version}"),
+                             f"/usr/lib/rust-{version}/bin")
+
+
 @dataclass(frozen=True)
 class Distro:
     name: str  # the release's code name, also the family's distro key
@@ -104,6 +132,7 @@ class Distro:
     system_python: str  # the CPython minor the release ships as python3
     components: tuple[str, ...]
     mysql_dev: str  # the client library headers go by two names
+    rust: RustToolchain
     default: bool = False
     time64: bool = False  # libraries renamed by the 64-bit time_t transition (…t64)
 
@@ -141,18 +170,22 @@ class Distro:
         return _PILLOW_HEADERS
 
 
+# Debian's newer Rust, kept for the browsers' builds; it replaces rustc and cargo on PATH.
+_RUST_WEB = RustToolchain("1.96", ("rustc-web", "cargo-web"))
+
 DISTROS: dict[str, Distro] = {
     d.name: d
     for d in (
         Distro(
             "jammy", "ubuntu", "22.04", "3.10", ("main", "universe"),
-            mysql_dev="libmysqlclient-dev", default=True,
+            mysql_dev="libmysqlclient-dev", rust=RustToolchain.versioned("1.91"), default=True,
         ),
         Distro("noble", "ubuntu", "24.04", "3.12", ("main", "universe"), "libmysqlclient-dev",
-               time64=True),
-        Distro("bookworm", "debian", "12", "3.11", ("main",), "default-libmysqlclient-dev"),
+               rust=RustToolchain.versioned("1.97"), time64=True),
+        Distro("bookworm", "debian", "12", "3.11", ("main",), "default-libmysqlclient-dev",
+               rust=_RUST_WEB),
         Distro("trixie", "debian", "13", "3.13", ("main",), "default-libmysqlclient-dev",
-               time64=True),
+               rust=_RUST_WEB, time64=True),
     )
 }
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from snakepacker.errors import UsageError
 from snakepacker.family.apps import APPS, AppRecipe, check_recipes
-from snakepacker.family.cpython import PythonSpec
+from snakepacker.family.cpython import FREE_THREADED_SUFFIX, PythonSpec, base_minor
 from snakepacker.family.options import FamilyOptions
 from snakepacker.platforms import Platform, native_platform
 
@@ -69,7 +69,8 @@ class Family:
                         summary=f"CPython {spec.minor} runtime ({spec.describe})")
         minors = ", ".join(self.options.minors)
         yield Image("all", Kind.BUILD, "all", "base",
-                    summary=f"build stage: CPython {minors}, headers, compiler, pip and uv")
+                    summary=f"build stage: CPython {minors}, headers, compilers (C, Rust), "
+                            "pip, uv, cython, poetry, tox")
         yield Image("all-pillow", Kind.BUILD, "all-pillow", "all", pillow=True,
                     summary="build stage: all + Pillow's build headers")
         for spec in self.options.pythons:
@@ -101,11 +102,13 @@ class Family:
 
     def patch_tag(self, name: str, version: str) -> str:
         """The immutable tag of target image NAME whose interpreter is VERSION:
-        3.12 -> 3.12.3, 3.12-pillow -> 3.12.3-pillow, 3.11-bookworm -> 3.11.2-bookworm."""
+        3.12 -> 3.12.3, 3.12-pillow -> 3.12.3-pillow, 3.11-bookworm -> 3.11.2-bookworm,
+        3.13t -> 3.13.5t."""
         image = self.get(name)
-        if image.python is None or not version.startswith(image.python.minor + "."):
+        if image.python is None or not version.startswith(base_minor(image.python.minor) + "."):
             raise UsageError(f"{self.tag(name)} has no patch tag for Python {version}")
-        return version + self.tag(name).removeprefix(image.python.minor)
+        suffix = FREE_THREADED_SUFFIX if image.python.free_threaded else ""
+        return version + suffix + self.tag(name).removeprefix(image.python.minor)
 
     def names_of(self, tag: str) -> tuple[str, str, str]:
         """The three names TAG is published under: a repository per tag and one

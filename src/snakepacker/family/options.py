@@ -18,6 +18,7 @@ from snakepacker.family.cpython import (
     PythonSpec,
     Release,
     Route,
+    base_minor,
     check_minor,
     default_release,
     default_route,
@@ -57,8 +58,14 @@ class FamilyOptions:
         route = self.routes.get(minor) or default_route(self.distro, minor)
         release = None
         if route is Route.SOURCE:
-            release = self.releases.get(minor) or default_release(minor)
+            # 3.13t builds the tarball chosen for 3.13 unless one is chosen for it.
+            release = (self.releases.get(minor) or self.releases.get(base_minor(minor))
+                       or default_release(minor))
         return PythonSpec(minor, route, release)
+
+    def tarball(self, minor: str) -> Path | None:
+        """The local tarball file given for MINOR (or for its GIL build), if any."""
+        return self.tarballs.get(minor) or self.tarballs.get(base_minor(minor))
 
     @property
     def pythons(self) -> tuple[PythonSpec, ...]:
@@ -105,8 +112,8 @@ def release_named(path: Path) -> Release:
 
 
 def parse_releases(words: tuple[str, ...]) -> tuple[dict[str, Release], dict[str, Path]]:
-    """Which tarball a source-built minor uses: ``3.12.3``, ``3.12=3.12.3``, or the path
-    of a local tarball."""
+    """Which tarball a source-built minor uses: ``3.13.5`` (for 3.13 and 3.13t),
+    ``3.13t=3.13.5`` (for 3.13t alone), or the path of a local tarball."""
     chosen: dict[str, Release] = {}
     files: dict[str, Path] = {}
     for item in words:
@@ -114,12 +121,12 @@ def parse_releases(words: tuple[str, ...]) -> tuple[dict[str, Release], dict[str
         spec = version if sep else item
         if _is_file_name(spec):
             release = release_named(Path(spec))
-            files[release.minor] = Path(spec)
+            files[minor if sep else release.minor] = Path(spec)
         else:
             release = find_release(spec)
-        if sep and release.minor != check_minor(minor):
+        if sep and release.minor != base_minor(check_minor(minor)):
             raise UsageError(f"--cpython {item}: {release.version} is not a {minor} release")
-        chosen[release.minor] = release
+        chosen[minor if sep else release.minor] = release
     return chosen, files
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from snakepacker.errors import UsageError
-from snakepacker.family.cpython import PythonSpec, check_minor, minor_key
+from snakepacker.family.cpython import PythonSpec, check_minor, is_free_threaded, minor_key
 from snakepacker.family.images import Family
 from snakepacker.pack import pyversions
 from snakepacker.pack.installer import INSTALLERS, Installer
@@ -61,7 +61,10 @@ def choose_minor(requested: str | None, requires: str | None, supported: list[st
     if not fits:
         raise UsageError(f"requires-python {requires!r} allows none of the family's "
                          f"Pythons ({', '.join(supported)})")
-    return max(fits, key=minor_key)
+    # A free-threaded build is chosen when asked for (--python 3.13t, .python-version),
+    # not by default: many extensions have no wheel for it yet.
+    with_gil = [m for m in fits if not is_free_threaded(m)]
+    return max(with_gil or fits, key=minor_key)
 
 
 def choose_entrypoint(

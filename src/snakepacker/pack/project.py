@@ -160,15 +160,17 @@ def inspect_directory(
 
 def python_version_file(root: Path) -> str | None:
     """The CPython minor a .python-version file names (pyenv's and uv's: "3.12",
-    "3.12.3", "cpython-3.12.3-linux-x86_64-gnu"); its first line that names one wins."""
+    "3.12.3", "cpython-3.12.3-linux-x86_64-gnu"; "3.13t" or "cpython-3.13.5+freethreaded"
+    for a free-threaded build); its first line that names one wins."""
     path = root / ".python-version"
     if not path.is_file():
         return None
     for line in path.read_text(errors="replace").splitlines():
         line = line.split("#", 1)[0].strip()
-        match = re.match(r"^(?:cpython-|python|py)?(3)\.(\d+)(?:[.\-+_a-z0-9]*)$", line)
+        match = re.match(r"^(?:cpython-|python|py)?(3)\.(\d+)(t?)(?:[.\-+_a-z0-9]*)$", line)
         if match:
-            return f"{match[1]}.{match[2]}"
+            free = match[3] or ("t" if "freethreaded" in line else "")
+            return f"{match[1]}.{match[2]}{free}"
         if line:
             raise UsageError(f"{path}: cannot read a CPython version from {line!r}")
     return None
