@@ -487,9 +487,6 @@ def wait(options: Options) -> int:
         }
     try:
         down = waiter.run()
-    except KeyboardInterrupt:  # SIGINT when it could not be handled here
-        waiter.stop()
-        return 128 + signal.SIGINT
     finally:
         for signum, handler in previous.items():
             signal.signal(signum, handler)
