@@ -220,6 +220,10 @@ def test_dependency_change_keeps_the_family_and_system_layers(
     parent = len(layers(docker, family_images["3.12"]))
     one, two = (layers(docker, tag) for tag in tags)
     assert len(one) == len(two) == parent + 4  # system packages, venv, workdir, project
+    # Each family image adds one layer (base over the root, 3.12 over base), so that an
+    # app has no more layers than uv's Docker recipe plus one (7 + 1).
+    assert parent == len(layers(docker, family_images["base"])) + 1
+    assert len(one) <= 8, len(one)
     # The family's layers and the system packages' step (the same, empty, list) are
     # shared; the dependencies' venv and the project's layer are new.
     assert one[:parent + 1] == two[:parent + 1]

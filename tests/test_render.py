@@ -108,12 +108,28 @@ def test_target_images_follow_their_route() -> None:
     assert "RUN apt-install python3 python3.10" in render(fam, fam.get("3.10")).dockerfile
     deadsnakes = render(fam, fam.get("3.11")).dockerfile
     assert "add-apt-repository --yes --no-update ppa:deadsnakes/ppa" in deadsnakes
-    assert "COPY --from=deadsnakes /etc/apt/sources.list.d/" in deadsnakes
+    assert "from=deadsnakes,source=/usr/src/deadsnakes-apt.tar" in deadsnakes
     source = render(fam, fam.get("3.13")).dockerfile
-    assert "COPY --from=cpython313-runtime /opt/python/3.13 /opt/python/3.13" in source
+    assert "from=cpython313-runtime,source=/usr/src/runtime.tar" in source
     assert "--enable-optimizations" not in source
     grade = family(release_grade=True)
     assert "--enable-optimizations --with-lto" in render(grade, grade.get("3.13")).dockerfile
+
+
+def _final_stage_steps(dockerfile: str) -> list[str]:
+    """The instructions after the last FROM that write files (and so add a layer)."""
+    final = dockerfile.rsplit("\nFROM ", 1)[1]
+    return [line.split()[0] for line in final.splitlines()
+            if line.split()[:1] in (["RUN"], ["COPY"], ["ADD"], ["WORKDIR"])]
+
+
+@pytest.mark.parametrize("route", ["3.11=source", "3.11=deadsnakes", "3.10=distro"])
+def test_base_and_runtime_images_add_one_layer_each(route: str) -> None:
+    # App images stand on base and X.Y: every layer these add is one more in each app.
+    fam = family(route=route)
+    minor = route.split("=")[0]
+    assert _final_stage_steps(render(fam, fam.get("base")).dockerfile) == ["RUN"]
+    assert _final_stage_steps(render(fam, fam.get(minor)).dockerfile) == ["RUN"]
 
 
 def test_pillow_targets_install_the_list_all_pillow_recorded() -> None:
