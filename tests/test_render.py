@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import subprocess
@@ -10,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from snakepacker.errors import UsageError
+from snakepacker.family.cpython import BOLT_FLAGS
 from snakepacker.family.distros import DISTROS
 from snakepacker.family.images import Family
 from snakepacker.options import family_from
@@ -27,7 +30,9 @@ VARIANTS = {
     **{distro: {"distro": distro} for distro in DISTROS},
     "jammy-deadsnakes": {"route": "3.8=deadsnakes,3.11=deadsnakes"},
     "noble-deadsnakes": {"distro": "noble", "route": "3.13=deadsnakes"},
-    "release-grade": {"release_grade": True, "minors": "3.12,3.13"},
+    "quick": {"quick": True, "minors": "3.12,3.13"},
+    "noble-bolt": {"distro": "noble", "bolt": True, "route": "3.12=source",
+                   "minors": "3.11,3.12,3.13"},
 }
 
 
@@ -111,9 +116,6 @@ def test_target_images_follow_their_route() -> None:
     assert "COPY --from=deadsnakes /etc/apt/sources.list.d/" in deadsnakes
     source = render(fam, fam.get("3.13")).dockerfile
     assert "COPY --from=cpython313-runtime /opt/python/3.13 /opt/python/3.13" in source
-    assert "--enable-optimizations" not in source
-    grade = family(release_grade=True)
-    assert "--enable-optimizations --with-lto" in render(grade, grade.get("3.13")).dockerfile
 
 
 def test_pillow_targets_install_the_list_all_pillow_recorded() -> None:
@@ -136,3 +138,66 @@ def test_all_installs_the_distros_rust_and_the_build_tools(distro: str) -> None:
     assert 'for tool in cython poetry tox; do' in text
     assert "uv tool install --no-cache --python /opt/python/3.12/bin/python3.12" in text \
         or "uv tool install --no-cache --python /usr/bin/python3.12" in text
+
+
+def _configure(text: str) -> str:
+    """The part of a source build stage from unpacking the tarball to make install."""
+    return text[text.index("tar -xf /usr/src/cpython.tar"):text.index("make install")]
+
+
+def _record(text: str) -> dict[str, object]:
+    raw = re.search(r'io\.snakepacker\.build="(.*)" \\', text)
+    assert raw, text
+    return json.loads(raw.group(1).replace('\\"', '"'))
+
+
+def test_source_builds_are_release_grade_unless_quick() -> None:
+    release = render(family(), family().get("3.13")).dockerfile
+    assert "--enable-optimizations --with-lto" in _configure(release)
+    assert "--enable-bolt" not in release and "bolt-" not in release
+    assert _record(release)["grade"] == "release"
+    assert '" release /opt/python/3.13 ' in release  # the SBOM's record of the build
+    quick = family(quick=True)
+    text = render(quick, quick.get("3.13")).dockerfile
+    assert "--enable-optimizations" not in text and "--with-lto" not in text
+    assert _record(text)["grade"] == "quick"
+    assert '" quick /opt/python/3.13 ' in text
+
+
+def test_every_grade_keeps_frame_pointers_and_the_reproducible_date() -> None:
+    for fam in (family(), family(quick=True)):
+        text = _configure(render(fam, fam.get("3.13")).dockerfile)
+        assert 'make -j"$(nproc)" EXTRA_CFLAGS="$frame_pointers"' in text
+        # Leaf frame pointers only where gcc has the option, chosen when the stage runs.
+        fp = text[text.index("frame_pointers=-fno-omit-frame-pointer"):text.index("esac")]
+        assert 'amd64|arm64) frame_pointers="$frame_pointers -mno-omit-leaf-frame-pointer"' in fp
+        assert "dpkg --print-architecture" in fp
+        assert 'SOURCE_DATE_EPOCH="$(stat -c %Y Include/patchlevel.h)"' in text
+
+
+def test_bolt_runs_on_source_builds_of_3_12_and_later_only() -> None:
+    fam = family(distro="noble", bolt=True, route="3.11=source,3.12=source",
+                 minors="3.11,3.12,3.13t")
+    for minor, bolted in (("3.11", False), ("3.12", True), ("3.13t", True)):
+        text = render(fam, fam.get(minor)).dockerfile
+        assert ("--enable-bolt \\\n" in text) is bolted, minor
+        for name, value in {**fam.distro.bolt_tools, **BOLT_FLAGS}.items():
+            assert (f'{name}="{value}"' in _configure(text)) is bolted, (minor, name)
+        # The eval loop's computed gotos are kept from llvm-bolt, profiling and applying.
+        assert text.count("-skip-funcs=_PyEval_EvalFrameDefault,") == 2 * bolted
+        assert ("apt-install build-essential" in text and
+                " bolt-18\n" in text) is bolted, minor
+        assert _record(text)["grade"] == ("release+bolt" if bolted else "release")
+    # `all` carries 3.11 without BOLT and 3.12 with it: each stage as its minor allows.
+    text = render(fam, fam.get("all")).dockerfile
+    assert text.count("--enable-bolt") == 2 and _record(text)["grade"] == "release+bolt"
+
+
+@pytest.mark.parametrize("values, message", [
+    ({"distro": "noble", "bolt": True, "quick": True}, "cannot go with --quick"),
+    ({"distro": "jammy", "bolt": True}, "no llvm-bolt known to work on jammy"),
+])
+def test_bolt_needs_the_release_build_and_a_distro_with_llvm_bolt(
+        values: dict[str, object], message: str) -> None:
+    with pytest.raises(UsageError, match=message):
+        family(**values)
