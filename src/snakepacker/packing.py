@@ -259,7 +259,7 @@ def platform_tags(tags: tuple[str, ...], family: Family) -> tuple[str, ...]:
 
 
 def parent_grade(engine: Engine, ref: str) -> str:
-    """The grade REF's own build record states (quick, release, release+bolt), not the
+    """The grade REF's own build record states (quick, release), not the
     options of this run: they did not build it."""
     config = engine.inspect(ref).get("Config") or {}
     return labels.recorded_grade((config.get("Labels") or {}).get(labels.BUILD_LABEL))

@@ -138,9 +138,6 @@ class Distro:
     # The release's base-files lays out the merged /usr itself and its archive has no
     # usr-is-merged package, which mmdebstrap's merged-usr hook would install (and fail).
     merged_usr_by_base_files: bool = False
-    # The LLVM version whose BOLT (llvm-bolt, merge-fdata) a source build may run after
-    # PGO; None where no BOLT build has been seen to work on the release.
-    bolt: str | None = None
 
     @property
     def official_image(self) -> str:
@@ -172,18 +169,6 @@ class Distro:
         return _CPYTHON_BUILD_DEPS
 
     @property
-    def bolt_packages(self) -> tuple[str, ...]:
-        return (f"bolt-{self.bolt}",) if self.bolt else ()
-
-    @property
-    def bolt_tools(self) -> dict[str, str]:
-        """./configure's variables naming BOLT's tools (the packages put them outside PATH)."""
-        if not self.bolt:
-            return {}
-        return {"LLVM_BOLT": f"/usr/bin/llvm-bolt-{self.bolt}",
-                "MERGE_FDATA": f"/usr/bin/merge-fdata-{self.bolt}"}
-
-    @property
     def pillow_headers(self) -> tuple[str, ...]:
         return _PILLOW_HEADERS
 
@@ -199,7 +184,7 @@ DISTROS: dict[str, Distro] = {
             mysql_dev="libmysqlclient-dev", rust=RustToolchain.versioned("1.91"), default=True,
         ),
         Distro("noble", "ubuntu", "24.04", "3.12", ("main", "universe"), "libmysqlclient-dev",
-               rust=RustToolchain.versioned("1.97"), time64=True, bolt="18",
+               rust=RustToolchain.versioned("1.97"), time64=True,
                merged_usr_by_base_files=True),
         Distro("bookworm", "debian", "12", "3.11", ("main",), "default-libmysqlclient-dev",
                rust=_RUST_WEB),
