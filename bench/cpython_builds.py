@@ -1,16 +1,16 @@
-"""A quick source build of CPython against a release-grade one (PGO + LTO).
+"""A quick source build of CPython against a release one (PGO + LTO, the default).
 
     .venv/bin/python bench/cpython_builds.py [--minor 3.12] [--quick REF] [--release REF]
 
 Build the two first, e.g.:
 
-    snakepacker images build 3.12 --minors 3.12 --cpython 3.12.3
-    snakepacker images build 3.12 --minors 3.12 --cpython 3.12.3 --release-grade \\
-        --namespace snakepacker-rg
+    snakepacker images build 3.12 --minors 3.12 --cpython 3.12.3 --quick
+    snakepacker images build 3.12 --minors 3.12 --cpython 3.12.3 --namespace snakepacker-rg
 
 Prints each image's size and the median time of a pure-Python workload (function
 calls, dicts, string formatting and json) run inside it, 7 runs after 2 warm-ups, and
-the release-grade speed-up. Not a test: nothing asserts.
+the release build's speed-up. bench/pyperformance.py is the wider comparison (a
+pyperformance subset, against the distro's own CPython). Not a test: nothing asserts.
 """
 
 from __future__ import annotations
@@ -47,14 +47,14 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--minor", default="3.12")
     parser.add_argument("--quick", help="the quick build's image (default snakepacker/python:X.Y)")
-    parser.add_argument("--release", help="the release-grade image "
+    parser.add_argument("--release", help="the release build's image "
                                           "(default snakepacker-rg/python:X.Y)")
     args = parser.parse_args()
     quick = args.quick or f"snakepacker/python:{args.minor}"
     release = args.release or f"snakepacker-rg/python:{args.minor}"
     engine = Engine.find()
     rows = []
-    for label, ref in (("quick", quick), ("release-grade", release)):
+    for label, ref in (("quick", quick), ("release", release)):
         size = engine.image_size(ref)
         if size is None:
             print(f"{ref} is not built; see this script's docstring", file=sys.stderr)

@@ -4,7 +4,8 @@
 
 Build the images first, e.g. (the CI slice builds both):
 
-    snakepacker images build 3.13t 3.12 --minors 3.12,3.13t --cpython 3.12.3 --cpython 3.13.5
+    snakepacker images build 3.13t 3.12 --minors 3.12,3.13t --cpython 3.12.3 --cpython 3.13.5 \\
+        --quick
 
 The same pure-Python work (counting primes by trial division) is split over 1 thread,
 then over 2, inside each image; the median of RUNS timings after a warm-up is taken.

@@ -32,6 +32,11 @@ from tests.registry import registry  # noqa: F401  (the fixture, for tests that 
 
 PODMAN_FAMILY_ARGS = ("--minors", "3.10")
 
+# The family images the tests build compile CPython the quick way (no PGO, no LTO:
+# minutes, not a quarter hour each), also when pytest is run by hand; export
+# SNAKEPACKER_QUICK=0 to test on release builds.
+os.environ.setdefault("SNAKEPACKER_QUICK", "1")
+
 
 def _engine(name: str) -> Engine:
     try:

@@ -124,7 +124,7 @@ def test_every_family_option_can_come_from_the_environment() -> None:
         "SNAKEPACKER_DISTRO": "noble", "SNAKEPACKER_MINORS": "3.12,3.13",
         "SNAKEPACKER_ROUTE": "3.13=deadsnakes", "SNAKEPACKER_CPYTHON": "3.12=3.12.3",
         "SNAKEPACKER_NAMESPACE": "acme", "SNAKEPACKER_REGISTRY": "registry.invalid",
-        "SNAKEPACKER_RELEASE_GRADE": "1", "SNAKEPACKER_ROOT_IMAGE": "acme/root:noble",
+        "SNAKEPACKER_QUICK": "1", "SNAKEPACKER_ROOT_IMAGE": "acme/root:noble",
         "SNAKEPACKER_CPYTHON_MIRROR": "/srv/cpython", "SNAKEPACKER_INDEX_URL": "http://x/simple",
     }
     options = family_from({}, env=env)
@@ -133,7 +133,7 @@ def test_every_family_option_can_come_from_the_environment() -> None:
     assert options.python("3.12").route is Route.DISTRO  # noble ships 3.12
     assert options.releases["3.12"] == find_release("3.12.3")
     assert (options.namespace, options.registry) == ("acme", "registry.invalid")
-    assert options.release_grade and options.root_image == "acme/root:noble"
+    assert options.quick and options.root_image == "acme/root:noble"
     assert options.cpython_mirror == "/srv/cpython"
     assert options.network.index_url == "http://x/simple"
     # The command line wins over the environment.

@@ -7,6 +7,7 @@ The ``family_images`` fixture builds (or finds in the engine's cache) base, 3.10
 from __future__ import annotations
 
 import os
+import re
 import textwrap
 from pathlib import Path
 
@@ -236,3 +237,31 @@ def test_a_debian_family_builds_and_runs(docker: Docker) -> None:
     assert out.strip() == "(3, 11)"
     script = "python3.11 -m pip --version && mysql_config --version && gcc --version"
     assert docker.sh(f"{NAMESPACE}/python:all-bookworm", script).returncode == 0
+
+
+def framed_share(disassembly: str) -> float:
+    """The share of exported functions (objdump -d of a stripped library) whose first
+    instructions set up a frame pointer (x86-64: push %rbp, then mov %rsp,%rbp); a
+    libpython exports well over a thousand."""
+    functions = re.split(r"^[0-9a-f]+ <\S+@@Base>:$", disassembly, flags=re.M)[1:]
+    framed = 0
+    for body in functions:
+        first = [line.split("\t")[-1].split() for line in body.strip().splitlines()[:4]]
+        ops = [" ".join(words) for words in first]
+        framed += "push %rbp" in ops and "mov %rsp,%rbp" in ops
+    assert len(functions) > 1000, disassembly[:2000]
+    return framed / len(functions)
+
+
+@pytest.mark.skipif(os.uname().machine != "x86_64", reason="reads x86-64 prologues")
+def test_source_built_cpython_keeps_frame_pointers_for_perf(
+    docker: Docker, family_images: dict[str, str]
+) -> None:
+    """Read in `all` (it has objdump): the source-built 3.12's libpython against jammy's
+    own 3.10, which is built without frame pointers."""
+    share = {}
+    for minor, lib in (("3.12", "/opt/python/3.12/lib/libpython3.12.so.1.0"),
+                       ("3.10", "/usr/lib/x86_64-linux-gnu/libpython3.10.so.1.0")):
+        proc = docker.run(family_images["all"], ["objdump", "-d", "--no-show-raw-insn", lib])
+        share[minor] = framed_share(proc.stdout)
+    assert share["3.12"] > 0.5 and share["3.10"] < 0.1, share

@@ -76,8 +76,8 @@ def test_pyproject_values_of_the_wrong_type(key: str, value: object) -> None:
 
 
 def test_bad_yes_no_in_the_environment() -> None:
-    with pytest.raises(UsageError, match="SNAKEPACKER_RELEASE_GRADE='maybe'"):
-        pack_values(env={"SNAKEPACKER_RELEASE_GRADE": "maybe"})
+    with pytest.raises(UsageError, match="SNAKEPACKER_KEEP_PIP='maybe'"):
+        pack_values(env={"SNAKEPACKER_KEEP_PIP": "maybe"})
 
 
 def test_bootstrap_reads_the_namespace_from_the_environment() -> None:

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import json
 import re
 from pathlib import Path
 
 import pytest
 
 from snakepacker.cli import build_parser, main
+from snakepacker.engine.fake import FakeEngine
 from snakepacker.errors import UsageError
 from snakepacker.family.images import Family
 from snakepacker.options import PACK, pack_options, read
@@ -16,7 +19,7 @@ from snakepacker.pack import pyversions
 from snakepacker.pack.dockerfile import render, render_build_stage
 from snakepacker.pack.plan import Plan, choose_entrypoint, choose_minor, make_plan
 from snakepacker.pack.project import Kind, inspect_source, is_pinned
-from snakepacker.packing import write_context
+from snakepacker.packing import parent_grade, write_context
 from snakepacker.platforms import get_platform
 from tests.helpers import write
 
@@ -580,3 +583,44 @@ def test_a_valid_project_table_is_checked_once(tmp_path: Path,
         '[project]\nname = "once"\nversion = "1"\ndependencies = [1]\n')
     with pytest.raises(AssertionError, match="validated again"):
         inspect_source(str(tmp_path / "p"))  # another table is checked
+
+
+# -- the build record -------------------------------------------------------------------
+
+
+def _build_record(text: str) -> dict[str, object]:
+    raw = re.search(r'io\.snakepacker\.build="(.*)" \\', text)
+    assert raw, text
+    return json.loads(raw.group(1).replace('\\"', '"'))
+
+
+def test_an_app_repeats_the_grade_its_parent_was_built_with() -> None:
+    """Not this run's options: a quick parent makes a quick app, whatever pack is told."""
+    plan = plan_for(DEMO)
+    assert _build_record(render(plan))["grade"] == "unknown"
+    for grade in ("quick", "release"):
+        record = _build_record(render(dataclasses.replace(plan, parent_grade=grade)))
+        assert record["grade"] == grade and record["distro"] == "jammy"
+        assert [c["minor"] for c in record["cpython"]] == ["3.12"]
+
+
+@pytest.mark.parametrize("found, grade", [
+    ({"io.snakepacker.build": '{"distro":"noble","grade":"release"}'}, "release"),
+    ({"io.snakepacker.build": '{"distro":"jammy","grade":"quick"}'}, "quick"),
+    ({"io.snakepacker.build": "not json"}, "unknown"),
+    ({"io.snakepacker.build": '["a list"]'}, "unknown"),
+    ({"org.opencontainers.image.title": "an image of someone else's"}, "unknown"),
+    (None, "unknown"),  # no labels at all
+])
+def test_pack_reads_the_grade_from_the_parent_images_label(
+        found: dict[str, str] | None, grade: str) -> None:
+    engine = FakeEngine(images={"acme/python:3.12": "sha256:1"},
+                        image_labels={"acme/python:3.12": found} if found else {})
+    assert parent_grade(engine, "acme/python:3.12") == grade
+    assert engine.called("inspect") == [("acme/python:3.12",)]
+
+
+def test_pack_has_no_grade_options_of_its_own() -> None:
+    for flag in ("--quick", "--release-grade"):
+        with pytest.raises(SystemExit):
+            pack_args(str(DEMO), flag)

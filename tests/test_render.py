@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import subprocess
@@ -27,7 +28,7 @@ VARIANTS = {
     **{distro: {"distro": distro} for distro in DISTROS},
     "jammy-deadsnakes": {"route": "3.8=deadsnakes,3.11=deadsnakes"},
     "noble-deadsnakes": {"distro": "noble", "route": "3.13=deadsnakes"},
-    "release-grade": {"release_grade": True, "minors": "3.12,3.13"},
+    "quick": {"quick": True, "minors": "3.12,3.13"},
 }
 
 
@@ -111,9 +112,6 @@ def test_target_images_follow_their_route() -> None:
     assert "from=deadsnakes,source=/usr/src/deadsnakes-apt.tar" in deadsnakes
     source = render(fam, fam.get("3.13")).dockerfile
     assert "from=cpython313-runtime,source=/usr/src/runtime.tar" in source
-    assert "--enable-optimizations" not in source
-    grade = family(release_grade=True)
-    assert "--enable-optimizations --with-lto" in render(grade, grade.get("3.13")).dockerfile
 
 
 def _final_stage_steps(dockerfile: str) -> list[str]:
@@ -152,3 +150,37 @@ def test_all_installs_the_distros_rust_and_the_build_tools(distro: str) -> None:
     assert 'for tool in cython poetry tox; do' in text
     assert "uv tool install --no-cache --python /opt/python/3.12/bin/python3.12" in text \
         or "uv tool install --no-cache --python /usr/bin/python3.12" in text
+
+
+def _configure(text: str) -> str:
+    """The part of a source build stage from unpacking the tarball to make install."""
+    return text[text.index("tar -xf /usr/src/cpython.tar"):text.index("make install")]
+
+
+def _record(text: str) -> dict[str, object]:
+    raw = re.search(r'io\.snakepacker\.build="(.*)" \\', text)
+    assert raw, text
+    return json.loads(raw.group(1).replace('\\"', '"'))
+
+
+def test_source_builds_are_release_grade_unless_quick() -> None:
+    release = render(family(), family().get("3.13")).dockerfile
+    assert "--enable-optimizations --with-lto" in _configure(release)
+    assert _record(release)["grade"] == "release"
+    assert '" release /opt/python/3.13 ' in release  # the SBOM's record of the build
+    quick = family(quick=True)
+    text = render(quick, quick.get("3.13")).dockerfile
+    assert "--enable-optimizations" not in text and "--with-lto" not in text
+    assert _record(text)["grade"] == "quick"
+    assert '" quick /opt/python/3.13 ' in text
+
+
+def test_every_grade_keeps_frame_pointers_and_the_reproducible_date() -> None:
+    for fam in (family(), family(quick=True)):
+        text = _configure(render(fam, fam.get("3.13")).dockerfile)
+        assert 'make -j"$(nproc)" EXTRA_CFLAGS="$frame_pointers"' in text
+        # Leaf frame pointers only where gcc has the option, chosen when the stage runs.
+        fp = text[text.index("frame_pointers=-fno-omit-frame-pointer"):text.index("esac")]
+        assert 'amd64|arm64) frame_pointers="$frame_pointers -mno-omit-leaf-frame-pointer"' in fp
+        assert "dpkg --print-architecture" in fp
+        assert 'SOURCE_DATE_EPOCH="$(stat -c %Y Include/patchlevel.h)"' in text

@@ -115,7 +115,7 @@ def test_created_honours_source_date_epoch(tmp_path: Path) -> None:
 def test_build_record_names_the_tarball_and_its_sha256() -> None:
     release = find_release("3.12.3")
     pythons = [PythonSpec("3.10", Route.DISTRO), PythonSpec("3.12", Route.SOURCE, release)]
-    record = json.loads(labels.build_record("jammy", pythons, False))
+    record = json.loads(labels.build_record("jammy", pythons, "quick"))
     assert record == {"distro": "jammy", "grade": "quick", "cpython": [
         {"minor": "3.10", "route": "distro"},
         {"minor": "3.12", "route": "source", "version": "3.12.3", "tarball": release.file,

@@ -214,6 +214,8 @@ def test_provenance_labels_name_the_parent_by_id(
                               "sha256": find_release("3.12.3").sha256}]
     demo = labels(docker, packed_demo)
     assert demo["io.snakepacker.parent"] == image_id(docker, supply_family["3.12"])
+    # The app's record states the grade its 3.12 parent was built with.
+    assert json.loads(demo["io.snakepacker.build"])["grade"] == py["grade"] == "quick"
     assert demo["org.opencontainers.image.base.name"] == supply_family["3.12"]
 
 

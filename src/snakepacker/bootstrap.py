@@ -196,7 +196,7 @@ def bootstrap(
                 # apt and the archive keys stay in the image: later layers install from
                 # the same archive with the same checks. (Ubuntu's apt is not 'required'.)
                 f"--include=apt,{KEYRING_PACKAGES[distro.vendor]}"]
-        if MERGED_USR_HOOK.is_dir():
+        if MERGED_USR_HOOK.is_dir() and not distro.merged_usr_by_base_files:
             # /usr merged by symlinks where the release has usr-is-merged; without this
             # hook Debian 12+ pulls in the usrmerge package and all of perl (45 MB).
             args.append(f"--hook-dir={MERGED_USR_HOOK}")

@@ -51,7 +51,8 @@ PUSH = "images push"
 BOOTSTRAP, PACK = "bootstrap", "pack"
 MATRIX, MERGE = "images matrix", "images merge"
 SBOM, DIFF, VERIFY = "sbom", "images diff", "verify"
-FAMILY_COMMANDS = frozenset({LIST, DOCKERFILE, BUILD, PUSH, PACK})
+IMAGE_COMMANDS = frozenset({LIST, DOCKERFILE, BUILD, PUSH})
+FAMILY_COMMANDS = IMAGE_COMMANDS | {PACK}
 ENGINE_COMMANDS = frozenset({LIST, BUILD, PUSH, BOOTSTRAP, PACK, MERGE, SBOM, DIFF})
 PLATFORM_COMMANDS = frozenset({BUILD, PUSH, BOOTSTRAP, PACK, MATRIX, MERGE})
 
@@ -120,8 +121,9 @@ OPTIONS: tuple[Option, ...] = (
            FAMILY_COMMANDS, metavar="VERSION|FILE", relative_to_project=True),
     Option("cpython-mirror", Type.TEXT, "fetch CPython tarballs from this URL or directory "
            "first", FAMILY_COMMANDS, metavar="URL|DIR"),
-    Option("release-grade", Type.FLAG, "build CPython with PGO and LTO (slow; default is a "
-           "quick build)", FAMILY_COMMANDS, default=False),
+    Option("quick", Type.FLAG, "build CPython without PGO and LTO: minutes instead of a "
+           "quarter hour, for development and CI (default: the release build, PGO + LTO)",
+           IMAGE_COMMANDS, default=False),
     Option("namespace", Type.TEXT, "registry namespace of the images (and of bootstrapped "
            "roots)", _cmds(FAMILY_COMMANDS, BOOTSTRAP), default=DEFAULT_NAMESPACE),
     Option("registry", Type.TEXT, "registry of the long names", FAMILY_COMMANDS,
@@ -275,6 +277,10 @@ class Values:
 
     def __getitem__(self, name: str) -> Any:
         return self.values[name]
+
+    def get(self, name: str, default: Any = None) -> Any:
+        """NAME's value, or DEFAULT where the command has no such option."""
+        return self.values.get(name, default)
 
     def given(self, name: str) -> bool:
         return self.origins[name] != "default"
@@ -462,7 +468,7 @@ def family_options(values: Values) -> FamilyOptions:
         tarballs=files,
         namespace=values["namespace"],
         registry=values["registry"],
-        release_grade=bool(values["release-grade"]),
+        quick=bool(values.get("quick")),
         cpython_mirror=values["cpython-mirror"],
         root_image=values["root-image"],
         network=NetworkOptions(certs, values["index-url"] or None),

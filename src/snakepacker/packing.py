@@ -23,6 +23,7 @@ from snakepacker import provenance
 from snakepacker.buildsecrets import network_fingerprint, network_secrets
 from snakepacker.engine import Engine, Secret
 from snakepacker.errors import UsageError
+from snakepacker.family import labels
 from snakepacker.family.cpython import MINORS
 from snakepacker.family.images import Family
 from snakepacker.pack.dockerfile import (
@@ -257,6 +258,13 @@ def platform_tags(tags: tuple[str, ...], family: Family) -> tuple[str, ...]:
     return tuple(f"{repository(t)}:{tag_of(t)}-{family.platform.suffix}" for t in tags)
 
 
+def parent_grade(engine: Engine, ref: str) -> str:
+    """The grade REF's own build record states (quick, release), not the
+    options of this run: they did not build it."""
+    config = engine.inspect(ref).get("Config") or {}
+    return labels.recorded_grade((config.get("Labels") or {}).get(labels.BUILD_LABEL))
+
+
 def pack(options: PackOptions, engine: Engine, *, say: Say, verbose: bool = False,
          include_secrets: tuple[str, ...] = (), platform: Platform | None = None) -> Packed:
     family = Family(options.family, platform=platform)
@@ -278,7 +286,8 @@ def pack(options: PackOptions, engine: Engine, *, say: Say, verbose: bool = Fals
     # rebuilt `all` may link against other libraries than the one that built them.
     build_id = ids[plan.build_ref] or ""
     plan = dataclasses.replace(
-        plan, cache_scope=f"{plan.cache_scope}-{build_id.removeprefix('sha256:')[:12]}")
+        plan, cache_scope=f"{plan.cache_scope}-{build_id.removeprefix('sha256:')[:12]}",
+        parent_grade=parent_grade(engine, plan.final_ref))
     parent_id = ids[plan.final_ref] or "unknown"
     say(f"packing {project.label} with Python {plan.python.minor} "
         f"({plan.python.executable}), installer {options.installer}, on {plan.final_ref}")

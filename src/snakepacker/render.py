@@ -55,14 +55,14 @@ def render(family: Family, image: Image) -> Rendered:
         "py": image.python,
         "pythons": pythons,
         "newest": newest_gil(pythons),
-        "release_grade": family.options.release_grade,
+        "release_grade": not family.options.quick,
         "cpython_record_script": CPYTHON_RECORD_SCRIPT,
         "provenance": {
             "version": __version__,
             "source": provenance.snakepacker_source(),
             "base_name": family.ref(image.parent) if image.parent else "${ROOT_IMAGE}",
             "build": labels.quote_label(labels.build_record(
-                family.distro.name, carried, family.options.release_grade)),
+                family.distro.name, carried, family.options.grade)),
         },
     }
     text = render_template(f"{image.template}.j2", context)

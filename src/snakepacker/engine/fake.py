@@ -39,6 +39,7 @@ class FakeEngine(Engine):
     # for the minor its build's label names) and the machine probe (by --platform).
     run_output: Callable[[Sequence[str]], str] | None = None
     labels: dict[str, str] = field(default_factory=dict)  # image id -> its build's label
+    image_labels: dict[str, dict[str, str]] = field(default_factory=dict)  # ref -> LABELs
     calls: list[Call] = field(default_factory=list)
     name: str = "fake"
     client: str = "fake"
@@ -131,7 +132,8 @@ class FakeEngine(Engine):
         found = self._resolve(ref)
         if found is None:
             raise EngineError(f"no image {ref} on fake")
-        return {"Id": found, "Size": self.image_size(ref)}
+        return {"Id": found, "Size": self.image_size(ref),
+                "Config": {"Labels": self.image_labels.get(ref)}}
 
     def run(
         self, args: Sequence[str], *, check: bool = True

@@ -44,6 +44,7 @@ MINORS: tuple[str, ...] = tuple(sorted(
     (*GIL_MINORS, *(m + FREE_THREADED_SUFFIX for m in FREE_THREADED_MINORS)), key=minor_key))
 
 PYTHON_ORG = "python.org"
+
 # Which vendor's archive holds a suite's pool.
 _SUITE_VENDORS = {
     **dict.fromkeys(

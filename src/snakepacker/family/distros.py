@@ -135,6 +135,9 @@ class Distro:
     rust: RustToolchain
     default: bool = False
     time64: bool = False  # libraries renamed by the 64-bit time_t transition (…t64)
+    # The release's base-files lays out the merged /usr itself and its archive has no
+    # usr-is-merged package, which mmdebstrap's merged-usr hook would install (and fail).
+    merged_usr_by_base_files: bool = False
 
     @property
     def official_image(self) -> str:
@@ -181,7 +184,8 @@ DISTROS: dict[str, Distro] = {
             mysql_dev="libmysqlclient-dev", rust=RustToolchain.versioned("1.91"), default=True,
         ),
         Distro("noble", "ubuntu", "24.04", "3.12", ("main", "universe"), "libmysqlclient-dev",
-               rust=RustToolchain.versioned("1.97"), time64=True),
+               rust=RustToolchain.versioned("1.97"), time64=True,
+               merged_usr_by_base_files=True),
         Distro("bookworm", "debian", "12", "3.11", ("main",), "default-libmysqlclient-dev",
                rust=_RUST_WEB),
         Distro("trixie", "debian", "13", "3.13", ("main",), "default-libmysqlclient-dev",

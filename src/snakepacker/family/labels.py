@@ -15,12 +15,13 @@ from snakepacker.family.cpython import PythonSpec, Route
 CREATED_ARG = "SNAKEPACKER_CREATED"
 REVISION_ARG = "SNAKEPACKER_REVISION"
 PARENT_ARG = "SNAKEPACKER_PARENT"
+BUILD_LABEL = "io.snakepacker.build"
 
 
-def build_record(distro: str, pythons: Sequence[PythonSpec], release_grade: bool) -> str:
-    """The ``io.snakepacker.build`` label: compact JSON, keys sorted."""
-    record: dict[str, object] = {"distro": distro,
-                                 "grade": "release" if release_grade else "quick"}
+def build_record(distro: str, pythons: Sequence[PythonSpec], grade: str) -> str:
+    """The ``io.snakepacker.build`` label: compact JSON, keys sorted. GRADE says how the
+    source-built CPythons were compiled: quick or release (PGO + LTO)."""
+    record: dict[str, object] = {"distro": distro, "grade": grade}
     cpythons = []
     for py in pythons:
         entry = {"minor": py.minor, "route": str(py.route)}
@@ -37,3 +38,12 @@ def quote_label(value: str) -> str:
     """A LABEL value in double quotes: quotes, backslashes and $ escaped, one line."""
     escaped = value.replace("\\", "\\\\").replace('"', '\\"').replace("$", "\\$")
     return '"' + escaped.replace("\n", " ") + '"'
+
+
+def recorded_grade(record: str | None) -> str:
+    """The grade an image's build record states; "unknown" where it has no readable one."""
+    try:
+        grade = json.loads(record or "").get("grade")
+    except (ValueError, AttributeError):
+        return "unknown"
+    return grade if isinstance(grade, str) and grade else "unknown"

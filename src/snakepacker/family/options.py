@@ -49,7 +49,7 @@ class FamilyOptions:
     tarballs: Mapping[str, Path] = field(default_factory=dict)  # local tarball files by minor
     namespace: str = DEFAULT_NAMESPACE
     registry: str = DEFAULT_REGISTRY
-    release_grade: bool = False  # PGO + LTO source builds
+    quick: bool = False  # source builds without PGO + LTO (development, CI)
     cpython_mirror: str | None = None  # a URL or directory laid out like python.org's /ftp/python
     root_image: str | None = None  # forces the image `base` is built from
     network: NetworkOptions = field(default_factory=NetworkOptions)
@@ -62,6 +62,11 @@ class FamilyOptions:
             release = (self.releases.get(minor) or self.releases.get(base_minor(minor))
                        or default_release(minor))
         return PythonSpec(minor, route, release)
+
+    @property
+    def grade(self) -> str:
+        """How the source-built CPythons are compiled, for their build record."""
+        return "quick" if self.quick else "release"
 
     def tarball(self, minor: str) -> Path | None:
         """The local tarball file given for MINOR (or for its GIL build), if any."""

@@ -215,8 +215,8 @@ def render(plan: Plan) -> str:
         "org.opencontainers.image.base.name": plan.final_ref,
         "org.opencontainers.image.base.digest": "${SNAKEPACKER_PARENT}",
         "io.snakepacker.parent": "${SNAKEPACKER_PARENT}",
-        "io.snakepacker.build": provenance.build_record(
-            family.distro.name, (plan.python,), family.release_grade),
+        provenance.BUILD_LABEL: provenance.build_record(
+            family.distro.name, (plan.python,), plan.parent_grade),
         "org.opencontainers.image.revision": "${SNAKEPACKER_REVISION}",
         "org.opencontainers.image.created": "${SNAKEPACKER_CREATED}",
     })

@@ -30,6 +30,9 @@ class Plan:
     cmd: tuple[str, ...] | None
     version: str | None  # the project's version, for the label, when known
     cache_scope: str = "default"  # what the cached wheels were built against
+    # How the X.Y image's CPython was compiled, as its own build record says: the app
+    # runs on that interpreter, so its record repeats the parent's grade.
+    parent_grade: str = "unknown"
 
     @property
     def project(self) -> Project:
