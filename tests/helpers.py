@@ -6,7 +6,9 @@ plainly.
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import subprocess
 import sys
 import textwrap
@@ -190,3 +192,10 @@ def untag(docker: Docker, *tags: str) -> None:
 
 def exists(docker: Docker, tag: str) -> bool:
     return docker("image", "inspect", tag, check=False).returncode == 0
+
+
+def build_record_in(dockerfile: str) -> dict[str, object]:
+    """The io.snakepacker.build record a rendered Dockerfile's LABEL step writes."""
+    raw = re.search(r'io\.snakepacker\.build="(.*)" \\', dockerfile)
+    assert raw, dockerfile
+    return json.loads(raw.group(1).replace('\\"', '"'))

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
 import re
 from pathlib import Path
 
@@ -21,7 +20,7 @@ from snakepacker.pack.plan import Plan, choose_entrypoint, choose_minor, make_pl
 from snakepacker.pack.project import Kind, inspect_source, is_pinned
 from snakepacker.packing import parent_grade, write_context
 from snakepacker.platforms import get_platform
-from tests.helpers import write
+from tests.helpers import build_record_in, write
 
 DEMO = Path(__file__).resolve().parents[1] / "examples" / "demo-app"
 ENV: dict[str, str] = {}  # no SNAKEPACKER_* from the caller's environment
@@ -588,18 +587,12 @@ def test_a_valid_project_table_is_checked_once(tmp_path: Path,
 # -- the build record -------------------------------------------------------------------
 
 
-def _build_record(text: str) -> dict[str, object]:
-    raw = re.search(r'io\.snakepacker\.build="(.*)" \\', text)
-    assert raw, text
-    return json.loads(raw.group(1).replace('\\"', '"'))
-
-
 def test_an_app_repeats_the_grade_its_parent_was_built_with() -> None:
     """Not this run's options: a quick parent makes a quick app, whatever pack is told."""
     plan = plan_for(DEMO)
-    assert _build_record(render(plan))["grade"] == "unknown"
+    assert build_record_in(render(plan))["grade"] == "unknown"
     for grade in ("quick", "release"):
-        record = _build_record(render(dataclasses.replace(plan, parent_grade=grade)))
+        record = build_record_in(render(dataclasses.replace(plan, parent_grade=grade)))
         assert record["grade"] == grade and record["distro"] == "jammy"
         assert [c["minor"] for c in record["cpython"]] == ["3.12"]
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import re
 import shutil
 import subprocess
@@ -16,6 +15,7 @@ from snakepacker.family.images import Family
 from snakepacker.options import family_from
 from snakepacker.render import render
 from snakepacker.tools import TOOL_FILES
+from tests.helpers import build_record_in
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -157,21 +157,15 @@ def _configure(text: str) -> str:
     return text[text.index("tar -xf /usr/src/cpython.tar"):text.index("make install")]
 
 
-def _record(text: str) -> dict[str, object]:
-    raw = re.search(r'io\.snakepacker\.build="(.*)" \\', text)
-    assert raw, text
-    return json.loads(raw.group(1).replace('\\"', '"'))
-
-
 def test_source_builds_are_release_grade_unless_quick() -> None:
     release = render(family(), family().get("3.13")).dockerfile
     assert "--enable-optimizations --with-lto" in _configure(release)
-    assert _record(release)["grade"] == "release"
+    assert build_record_in(release)["grade"] == "release"
     assert '" release /opt/python/3.13 ' in release  # the SBOM's record of the build
     quick = family(quick=True)
     text = render(quick, quick.get("3.13")).dockerfile
     assert "--enable-optimizations" not in text and "--with-lto" not in text
-    assert _record(text)["grade"] == "quick"
+    assert build_record_in(text)["grade"] == "quick"
     assert '" quick /opt/python/3.13 ' in text
 
 
