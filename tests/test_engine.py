@@ -3,6 +3,7 @@ that an interrupted build stops on the daemon too."""
 
 from __future__ import annotations
 
+import json
 import shutil
 import signal
 import socket
@@ -158,6 +159,17 @@ def test_a_bad_tarball_fails_before_building_and_leaves_tags_alone(
     assert "sha256 mismatch for CPython 3.12.3" in proc.stderr
     assert "building" not in proc.stderr
     assert engine.image_id(family_images["3.12"]) == before
+
+
+@pytest.mark.engine
+def test_id_and_labels_is_the_image_id_and_its_build_record(
+    engine: Engine, family_images: dict[str, str]
+) -> None:
+    ref = family_images["3.12"]
+    image_id, found = engine.id_and_labels(ref) or ("", {})
+    assert image_id == engine.image_id(ref)
+    assert json.loads(found["io.snakepacker.build"])["cpython"][0]["minor"] == "3.12"
+    assert engine.id_and_labels(f"{ref}-never-built") is None
 
 
 @pytest.mark.engine

@@ -18,7 +18,7 @@ from snakepacker.pack import pyversions
 from snakepacker.pack.dockerfile import render, render_build_stage
 from snakepacker.pack.plan import Plan, choose_entrypoint, choose_minor, make_plan
 from snakepacker.pack.project import Kind, inspect_source, is_pinned
-from snakepacker.packing import parent_grade, write_context
+from snakepacker.packing import parent_image, write_context
 from snakepacker.platforms import get_platform
 from tests.helpers import build_record_in, write
 
@@ -609,8 +609,12 @@ def test_pack_reads_the_grade_from_the_parent_images_label(
         found: dict[str, str] | None, grade: str) -> None:
     engine = FakeEngine(images={"acme/python:3.12": "sha256:1"},
                         image_labels={"acme/python:3.12": found} if found else {})
-    assert parent_grade(engine, "acme/python:3.12") == grade
-    assert engine.called("inspect") == [("acme/python:3.12",)]
+    assert parent_image(engine, "acme/python:3.12") == ("sha256:1", grade)
+    assert engine.called("id_and_labels") == [("acme/python:3.12",)]
+
+
+def test_a_parent_not_built_has_no_id_and_no_grade() -> None:
+    assert parent_image(FakeEngine(), "acme/python:3.12") == (None, "unknown")
 
 
 def test_pack_has_no_grade_options_of_its_own() -> None:

@@ -132,6 +132,7 @@ def test_import_makes_an_image_from_a_tarball(podman_engine: Engine, tmp_path: P
         image_id = podman_engine.import_tarball(tarball, ref, changes=['CMD ["/bin/true"]'])
         assert image_id.startswith("sha256:") and podman_engine.image_id(ref) == image_id
         assert podman_engine.inspect(ref)["Config"]["Cmd"] == ["/bin/true"]
+        assert podman_engine.id_and_labels(ref) == (image_id, {})  # no LABEL: none, not null
     finally:
         podman_engine.remove([ref])
 

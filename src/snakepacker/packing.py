@@ -258,11 +258,15 @@ def platform_tags(tags: tuple[str, ...], family: Family) -> tuple[str, ...]:
     return tuple(f"{repository(t)}:{tag_of(t)}-{family.platform.suffix}" for t in tags)
 
 
-def parent_grade(engine: Engine, ref: str) -> str:
-    """The grade REF's own build record states (quick, release), not the
-    options of this run: they did not build it."""
-    config = engine.inspect(ref).get("Config") or {}
-    return labels.recorded_grade((config.get("Labels") or {}).get(labels.BUILD_LABEL))
+def parent_image(engine: Engine, ref: str) -> tuple[str | None, str]:
+    """REF's id (None when it is not built) and the grade its own build record states
+    (quick, release), not the options of this run: they did not build it. One engine
+    query, as pack's loop asks about each image once."""
+    found = engine.id_and_labels(ref)
+    if found is None:
+        return None, labels.recorded_grade(None)
+    image_id, image_labels = found
+    return image_id, labels.recorded_grade(image_labels.get(labels.BUILD_LABEL))
 
 
 def pack(options: PackOptions, engine: Engine, *, say: Say, verbose: bool = False,
@@ -272,7 +276,8 @@ def pack(options: PackOptions, engine: Engine, *, say: Say, verbose: bool = Fals
     project = options.project
     plan = plan_for(options, family, supported_minors(options, family, engine),
                     decide_entrypoint=False)
-    ids = {ref: engine.image_id(ref) for ref in (plan.build_ref, plan.final_ref)}
+    final_id, grade = parent_image(engine, plan.final_ref)
+    ids = {plan.build_ref: engine.image_id(plan.build_ref), plan.final_ref: final_id}
     for ref, found in ids.items():
         if found is None:
             name = ref.rsplit(":", 1)[-1]
@@ -287,8 +292,8 @@ def pack(options: PackOptions, engine: Engine, *, say: Say, verbose: bool = Fals
     build_id = ids[plan.build_ref] or ""
     plan = dataclasses.replace(
         plan, cache_scope=f"{plan.cache_scope}-{build_id.removeprefix('sha256:')[:12]}",
-        parent_grade=parent_grade(engine, plan.final_ref))
-    parent_id = ids[plan.final_ref] or "unknown"
+        parent_grade=grade)
+    parent_id = final_id or "unknown"
     say(f"packing {project.label} with Python {plan.python.minor} "
         f"({plan.python.executable}), installer {options.installer}, on {plan.final_ref}")
     started = time.monotonic()

@@ -121,6 +121,10 @@ class Engine(Protocol):
 
     def image_size(self, ref: str) -> int | None: ...
 
+    def id_and_labels(self, ref: str) -> tuple[str, dict[str, str]] | None:
+        """REF's id and its LABELs, from one query; None when there is no such image."""
+        ...
+
     def history(self, ref: str) -> list[tuple[int, str]]:
         """(size in bytes, instruction in Dockerfile words) of REF's layers, newest first."""
         ...

@@ -64,6 +64,14 @@ class CliEngine(Engine):
         proc = self._run(["image", "inspect", "--format", "{{.Id}}", ref], check=False)
         return self._normal_id(proc.stdout.strip()) if proc.returncode == 0 else None
 
+    def id_and_labels(self, ref: str) -> tuple[str, dict[str, str]] | None:
+        proc = self._run(["image", "inspect", "--format", "{{.Id}}\t{{json .Config.Labels}}",
+                          ref], check=False)
+        if proc.returncode != 0:
+            return None
+        raw_id, _, found = proc.stdout.strip().partition("\t")
+        return self._normal_id(raw_id), json.loads(found or "null") or {}
+
     def image_size(self, ref: str) -> int | None:
         proc = self._run(["image", "inspect", "--format", "{{.Size}}", ref], check=False)
         return int(proc.stdout.strip()) if proc.returncode == 0 else None

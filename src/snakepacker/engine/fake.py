@@ -123,6 +123,11 @@ class FakeEngine(Engine):
             return None
         return self.sizes.get(ref, self.sizes.get(found, 0))
 
+    def id_and_labels(self, ref: str) -> tuple[str, dict[str, str]] | None:
+        self._record("id_and_labels", ref)
+        found = self._resolve(ref)
+        return None if found is None else (found, dict(self.image_labels.get(ref) or {}))
+
     def history(self, ref: str) -> list[tuple[int, str]]:
         self._record("history", ref)
         return list(self.histories.get(ref, []))
@@ -132,8 +137,7 @@ class FakeEngine(Engine):
         found = self._resolve(ref)
         if found is None:
             raise EngineError(f"no image {ref} on fake")
-        return {"Id": found, "Size": self.image_size(ref),
-                "Config": {"Labels": self.image_labels.get(ref)}}
+        return {"Id": found, "Size": self.image_size(ref)}
 
     def run(
         self, args: Sequence[str], *, check: bool = True
