@@ -123,9 +123,12 @@ def say(message: str) -> None:
 
 
 def pack(source: str, tag: str, *extra: str) -> tuple[float, dict[str, float]]:
+    # snakepacker as a user has it: pip compiles an installed package's bytecode, so
+    # its modules are not compiled again on every run, whatever this shell asks.
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
     started = time.monotonic()
     proc = subprocess.run([sys.executable, "-m", "snakepacker", "pack", source, "-t", tag,
-                           *extra], capture_output=True, text=True)
+                           *extra], capture_output=True, text=True, env=env)
     seconds = time.monotonic() - started
     if proc.returncode != 0:
         raise SystemExit(f"pack {source} failed:\n{proc.stderr[-3000:]}")

@@ -4,6 +4,7 @@ inside the distro's own CPython of the same minor, on this machine, in one run.
     .venv/bin/python bench/pyperformance.py [--build] [--namespace snakepacker-bench]
         [--distro noble] [--cpython 3.12.3] [--rounds 2] [--rigorous]
         [--benchmarks nbody,float,...] [--grades quick,release,distro]
+        [--also NAME=IMAGE ...]
 
 The images compared (each X.Y image of its own namespace, NS-GRADE/python:X.Y-DISTRO):
 
@@ -13,6 +14,9 @@ The images compared (each X.Y image of its own namespace, NS-GRADE/python:X.Y-DI
   python3.12 with PGO and LTO). Pick a --cpython of the version the distro ships
   (noble: 3.12.3) so that the source builds and the distro's compile the same code
   with the same gcc.
+
+`--also NAME=IMAGE` adds an image as it is, e.g. an earlier build kept under another tag
+(its X.Y must be the same; it has a python3).
 
 `--build` first builds the images that are missing (no cache) and records the X.Y
 image's build seconds (the CPython build stage and the image; `base` is alike for all)
@@ -211,6 +215,8 @@ def main() -> int:
                         help="pyperf --rigorous instead of --fast (several times longer)")
     parser.add_argument("--benchmarks", default=",".join(BENCHMARKS),
                         help="comma-separated (default: all %(default)s)")
+    parser.add_argument("--also", action="append", default=[], metavar="NAME=IMAGE",
+                        help="one more image to compare, as it is (repeatable)")
     args = parser.parse_args()
     chosen = [b for b in args.benchmarks.split(",") if b]
     unknown = [b for b in chosen if b not in BENCHMARKS]
@@ -227,6 +233,11 @@ def main() -> int:
     if args.build:
         build_missing(engine, families, args.namespace, seconds_file)
     refs = {name: f.ref(f.options.minors[0]) for name, f in families.items()}
+    for extra in args.also:
+        name, sep, ref = extra.partition("=")
+        if not sep or not name or not ref or name in refs:
+            parser.error(f"--also {extra}: NAME=IMAGE, NAME none of {', '.join(refs)}")
+        refs[name] = ref
     missing = [ref for ref in refs.values() if not engine.image_exists(ref)]
     if missing:
         log(f"not built: {', '.join(missing)} (run with --build)")

@@ -548,8 +548,12 @@ def test_final_stage_has_dependency_and_project_layers_apart() -> None:
                     "COPY --from=build", "WORKDIR /app", "COPY --from=project"]
     assert final[-1] == "CMD []" and "COPY --from=project /tmp/snakepacker-layer/ /" in final
     # Nothing compiles the interpreter's stdlib (the X.Y image has it), and the project
-    # stage compiles only the files the project's install added.
-    assert "sysconfig" not in text and text.count("compileall") == 2
+    # stage compiles only the files the project's install added (the third compiles the
+    # build stage's backend venv, which never reaches the final image).
+    assert "sysconfig" not in text and text.count("compileall") == 3
+    assert "/opt/snakepacker/backend/bin/python -m compileall -q -j0 /opt/snakepacker/backend" \
+        in text and "/opt/snakepacker/backend" not in text[text.index("AS project"):].split(
+            "# ============================== final stage")[1]
     assert "grep '\\.py$' | /usr/share/python3/app/bin/python -m compileall" in text
     # The code reaches neither the build stage nor the final one directly.
     build = text[text.index("AS build"):text.index("AS project")]
@@ -562,6 +566,72 @@ def test_pip_installs_the_project_with_the_installers_own_pip() -> None:
             "/usr/share/python3/app/bin/python install --no-deps /usr/src/app") in text
     build = text[text.index("AS build"):text.index("AS project")]
     assert "pip uninstall --yes --quiet setuptools wheel pip" in build
+    assert "/opt/snakepacker/backend" not in text  # pip builds the wheel in isolation
+
+
+@pytest.mark.parametrize(("build_system", "requires"), [
+    ('[build-system]\nrequires = ["hatchling>=1.20", "hatch-vcs"]\n'
+     'build-backend = "hatchling.build"\n', ("hatchling>=1.20", "hatch-vcs")),
+    ('[build-system]\nbuild-backend = "setuptools.build_meta"\n',
+     ("setuptools>=40.8.0", "wheel")),
+    ("", ("setuptools>=40.8.0", "wheel")),  # PEP 517's fallback: setuptools
+    ('[build-system]\nrequires = []\nbuild-backend = "backend"\n'
+     'backend-path = ["."]\n', ()),
+])
+def test_a_projects_build_requirements_are_read(
+    tmp_path: Path, build_system: str, requires: tuple[str, ...]
+) -> None:
+    write(tmp_path, {"pyproject.toml": build_system + pyproject(name="app")})
+    assert inspect_source(str(tmp_path)).build_requires == requires
+
+
+def test_a_setup_py_project_builds_with_setuptools(tmp_path: Path) -> None:
+    write(tmp_path, {"setup.py": "from setuptools import setup\nsetup(name='app')\n"})
+    assert inspect_source(str(tmp_path)).build_requires == ("setuptools>=40.8.0", "wheel")
+
+
+def test_build_requirements_that_are_no_list_of_strings_are_one_line(tmp_path: Path) -> None:
+    write(tmp_path, {"pyproject.toml": '[build-system]\nrequires = "setuptools"\n'
+                     + pyproject(name="app")})
+    with pytest.raises(UsageError, match=r"\[build-system\] requires must be a list of strings"):
+        inspect_source(str(tmp_path))
+
+
+def test_the_project_wheel_is_built_with_a_backend_the_build_stage_installed() -> None:
+    """The build stage installs [build-system] requires into a venv of their own, with
+    its bytecode; the project stage builds the wheel with it (no isolated environment
+    to set up on a code change) and installs that wheel, or, when that backend cannot
+    build it (a requirement only get_requires_for_build_wheel names), builds it in
+    isolation as before."""
+    text = render(plan_for(DEMO))
+    build = text[text.index("AS build"):text.index("AS project")]
+    assert ("/opt/python/3.12/bin/python3.12 -m venv --without-pip /opt/snakepacker/backend"
+            in build)
+    assert "uv pip install --python /opt/snakepacker/backend/bin/python 'setuptools>=68'" \
+        in build
+    assert build.index("/opt/snakepacker/backend") < build.index("'psycopg2>=2.9'")
+    project = " ".join(" ".join(instructions(text[text.index("AS project"):text.index(
+        "# ============================== final stage")])).split())
+    assert ("if uv build --wheel --no-build-isolation --python "
+            "/opt/snakepacker/backend/bin/python --out-dir /tmp/snakepacker-wheel "
+            "/usr/src/app; then uv pip install --python /usr/share/python3/app/bin/python "
+            "--no-deps /tmp/snakepacker-wheel/*.whl; else") in project
+    fallback = project[project.index("; else"):project.index("fi;", project.index("; else"))]
+    assert "uv pip install --python /usr/share/python3/app/bin/python --no-deps " \
+        "/usr/src/app" in fallback
+    # The probe finds the project by the wheel it was installed from, too.
+    assert 'startswith("file:///tmp/snakepacker-wheel/")' in text
+
+
+def test_a_project_installed_with_its_dependencies_builds_in_isolation(tmp_path: Path) -> None:
+    """Dependencies not all in the layer before (a lock that leaves some out): the
+    project's install resolves them, from its directory, as before."""
+    write(tmp_path, {"pyproject.toml": pyproject(name="app", dynamic=["dependencies"])})
+    write(tmp_path, {"requirements.txt": "six==1.16.0\n"})
+    plan = plan_for(tmp_path, "--entrypoint", "app")
+    assert not plan.options.project.complete and plan.options.project.lock
+    text = render(plan)
+    assert "/opt/snakepacker/backend" not in text and "--no-build-isolation" not in text
 
 
 def test_a_valid_project_table_is_checked_once(tmp_path: Path,
@@ -621,3 +691,27 @@ def test_pack_has_no_grade_options_of_its_own() -> None:
     for flag in ("--quick", "--release-grade"):
         with pytest.raises(SystemExit):
             pack_args(str(DEMO), flag)
+
+
+def test_compiled_templates_are_kept_in_the_cache_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """pack's loop compiles its templates once; a cache directory that cannot be made
+    only costs that time again."""
+    from snakepacker import templating
+
+    expected = render(plan_for(DEMO))
+    try:
+        monkeypatch.setenv("SNAKEPACKER_CACHE", str(tmp_path / "cache"))
+        templating._environment.cache_clear()
+        assert render(plan_for(DEMO)) == expected
+        kept = list((tmp_path / "cache" / "templates").iterdir())
+        assert kept and all(p.stat().st_size > 1000 for p in kept)
+        templating._environment.cache_clear()
+        assert render(plan_for(DEMO)) == expected  # read back from the cache
+        (tmp_path / "file").write_text("")
+        monkeypatch.setenv("SNAKEPACKER_CACHE", str(tmp_path / "file" / "cache"))
+        templating._environment.cache_clear()
+        assert render(plan_for(DEMO)) == expected
+    finally:
+        templating._environment.cache_clear()

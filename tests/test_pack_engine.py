@@ -186,6 +186,10 @@ def test_code_change_makes_only_the_last_layer_new(docker: Docker, demo: str,
     assert f"{project_step} CACHED" not in lines
     out = docker.run(tag, [], "--read-only", "--tmpfs", "/tmp").stdout
     assert f"changed {token} demo-app on Python 3.12" in out
+    # The wheel was built by the backend the build stage installed, not in isolation.
+    assert "building it in an isolated environment" not in proc.stderr
+    assert direct_url(docker, tag, "demo_app")["url"].startswith(
+        "file:///tmp/snakepacker-wheel/demo_app-0.1.0-")
     # Every layer but the last is the unchanged image's; the last holds the project's
     # files only (a few KB, not the venv's megabytes).
     old, new = layers(docker, demo), layers(docker, tag)
@@ -193,6 +197,61 @@ def test_code_change_makes_only_the_last_layer_new(docker: Docker, demo: str,
     sizes = docker("history", "--format", "{{.Size}}", "--human=false", tag).stdout.split()
     last = next(int(size) for size in sizes if size != "0")  # history is newest first
     assert 0 < last < 200_000, sizes
+    untag(docker, tag)
+
+
+def direct_url(docker: Docker, image: str, dist: str) -> dict[str, object]:
+    """What the installer recorded of where DIST's files came from (PEP 610)."""
+    out = docker.run(image, ["-c", f"cat {VENV}/lib/python3.*/site-packages/"
+                                   f"{dist}-*.dist-info/direct_url.json"],
+                     "--entrypoint", "sh").stdout
+    return json.loads(out)
+
+
+def test_a_backend_that_asks_for_more_at_build_time_builds_in_isolation(
+    docker: Docker, family_images: dict[str, str], tmp_path: Path
+) -> None:
+    """An in-tree backend whose get_requires_for_build_wheel names a requirement that
+    [build-system] requires does not: the build stage's backend venv lacks it, and the
+    project stage builds the wheel in an isolated environment instead, which has it."""
+    folder = write(tmp_path / "hooked", {
+        "pyproject.toml": """\
+            [build-system]
+            requires = ["setuptools>=68"]
+            build-backend = "hooked_backend"
+            backend-path = ["_backend"]
+            [project]
+            name = "hooked"
+            version = "1.0"
+            [project.scripts]
+            hooked = "hooked:main"
+            [tool.setuptools]
+            py-modules = ["hooked"]
+        """,
+        "_backend/hooked_backend.py": """\
+            from setuptools import build_meta
+            from setuptools.build_meta import *  # noqa: F403
+
+
+            def get_requires_for_build_wheel(config_settings=None):
+                return ["six"]
+
+
+            def build_wheel(wheel_directory, config_settings=None, metadata_directory=None):
+                import six  # only the hook above asked for it
+                assert six
+                return build_meta.build_wheel(wheel_directory, config_settings,
+                                              metadata_directory)
+        """,
+        "hooked.py": "def main():\n    print('hooked ok')\n",
+    })
+    tag = f"{PREFIX}-hooked:pytest"
+    untag(docker, tag)
+    proc = pack(str(folder), "-t", tag, "-v")
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    assert "building it in an isolated environment instead" in proc.stderr
+    assert direct_url(docker, tag, "hooked")["url"] == "file:///usr/src/app"
+    assert docker.run(tag, [], "--read-only").stdout.strip() == "hooked ok"
     untag(docker, tag)
 
 

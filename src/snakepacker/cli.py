@@ -17,7 +17,7 @@ import sys
 import textwrap
 from collections.abc import Sequence
 from types import FrameType
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from snakepacker import __version__
 from snakepacker import options as opts
@@ -27,7 +27,9 @@ from snakepacker.family.distros import DISTROS, get_distro
 from snakepacker.family.images import Family
 from snakepacker.pack.project import Kind, inspect_source
 from snakepacker.platforms import Platform
-from snakepacker.shipping import Publish
+
+if TYPE_CHECKING:  # each command imports what it runs: pack's loop pays for no other
+    from snakepacker.shipping import Publish
 
 PACK_DESCRIPTION = """\
 Pack a Python project or a requirement into a compact image that runs read-only.
@@ -274,6 +276,7 @@ def _publish(engine: Engine, values: opts.Values) -> Publish:
     from pathlib import Path
 
     from snakepacker.sbom import MEDIA_TYPES, Format, sbom_for
+    from snakepacker.shipping import Publish
 
     key = Path(values["sign"]) if values["sign"] else None
     if key is not None:

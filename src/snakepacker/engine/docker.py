@@ -36,7 +36,7 @@ from snakepacker.errors import BuildError, EngineError
 # hand `docker build` to the buildx plugin and fall back to the legacy builder without it.
 _BUILTIN_BUILDKIT_BEFORE = 23
 _STEP = re.compile(r"^#\d+ \[(?P<step>[^\]]+)\] (?P<what>.*)$")
-_VERSION = re.compile(r"version ([0-9][^,\s]*)")
+_VERSION = re.compile(r"[0-9][^,\s]*")
 _DIGEST = re.compile(r"digest: (sha256:[0-9a-f]{64})")
 
 
@@ -47,11 +47,7 @@ class DockerEngine(CliEngine):
     def check_daemon(self) -> None:
         proc = self._run(["version", "--format", "{{.Server.Version}}"], check=False)
         if proc.returncode != 0:
-            detail = last_line(proc.stderr) or "no answer"
-            raise EngineError(
-                f"the Docker daemon is not running or not reachable ({detail}); "
-                "start it (`dockerd &` or `systemctl start docker`)"
-            )
+            raise _daemon_down(proc.stderr)
 
     def history(self, ref: str) -> list[tuple[int, str]]:
         # The instruction is JSON-quoted: an ENV or RUN may hold newlines.
@@ -118,15 +114,23 @@ def find_docker(env: Mapping[str, str] = os.environ) -> DockerEngine:
         )
     reasons: list[str] = []
     for client in candidates:
-        version = _client_version(client, env, timeouts)
+        version, daemon_answered, stderr = _versions(client, env, timeouts)
         why = _buildkit_problem(client, version, env, timeouts)
         if why is None:
-            engine = DockerEngine(client, version or "?", {**env, "DOCKER_BUILDKIT": "1"},
-                                  timeouts)
-            engine.check_daemon()
-            return engine
+            if not daemon_answered:
+                raise _daemon_down(stderr)
+            return DockerEngine(client, version or "?", {**env, "DOCKER_BUILDKIT": "1"},
+                                timeouts)
         reasons.append(f"{client}: {why}")
     raise EngineError("no docker client that can build with BuildKit: " + "; ".join(reasons))
+
+
+def _daemon_down(stderr: str) -> EngineError:
+    detail = last_line(stderr) or "no answer"
+    return EngineError(
+        f"the Docker daemon is not running or not reachable ({detail}); "
+        "start it (`dockerd &` or `systemctl start docker`)"
+    )
 
 
 def _candidates(env: Mapping[str, str]) -> list[str]:
@@ -145,17 +149,23 @@ def _candidates(env: Mapping[str, str]) -> list[str]:
     return unique
 
 
-def _client_version(client: str, env: Mapping[str, str], timeouts: Timeouts) -> str | None:
-    """The client's own version, or None when CLIENT is no program that runs.
+def _versions(client: str, env: Mapping[str, str],
+              timeouts: Timeouts) -> tuple[str | None, bool, str]:
+    """The client's own version (None when CLIENT is no program that runs), whether
+    its daemon answered, and what the client said on stderr: one `docker version`, as
+    every pack of the edit-rebuild loop starts with this.
 
-    The 20.10 client asks the daemon even for `--version`: a hung daemon makes this
-    call run out of time, and that EngineError is the one the user should see."""
+    The client asks the daemon for the whole answer: a hung daemon makes this call run
+    out of time, and that EngineError is the one the user should see."""
     if shutil.which(client, path=env.get("PATH")) is None:
-        return None
-    proc = run_command([client, "--version"], env=env, timeout=timeouts.quick,
-                       what="docker --version", check=False)
-    found = _VERSION.search(proc.stdout)
-    return found.group(1) if proc.returncode == 0 and found else None
+        return None, False, ""
+    proc = run_command([client, "version", "--format",
+                        "{{.Client.Version}} {{.Server.Version}}"],
+                       env=env, timeout=timeouts.quick, what="docker version", check=False)
+    words = proc.stdout.split()  # newer clients pad the template's blanks
+    if not words or not _VERSION.fullmatch(words[0]):
+        return None, False, proc.stderr
+    return words[0], proc.returncode == 0 and len(words) > 1, proc.stderr
 
 
 def _buildkit_problem(

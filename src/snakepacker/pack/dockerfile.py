@@ -12,6 +12,7 @@ import functools
 import json
 import shlex
 import zlib
+from dataclasses import dataclass
 from importlib import resources
 
 from snakepacker import __version__
@@ -28,6 +29,10 @@ INFO = "/usr/share/snakepacker/pack"  # the lists the build stage hands to the f
 # Where the project stage gathers what installing the project added: the final image's
 # last layer, copied to / as it is.
 LAYER = "/tmp/snakepacker-layer"
+# The project's build backend, in a venv of its own in the build stage, and where the
+# project stage puts the wheel it builds with it.
+BACKEND = "/opt/snakepacker/backend"
+WHEELS = "/tmp/snakepacker-wheel"
 APP_UID = 10001
 INIT = ("dumb-init", "--")  # every packed app runs under the X.Y image's small init
 BUILD_TOOLS = ("pip", "setuptools", "wheel")  # what --keep-pip keeps
@@ -41,7 +46,7 @@ _PROBE = (
     "norm = lambda n: re.sub(r\"[-_.]+\", \"-\", n or \"\").lower(); "
     "url = lambda d: json.loads(d.read_text(\"direct_url.json\") or \"{}\").get(\"url\"); "
     f"top = [d for d in m.distributions() if norm(d.metadata[\"Name\"]) in names "
-    f"or url(d) == \"file://{SRC}\"]; "
+    f"or url(d) == \"file://{SRC}\" or (url(d) or \"\").startswith(\"file://{WHEELS}/\")]; "
     "open(out + \"/scripts.txt\", \"w\").write(\"\".join(sorted("
     "e.name + \"\\n\" for d in top for e in d.entry_points if e.group == \"console_scripts\"))); "
     "open(out + \"/dists.txt\", \"w\").write(\"\".join("
@@ -153,6 +158,42 @@ def _listing(plan: Plan) -> str:
     return f"find {plan.options.venv_path} ! -type d -printf '%p\\t%s\\t%T@\\n'"
 
 
+@dataclass(frozen=True)
+class WheelBuild:
+    """The project's wheel built with a backend installed in the build stage."""
+
+    backend: tuple[str, ...]  # the build stage's lines that install the backend
+    build: str  # builds the wheel into WHEELS
+    install: str  # installs it into the venv, without dependencies
+
+
+def _no_deps(plan: Plan) -> bool:
+    """Whether the project installs without its dependencies: the layer before has
+    them all."""
+    return plan.options.project.complete or needs_metadata_stage(plan)
+
+
+def _wheel_build(plan: Plan) -> WheelBuild | None:
+    """How the project stage builds the project's wheel without an isolated
+    environment, when the installer can and the install takes no dependencies."""
+    installer = plan.installer
+    project = plan.options.project
+    if installer.wheel_build is None or not project.build_requires \
+            or project.kind not in (Kind.PYPROJECT, Kind.SETUPTOOLS) or not _no_deps(plan):
+        return None
+    requires = [shlex.quote(r) for r in project.build_requires]
+    backend = (
+        f"{plan.python.executable} -m venv --without-pip {BACKEND}",
+        installer.install_command(BACKEND, requires),
+        f"{BACKEND}/bin/python -m compileall -q -j0 {BACKEND} > /dev/null || true",
+    )
+    return WheelBuild(
+        backend,
+        installer.wheel_build.format(backend=BACKEND, out=WHEELS, src=SRC),
+        installer.project_command(plan.options.venv_path, ["--no-deps", f"{WHEELS}/*.whl"]),
+    )
+
+
 def _steps(plan: Plan) -> tuple[list[str], str | None, str | None]:
     """The dependency step's shell lines, the project step, and the lock COPY."""
     opts = plan.options
@@ -187,7 +228,7 @@ def _steps(plan: Plan) -> tuple[list[str], str | None, str | None]:
         deps.append(_install(plan, [shlex.quote(d) for d in project.dependencies]))
     if project.kind is not Kind.REQUIREMENTS:
         target = SRC + (f"[{','.join(opts.extras)}]" if opts.extras else "")
-        no_deps = ["--no-deps"] if project.complete or needs_metadata_stage(plan) else []
+        no_deps = ["--no-deps"] if _no_deps(plan) else []
         project_step = plan.installer.project_command(opts.venv_path,
                                                       [*no_deps, shlex.quote(target)])
     return deps, project_step, lock_copy
@@ -198,6 +239,7 @@ def render(plan: Plan) -> str:
     project = opts.project
     venv = opts.venv_path
     deps, project_step, lock_copy = _steps(plan)
+    wheel = _wheel_build(plan)
     installer = plan.installer
     names = [project.name] if project.name else []
     labels = {
@@ -235,6 +277,8 @@ def render(plan: Plan) -> str:
         "lock_file": lock_copy is not None,
         "lock_copy": lock_copy,
         "project_step": project_step,
+        "wheel": wheel,
+        "build_requires": ", ".join(project.build_requires),
         "src": code_dir or SRC,
         "code_dir": code_dir,
         "context_needed": project.kind is not Kind.REQUIREMENT,

@@ -21,6 +21,11 @@ class Installer:
     # Installs the project into a venv that no longer has pip (it was removed with the
     # dependencies' layer): uv needs none; pip is the build image's installer's own.
     project_install: str
+    # Builds the project's wheel with its build backend installed once, in a venv of its
+    # own ("{backend}"), into "{out}", from "{src}": no isolated environment to set up
+    # (and backend to compile) on every code change. None: the project is installed
+    # from its directory, built in isolation.
+    wheel_build: str | None = None
 
     def project_command(self, venv: str, args: list[str]) -> str:
         return " ".join([self.project_install.format(venv=venv), *args])
@@ -46,6 +51,8 @@ INSTALLERS: dict[str, Installer] = {
         install="uv pip install --python {venv}/bin/python",
         uninstall="uv pip uninstall --python {venv}/bin/python pip setuptools wheel",
         project_install="uv pip install --python {venv}/bin/python",
+        wheel_build="uv build --wheel --no-build-isolation --python {backend}/bin/python "
+                    "--out-dir {out} {src}",
     ),
     "pip": Installer(
         name="pip",

@@ -37,6 +37,7 @@ _DIRECT_REFERENCE = re.compile(
 )
 _PINNED = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*(\[[^\]]*\])?\s*===?\s*[^\s,;*]+\s*(;.*)?$")
 REQUIREMENTS_FILES = ("requirements.txt", "requirements.lock")
+LEGACY_BUILD_REQUIRES = ("setuptools>=40.8.0", "wheel")
 
 
 class Kind(enum.StrEnum):
@@ -74,6 +75,10 @@ class Project:
     tool: dict[str, Any] = field(default_factory=dict)  # [tool.snakepacker]
     python_version: str | None = None  # the minor .python-version names (pyenv, uv)
     lock_source: str | None = None  # poetry.lock, pdm.lock or Pipfile.lock, read here
+    # What its build backend needs ([build-system] requires; setuptools without one):
+    # the build stage installs it once, so a code change builds the wheel without
+    # setting up a fresh isolated environment.
+    build_requires: tuple[str, ...] = ()
 
     @property
     def label(self) -> str:
@@ -190,7 +195,28 @@ def _inspect_directory(
     if not isinstance(tool, dict):
         raise UsageError(f"{pyproject}: [tool.snakepacker] must be a table")
     lock = _lock_file(root, requirements or tool.get("requirements"))
+    project = _project_of(root, pyproject, data, tool, lock, extras)
+    if project.kind in (Kind.PYPROJECT, Kind.SETUPTOOLS):
+        project = dataclasses.replace(project, build_requires=_build_requires(pyproject, data))
+    return project
 
+
+def _build_requires(pyproject: Path, data: dict[str, Any]) -> tuple[str, ...]:
+    """[build-system] requires; PEP 517's fallback, setuptools (and wheel, which its
+    older releases build wheels with), when the project declares no build system."""
+    system = data.get("build-system", {})
+    requires = system.get("requires") if isinstance(system, dict) else ()
+    if requires is None:
+        return LEGACY_BUILD_REQUIRES
+    if not isinstance(requires, list) or not all(isinstance(r, str) for r in requires):
+        raise UsageError(f"{pyproject}: [build-system] requires must be a list of strings")
+    return tuple(requires)
+
+
+def _project_of(
+    root: Path, pyproject: Path, data: dict[str, Any], tool: dict[str, Any],
+    lock: str | None, extras: tuple[str, ...],
+) -> Project:
     if "project" in data:
         _validate(pyproject, data["project"])
         return _pep621(root, data["project"], tool, lock, extras)
