@@ -253,6 +253,23 @@ def framed_share(disassembly: str) -> float:
     return framed / len(functions)
 
 
+def test_source_built_python_runs_without_libpython_so_which_still_ships(
+    docker: Docker, family_images: dict[str, str]
+) -> None:
+    """The interpreter carries libpython's code itself (faster: no PLT and no
+    __tls_get_addr in the eval loop); the shared library stays for embedders, and
+    extensions still find the C API in the executable."""
+    for minor in ("3.12", "3.13t"):
+        prefix = f"/opt/python/{minor}"
+        image = f"{NAMESPACE}/python:{minor}"  # the fixture built 3.13t too
+        linked = docker.run(image, ["ldd", f"{prefix}/bin/python{minor}"]).stdout
+        assert "libc.so.6" in linked and "libpython" not in linked, linked
+        assert f"libpython{minor}.so.1.0" in docker.run(image, ["ls", f"{prefix}/lib"]).stdout
+        probe = ("import _ctypes, _decimal, _ssl, sysconfig; "
+                 "print(sysconfig.get_config_var('Py_ENABLE_SHARED'))")
+        assert docker.run(image, [f"python{minor}", "-c", probe]).stdout.strip() == "1"
+
+
 @pytest.mark.skipif(os.uname().machine != "x86_64", reason="reads x86-64 prologues")
 def test_source_built_cpython_keeps_frame_pointers_for_perf(
     docker: Docker, family_images: dict[str, str]

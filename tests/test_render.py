@@ -169,6 +169,19 @@ def test_source_builds_are_release_grade_unless_quick() -> None:
     assert '" quick /opt/python/3.13 ' in text
 
 
+def test_every_grade_links_the_interpreter_from_libpythons_objects() -> None:
+    """Both makes link `python` from the objects (no libpython.so in the eval loop's
+    way) while ./configure still builds, and records, the shared library."""
+    for fam in (family(), family(quick=True)):
+        for minor in ("3.8", "3.12", "3.13t"):
+            text = render(fam, fam.get(minor)).dockerfile
+            stage = text[text.index("tar -xf /usr/src/cpython.tar"):]
+            makes = [line for line in stage.splitlines() if line.lstrip().startswith("make ")]
+            assert len(makes) == 2, makes
+            assert all('BLDLIBRARY="\\$(LIBRARY_OBJS)"' in line for line in makes), makes
+            assert "--enable-shared" in _configure(text)
+
+
 def test_every_grade_keeps_frame_pointers_and_the_reproducible_date() -> None:
     for fam in (family(), family(quick=True)):
         text = _configure(render(fam, fam.get("3.13")).dockerfile)
