@@ -248,7 +248,8 @@ def test_a_backend_that_asks_for_more_at_build_time_builds_in_isolation(
                 return build_meta.build_wheel(wheel_directory, config_settings,
                                               metadata_directory)
         """,
-        "hooked.py": "def main():\n    print('hooked ok')\n",
+        # A token no earlier run had: the project step must run, not come from the cache.
+        "hooked.py": f"def main():\n    print('hooked ok')  # {uuid.uuid4().hex}\n",
     })
     tag = f"{PREFIX}-hooked:pytest"
     untag(docker, tag)
@@ -419,17 +420,18 @@ def test_dependency_that_fails_to_build(docker: Docker, family_images: dict[str,
     tag = f"{PREFIX}-broken:pytest"
     untag(docker, tag)
     # pycairo is published for Linux as an sdist only, and needs cairo's headers, which
-    # the build stage does not have.
+    # the build stage does not have. An older release than the newest, which another
+    # test builds with the headers (--build-apt): its wheel would be in the cache mount.
     broken = project(tmp_path / "broken", """\
         [project]
         name = "broken"
         version = "1"
-        dependencies = ["pycairo"]
+        dependencies = ["pycairo==1.26.1"]
         scripts = {broken = "app:main"}
     """)
     proc = pack(str(broken), "-t", tag)
-    assert_clean_failure(proc, docker, tag, "building broken failed at [build 3/",
+    assert_clean_failure(proc, docker, tag, "building broken failed at [build 4/",
                          one_line=False)
     assert proc.returncode == 4
     tail = proc.stderr.split("snakepacker: error:", 1)[1]
-    assert 'Dependency "cairo" not found' in tail
+    assert "No package 'cairo' found" in tail  # pkg-config's word, as the build said it

@@ -108,7 +108,7 @@ def test_a_failed_install_says_why_first(docker: Docker, family_images: dict[str
     assert not exists(docker, tag)
     message = proc.stderr.split("snakepacker: error: ", 1)[1]
     first = message.splitlines()[0]
-    assert first.startswith("building missing failed at [build 3/")
+    assert first.startswith("building missing failed at [build 4/")
     assert "snakepacker-no-such-package-4711 was not found in the package registry" in first
     assert "--mount" not in message and "/run/secrets" not in message
 
