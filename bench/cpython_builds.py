@@ -10,7 +10,7 @@ Build the two first, e.g.:
 Prints each image's size and the median time of a pure-Python workload (function
 calls, dicts, string formatting and json) run inside it, 7 runs after 2 warm-ups, and
 the release build's speed-up. bench/pyperformance.py is the wider comparison (a
-pyperformance subset, against the distro's own CPython). Not a test: nothing asserts.
+pyperformance subset, BOLT and the distro's own CPython). Not a test: nothing asserts.
 """
 
 from __future__ import annotations

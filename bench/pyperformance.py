@@ -3,13 +3,15 @@ inside the distro's own CPython of the same minor, on this machine, in one run.
 
     .venv/bin/python bench/pyperformance.py [--build] [--namespace snakepacker-bench]
         [--distro noble] [--cpython 3.12.3] [--rounds 2] [--rigorous]
-        [--benchmarks nbody,float,...] [--grades quick,release,distro]
+        [--benchmarks nbody,float,...] [--grades quick,release,release+bolt,distro]
         [--also NAME=IMAGE ...]
 
 The images compared (each X.Y image of its own namespace, NS-GRADE/python:X.Y-DISTRO):
 
 - quick: the source build with `--quick` (no PGO, no LTO);
 - release: the default source build (PGO + LTO, frame pointers);
+- release+bolt: the release build with `--bolt` (llvm-bolt after PGO), where the distro
+  has it (`--grades` without it leaves it out);
 - distro: the distro's own CPython of the same minor (route distro; Ubuntu builds its
   python3.12 with PGO and LTO). Pick a --cpython of the version the distro ships
   (noble: 3.12.3) so that the source builds and the distro's compile the same code
@@ -93,12 +95,14 @@ class Grade:
     name: str
     namespace_suffix: str
     quick: bool = False
+    bolt: bool = False
     route: Route = Route.SOURCE
 
 
 GRADES = (
     Grade("quick", "quick", quick=True),
     Grade("release", "release"),
+    Grade("release+bolt", "bolt", bolt=True),
     Grade(REFERENCE, "distro", route=Route.DISTRO),
 )
 
@@ -113,7 +117,7 @@ def family_of(grade: Grade, namespace: str, distro: str, version: str) -> Family
     return Family(FamilyOptions(
         distro=get_distro(distro), minors=(minor,), routes={minor: grade.route},
         releases=releases, namespace=f"{namespace}-{grade.namespace_suffix}",
-        quick=grade.quick,
+        quick=grade.quick, bolt=grade.bolt,
         root_image=root_ref(get_distro(distro), namespace)))
 
 

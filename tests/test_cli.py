@@ -83,5 +83,5 @@ def test_help_names_every_command() -> None:
         assert command in out
     out = snakepacker("images", "build", "--help", check=True).stdout
     for option in ("--all", "--minors", "--route", "--cpython", "--ca-cert", "--index-url",
-                   "--quick"):
+                   "--quick", "--bolt"):
         assert option in out

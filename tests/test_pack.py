@@ -661,14 +661,14 @@ def test_an_app_repeats_the_grade_its_parent_was_built_with() -> None:
     """Not this run's options: a quick parent makes a quick app, whatever pack is told."""
     plan = plan_for(DEMO)
     assert build_record_in(render(plan))["grade"] == "unknown"
-    for grade in ("quick", "release"):
+    for grade in ("quick", "release", "release+bolt"):
         record = build_record_in(render(dataclasses.replace(plan, parent_grade=grade)))
         assert record["grade"] == grade and record["distro"] == "jammy"
         assert [c["minor"] for c in record["cpython"]] == ["3.12"]
 
 
 @pytest.mark.parametrize("found, grade", [
-    ({"io.snakepacker.build": '{"distro":"noble","grade":"release"}'}, "release"),
+    ({"io.snakepacker.build": '{"distro":"noble","grade":"release+bolt"}'}, "release+bolt"),
     ({"io.snakepacker.build": '{"distro":"jammy","grade":"quick"}'}, "quick"),
     ({"io.snakepacker.build": "not json"}, "unknown"),
     ({"io.snakepacker.build": '["a list"]'}, "unknown"),
@@ -688,7 +688,7 @@ def test_a_parent_not_built_has_no_id_and_no_grade() -> None:
 
 
 def test_pack_has_no_grade_options_of_its_own() -> None:
-    for flag in ("--quick", "--release-grade"):
+    for flag in ("--quick", "--bolt"):
         with pytest.raises(SystemExit):
             pack_args(str(DEMO), flag)
 

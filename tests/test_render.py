@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from snakepacker.errors import UsageError
+from snakepacker.family.cpython import BOLT_FLAGS
 from snakepacker.family.distros import DISTROS
 from snakepacker.family.images import Family
 from snakepacker.options import family_from
@@ -29,6 +31,8 @@ VARIANTS = {
     "jammy-deadsnakes": {"route": "3.8=deadsnakes,3.11=deadsnakes"},
     "noble-deadsnakes": {"distro": "noble", "route": "3.13=deadsnakes"},
     "quick": {"quick": True, "minors": "3.12,3.13"},
+    "noble-bolt": {"distro": "noble", "bolt": True, "route": "3.12=source",
+                   "minors": "3.11,3.12,3.13"},
 }
 
 
@@ -160,6 +164,7 @@ def _configure(text: str) -> str:
 def test_source_builds_are_release_grade_unless_quick() -> None:
     release = render(family(), family().get("3.13")).dockerfile
     assert "--enable-optimizations --with-lto" in _configure(release)
+    assert "--enable-bolt" not in release and "bolt-" not in release
     assert build_record_in(release)["grade"] == "release"
     assert '" release /opt/python/3.13 ' in release  # the SBOM's record of the build
     quick = family(quick=True)
@@ -191,3 +196,35 @@ def test_every_grade_keeps_frame_pointers_and_the_reproducible_date() -> None:
         assert 'amd64|arm64) frame_pointers="$frame_pointers -mno-omit-leaf-frame-pointer"' in fp
         assert "dpkg --print-architecture" in fp
         assert 'SOURCE_DATE_EPOCH="$(stat -c %Y Include/patchlevel.h)"' in text
+
+
+def test_bolt_runs_on_source_builds_of_3_12_and_later_only() -> None:
+    fam = family(distro="noble", bolt=True, route="3.11=source,3.12=source",
+                 minors="3.11,3.12,3.13t")
+    for minor, bolted in (("3.11", False), ("3.12", True), ("3.13t", True)):
+        text = render(fam, fam.get(minor)).dockerfile
+        assert ("--enable-bolt \\\n" in text) is bolted, minor
+        for name, value in {**fam.distro.bolt_tools, **BOLT_FLAGS}.items():
+            assert (f'{name}="{value}"' in _configure(text)) is bolted, (minor, name)
+        # The eval loop's computed gotos are kept from llvm-bolt, profiling and applying.
+        assert text.count("-skip-funcs=_PyEval_EvalFrameDefault,") == 2 * bolted
+        # Only the interpreter is BOLTed: linked from libpython's objects, it never
+        # loads libpython.so, whose profile would be empty.
+        assert text.count('BOLT_BINARIES="\\$(BUILDPYTHON)"') == 2 * bolted, minor
+        assert "/usr/lib/llvm-18/bin/llvm-bolt" in text or not bolted
+        assert ("apt-install build-essential" in text and
+                " bolt-18\n" in text) is bolted, minor
+        assert build_record_in(text)["grade"] == ("release+bolt" if bolted else "release")
+    # `all` carries 3.11 without BOLT and 3.12 with it: each stage as its minor allows.
+    text = render(fam, fam.get("all")).dockerfile
+    assert text.count("--enable-bolt") == 2 and build_record_in(text)["grade"] == "release+bolt"
+
+
+@pytest.mark.parametrize("values, message", [
+    ({"distro": "noble", "bolt": True, "quick": True}, "cannot go with --quick"),
+    ({"distro": "jammy", "bolt": True}, "no llvm-bolt known to work on jammy"),
+])
+def test_bolt_needs_the_release_build_and_a_distro_with_llvm_bolt(
+        values: dict[str, object], message: str) -> None:
+    with pytest.raises(UsageError, match=message):
+        family(**values)

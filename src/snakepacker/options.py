@@ -26,7 +26,7 @@ from typing import Any
 
 from snakepacker.errors import UsageError
 from snakepacker.family.cpython import MINORS, Route, check_route
-from snakepacker.family.distros import DEFAULT_DISTRO, DISTROS, get_distro
+from snakepacker.family.distros import DEFAULT_DISTRO, DISTROS, Distro, get_distro
 from snakepacker.family.options import (
     DEFAULT_NAMESPACE,
     DEFAULT_REGISTRY,
@@ -123,6 +123,9 @@ OPTIONS: tuple[Option, ...] = (
            "first", FAMILY_COMMANDS, metavar="URL|DIR"),
     Option("quick", Type.FLAG, "build CPython without PGO and LTO: minutes instead of a "
            "quarter hour, for development and CI (default: the release build, PGO + LTO)",
+           IMAGE_COMMANDS, default=False),
+    Option("bolt", Type.FLAG, "also run BOLT on the release build of CPython 3.12+ "
+           f"(distros with llvm-bolt: {', '.join(d for d in DISTROS if DISTROS[d].bolt)})",
            IMAGE_COMMANDS, default=False),
     Option("namespace", Type.TEXT, "registry namespace of the images (and of bootstrapped "
            "roots)", _cmds(FAMILY_COMMANDS, BOOTSTRAP), default=DEFAULT_NAMESPACE),
@@ -445,6 +448,15 @@ def _expected(kind: Type) -> str:
 # -- from values to the options each layer works from ----------------------------------
 
 
+def check_bolt(distro: Distro, quick: bool, bolt: bool) -> bool:
+    if bolt and quick:
+        raise UsageError("--bolt optimizes the release build: it cannot go with --quick")
+    if bolt and not distro.bolt:
+        raise UsageError(f"--bolt: no llvm-bolt known to work on {distro.name} "
+                         f"(known on: {', '.join(d for d in DISTROS if DISTROS[d].bolt)})")
+    return bolt
+
+
 def family_options(values: Values) -> FamilyOptions:
     """The family's options; files named are checked to exist (their sha256 is checked
     when they are used)."""
@@ -469,6 +481,7 @@ def family_options(values: Values) -> FamilyOptions:
         namespace=values["namespace"],
         registry=values["registry"],
         quick=bool(values.get("quick")),
+        bolt=check_bolt(distro, bool(values.get("quick")), bool(values.get("bolt"))),
         cpython_mirror=values["cpython-mirror"],
         root_image=values["root-image"],
         network=NetworkOptions(certs, values["index-url"] or None),

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from snakepacker import __version__, provenance
 from snakepacker.family import labels
-from snakepacker.family.cpython import CPYTHON_RECORD_SCRIPT, PythonSpec, Route
+from snakepacker.family.cpython import BOLT_FLAGS, CPYTHON_RECORD_SCRIPT, PythonSpec, Route
 from snakepacker.family.distros import BUILD_STAGE_TOOLS, DPKG_EXCLUDES, RUST_DPKG_EXCLUDES
 from snakepacker.family.images import Family, Image
 from snakepacker.pack.apps import render_app
@@ -55,14 +55,19 @@ def render(family: Family, image: Image) -> Rendered:
         "py": image.python,
         "pythons": pythons,
         "newest": newest_gil(pythons),
-        "release_grade": not family.options.quick,
+        "grade": {
+            "pgo": not family.options.quick,
+            "bolt_packages": family.distro.bolt_packages if family.options.bolt else (),
+            "bolt_tools": {**family.distro.bolt_tools, **BOLT_FLAGS}
+            if family.options.bolt else {},
+        },
         "cpython_record_script": CPYTHON_RECORD_SCRIPT,
         "provenance": {
             "version": __version__,
             "source": provenance.snakepacker_source(),
             "base_name": family.ref(image.parent) if image.parent else "${ROOT_IMAGE}",
             "build": labels.quote_label(labels.build_record(
-                family.distro.name, carried, family.options.grade)),
+                family.distro.name, carried, family.options.grade(carried))),
         },
     }
     text = render_template(f"{image.template}.j2", context)

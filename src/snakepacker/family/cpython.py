@@ -44,7 +44,23 @@ MINORS: tuple[str, ...] = tuple(sorted(
     (*GIL_MINORS, *(m + FREE_THREADED_SUFFIX for m in FREE_THREADED_MINORS)), key=minor_key))
 
 PYTHON_ORG = "python.org"
-
+BOLT_SINCE = minor_key("3.12")
+# llvm-bolt's options for CPython, given to ./configure whatever the tarball's own
+# defaults: LLVM up to 19 mishandles computed gotos in position-independent code, which
+# libpython is, so the functions that dispatch with them (the eval loop, sre's matchers)
+# keep gcc's layout; the rest is reordered by the profile (blocks, functions, hot and
+# cold parts split), identical code folded and hot indirect calls promoted.
+_BOLT_COMMON = ("-update-debug-sections", "-skip-funcs=_PyEval_EvalFrameDefault,"
+                "sre_ucs1_match/1,sre_ucs2_match/1,sre_ucs4_match/1")
+BOLT_FLAGS = {
+    "BOLT_INSTRUMENT_FLAGS": " ".join(_BOLT_COMMON),
+    "BOLT_APPLY_FLAGS": " ".join((
+        *_BOLT_COMMON, "-reorder-blocks=ext-tsp", "-reorder-functions=cdsort",
+        "-split-functions", "-icf=1", "-inline-all", "-split-eh",
+        "-reorder-functions-use-hot-size", "-peepholes=none", "-jump-tables=aggressive",
+        "-inline-ap", "-indirect-call-promotion=all", "-dyno-stats", "-use-gnu-stack",
+        "-frame-opt=hot")),
+}
 # Which vendor's archive holds a suite's pool.
 _SUITE_VENDORS = {
     **dict.fromkeys(
@@ -180,6 +196,12 @@ class PythonSpec:
     def configure_flags(self) -> tuple[str, ...]:
         """What ./configure gets besides the prefix and the grade's flags."""
         return ("--disable-gil",) if self.free_threaded else ()
+
+    @property
+    def boltable(self) -> bool:
+        """Whether ./configure offers --enable-bolt (3.12+), which also optimizes the
+        shared libpython, not only the launcher."""
+        return self.route is Route.SOURCE and minor_key(self.minor) >= BOLT_SINCE
 
     @property
     def prefix(self) -> str:

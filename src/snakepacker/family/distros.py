@@ -138,6 +138,9 @@ class Distro:
     # The release's base-files lays out the merged /usr itself and its archive has no
     # usr-is-merged package, which mmdebstrap's merged-usr hook would install (and fail).
     merged_usr_by_base_files: bool = False
+    # The LLVM version whose BOLT (llvm-bolt, merge-fdata) a source build may run after
+    # PGO; None where no BOLT build has been seen to work on the release.
+    bolt: str | None = None
 
     @property
     def official_image(self) -> str:
@@ -169,6 +172,22 @@ class Distro:
         return _CPYTHON_BUILD_DEPS
 
     @property
+    def bolt_packages(self) -> tuple[str, ...]:
+        return (f"bolt-{self.bolt}",) if self.bolt else ()
+
+    @property
+    def bolt_tools(self) -> dict[str, str]:
+        """./configure's variables naming BOLT's tools (the packages put them outside PATH).
+
+        The LLVM directory's own, not /usr/bin's versioned links: llvm-bolt looks for
+        its instrumentation runtime (libbolt_rt_instr.a) in ../lib beside the path it
+        was started by, which from /usr/bin is /usr/lib, where the package has none."""
+        if not self.bolt:
+            return {}
+        return {"LLVM_BOLT": f"/usr/lib/llvm-{self.bolt}/bin/llvm-bolt",
+                "MERGE_FDATA": f"/usr/lib/llvm-{self.bolt}/bin/merge-fdata"}
+
+    @property
     def pillow_headers(self) -> tuple[str, ...]:
         return _PILLOW_HEADERS
 
@@ -184,7 +203,7 @@ DISTROS: dict[str, Distro] = {
             mysql_dev="libmysqlclient-dev", rust=RustToolchain.versioned("1.91"), default=True,
         ),
         Distro("noble", "ubuntu", "24.04", "3.12", ("main", "universe"), "libmysqlclient-dev",
-               rust=RustToolchain.versioned("1.97"), time64=True,
+               rust=RustToolchain.versioned("1.97"), time64=True, bolt="18",
                merged_usr_by_base_files=True),
         Distro("bookworm", "debian", "12", "3.11", ("main",), "default-libmysqlclient-dev",
                rust=_RUST_WEB),

@@ -20,7 +20,7 @@ BUILD_LABEL = "io.snakepacker.build"
 
 def build_record(distro: str, pythons: Sequence[PythonSpec], grade: str) -> str:
     """The ``io.snakepacker.build`` label: compact JSON, keys sorted. GRADE says how the
-    source-built CPythons were compiled: quick or release (PGO + LTO)."""
+    source-built CPythons were compiled: quick, release (PGO + LTO) or release+bolt."""
     record: dict[str, object] = {"distro": distro, "grade": grade}
     cpythons = []
     for py in pythons:

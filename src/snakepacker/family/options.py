@@ -8,7 +8,7 @@ reads the environment, a file or the command line, so the family stays pure data
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -50,6 +50,7 @@ class FamilyOptions:
     namespace: str = DEFAULT_NAMESPACE
     registry: str = DEFAULT_REGISTRY
     quick: bool = False  # source builds without PGO + LTO (development, CI)
+    bolt: bool = False  # BOLT after PGO on the source builds that offer it (3.12+)
     cpython_mirror: str | None = None  # a URL or directory laid out like python.org's /ftp/python
     root_image: str | None = None  # forces the image `base` is built from
     network: NetworkOptions = field(default_factory=NetworkOptions)
@@ -63,10 +64,11 @@ class FamilyOptions:
                        or default_release(minor))
         return PythonSpec(minor, route, release)
 
-    @property
-    def grade(self) -> str:
-        """How the source-built CPythons are compiled, for their build record."""
-        return "quick" if self.quick else "release"
+    def grade(self, pythons: Sequence[PythonSpec]) -> str:
+        """How the source-built ones among PYTHONS are compiled, for their build record."""
+        if self.quick:
+            return "quick"
+        return "release+bolt" if self.bolt and any(py.boltable for py in pythons) else "release"
 
     def tarball(self, minor: str) -> Path | None:
         """The local tarball file given for MINOR (or for its GIL build), if any."""
