@@ -124,7 +124,6 @@ def family_of(grade: Grade, namespace: str, distro: str, version: str) -> Family
 def build_missing(engine: Engine, families: Mapping[str, Family], namespace: str,
                   seconds_file: Path) -> None:
     """Build each grade's X.Y image that is not there, no cache; record its seconds."""
-    recorded = read_seconds(seconds_file)
     for name, family in families.items():
         minor = family.options.minors[0]
         if engine.image_exists(family.ref(minor)):
@@ -134,6 +133,8 @@ def build_missing(engine: Engine, families: Mapping[str, Family], namespace: str
             bootstrap(family.distro, engine, namespace, progress=log)
         log(f"building {family.ref(minor)} ({name})")
         built = build_images(engine, family, [minor], progress=log, no_cache=True)
+        # Read again just before writing: another run of this bench may build beside it.
+        recorded = read_seconds(seconds_file)
         recorded[name] = next(b.seconds for b in built if b.image.name == minor)
         seconds_file.parent.mkdir(parents=True, exist_ok=True)
         seconds_file.write_text(json.dumps(recorded, indent=1, sort_keys=True) + "\n")

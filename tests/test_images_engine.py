@@ -253,6 +253,34 @@ def framed_share(disassembly: str) -> float:
     return framed / len(functions)
 
 
+def guarded_functions(disassembly: str) -> tuple[set[str], int]:
+    """The exported functions (objdump -d of a stripped x86-64 library) whose prologue
+    loads the stack protector's canary (%fs:0x28), and how many functions there are."""
+    parts = re.split(r"^[0-9a-f]+ <(\S+)@@Base>:$", disassembly, flags=re.M)[1:]
+    guarded = {name for name, body in zip(parts[::2], parts[1::2], strict=True)
+               if "%fs:0x28" in "\n".join(body.strip().splitlines()[:24])}
+    assert len(parts) // 2 > 1000, disassembly[:2000]
+    return guarded, len(parts) // 2
+
+
+@pytest.mark.skipif(os.uname().machine != "x86_64", reason="reads x86-64 prologues")
+def test_source_built_cpython_has_the_distros_stack_protector_not_the_strong_one(
+    docker: Docker, family_images: dict[str, str]
+) -> None:
+    """Read in `all` (it has objdump), beside jammy's own 3.10, which Ubuntu builds with
+    -fstack-protector. Ubuntu's gcc defaults to -strong, which guarded a fifth of
+    libpython's functions, the eval loop among them; the plain one guards functions
+    with character arrays only, and still calls __stack_chk_fail."""
+    for minor, lib in (("3.12", "/opt/python/3.12/lib/libpython3.12.so.1.0"),
+                       ("3.10", "/usr/lib/x86_64-linux-gnu/libpython3.10.so.1.0")):
+        text = docker.run(family_images["all"],
+                          ["objdump", "-d", "--no-show-raw-insn", lib]).stdout
+        guarded, functions = guarded_functions(text)
+        assert "_PyEval_EvalFrameDefault" not in guarded, minor
+        assert len(guarded) < 0.05 * functions, (minor, len(guarded), functions)
+        assert re.search(r"call +[0-9a-f]+ <__stack_chk_fail@plt>", text), minor
+
+
 def test_source_built_python_runs_without_libpython_so_which_still_ships(
     docker: Docker, family_images: dict[str, str]
 ) -> None:
