@@ -9,7 +9,8 @@ inside the distro's own CPython of the same minor, on this machine, in one run.
 The images compared (each X.Y image of its own namespace, NS-GRADE/python:X.Y-DISTRO):
 
 - quick: the source build with `--quick` (no PGO, no LTO);
-- release: the default source build (PGO + LTO, frame pointers);
+- release: the default source build (PGO + LTO, frame pointers, the distro's stack
+  protector);
 - release+bolt: the release build with `--bolt` (llvm-bolt after PGO), where the distro
   has it (`--grades` without it leaves it out);
 - distro: the distro's own CPython of the same minor (route distro; Ubuntu builds its
