@@ -260,8 +260,8 @@ def platform_tags(tags: tuple[str, ...], family: Family) -> tuple[str, ...]:
 
 def parent_image(engine: Engine, ref: str) -> tuple[str | None, str]:
     """REF's id (None when it is not built) and the grade its own build record states
-    (quick, release, release+bolt), not the options of this run: they did not build it. One engine
-    query, as pack's loop asks about each image once."""
+    (quick, release, release+bolt), not the options of this run: they did not build
+    it. One engine query, as pack's loop asks about each image once."""
     found = engine.id_and_labels(ref)
     if found is None:
         return None, labels.recorded_grade(None)

@@ -47,9 +47,10 @@ PYTHON_ORG = "python.org"
 BOLT_SINCE = minor_key("3.12")
 # llvm-bolt's options for CPython, given to ./configure whatever the tarball's own
 # defaults: LLVM up to 19 mishandles computed gotos in position-independent code, which
-# libpython is, so the functions that dispatch with them (the eval loop, sre's matchers)
-# keep gcc's layout; the rest is reordered by the profile (blocks, functions, hot and
-# cold parts split), identical code folded and hot indirect calls promoted.
+# libpython's objects are, so the functions that dispatch with them (the eval loop,
+# sre's matchers) keep gcc's layout; the rest is reordered by the profile (blocks,
+# functions, hot and cold parts split), identical code folded and hot indirect calls
+# promoted.
 _BOLT_COMMON = ("-update-debug-sections", "-skip-funcs=_PyEval_EvalFrameDefault,"
                 "sre_ucs1_match/1,sre_ucs2_match/1,sre_ucs4_match/1")
 BOLT_FLAGS = {
@@ -199,8 +200,9 @@ class PythonSpec:
 
     @property
     def boltable(self) -> bool:
-        """Whether ./configure offers --enable-bolt (3.12+), which also optimizes the
-        shared libpython, not only the launcher."""
+        """Whether ./configure offers --enable-bolt (3.12+). Only the interpreter is
+        BOLTed (make's BOLT_BINARIES): it carries libpython's code, and libpython.so
+        never runs in the profile."""
         return self.route is Route.SOURCE and minor_key(self.minor) >= BOLT_SINCE
 
     @property
