@@ -239,28 +239,34 @@ def test_a_debian_family_builds_and_runs(docker: Docker) -> None:
     assert docker.sh(f"{NAMESPACE}/python:all-bookworm", script).returncode == 0
 
 
-def framed_share(disassembly: str) -> float:
-    """The share of exported functions (objdump -d of a stripped library) whose first
-    instructions set up a frame pointer (x86-64: push %rbp, then mov %rsp,%rbp); a
+def exported_functions(disassembly: str) -> dict[str, str]:
+    """Each exported function's body in objdump -d of a stripped library, by name; a
     libpython exports well over a thousand."""
-    functions = re.split(r"^[0-9a-f]+ <\S+@@Base>:$", disassembly, flags=re.M)[1:]
+    parts = re.split(r"^[0-9a-f]+ <(\S+)@@Base>:$", disassembly, flags=re.M)[1:]
+    functions = dict(zip(parts[::2], parts[1::2], strict=True))
+    assert len(functions) > 1000, disassembly[:2000]
+    return functions
+
+
+def framed_share(disassembly: str) -> float:
+    """The share of exported functions whose first instructions set up a frame pointer
+    (x86-64: push %rbp, then mov %rsp,%rbp)."""
+    functions = exported_functions(disassembly)
     framed = 0
-    for body in functions:
+    for body in functions.values():
         first = [line.split("\t")[-1].split() for line in body.strip().splitlines()[:4]]
         ops = [" ".join(words) for words in first]
         framed += "push %rbp" in ops and "mov %rsp,%rbp" in ops
-    assert len(functions) > 1000, disassembly[:2000]
     return framed / len(functions)
 
 
 def guarded_functions(disassembly: str) -> tuple[set[str], int]:
-    """The exported functions (objdump -d of a stripped x86-64 library) whose prologue
-    loads the stack protector's canary (%fs:0x28), and how many functions there are."""
-    parts = re.split(r"^[0-9a-f]+ <(\S+)@@Base>:$", disassembly, flags=re.M)[1:]
-    guarded = {name for name, body in zip(parts[::2], parts[1::2], strict=True)
+    """The exported functions (x86-64) whose prologue loads the stack protector's
+    canary (%fs:0x28), and how many functions there are."""
+    functions = exported_functions(disassembly)
+    guarded = {name for name, body in functions.items()
                if "%fs:0x28" in "\n".join(body.strip().splitlines()[:24])}
-    assert len(parts) // 2 > 1000, disassembly[:2000]
-    return guarded, len(parts) // 2
+    return guarded, len(functions)
 
 
 @pytest.mark.skipif(os.uname().machine != "x86_64", reason="reads x86-64 prologues")

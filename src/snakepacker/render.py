@@ -56,10 +56,9 @@ def render(family: Family, image: Image) -> Rendered:
         "pythons": pythons,
         "newest": newest_gil(pythons),
         "grade": {
-            "pgo": not family.options.quick,
-            "bolt_packages": family.distro.bolt_packages if family.options.bolt else (),
-            "bolt_tools": {**family.distro.bolt_tools, **BOLT_FLAGS}
-            if family.options.bolt else {},
+            "of": family.options.source_grade,
+            "bolt_packages": family.distro.bolt_packages,
+            "bolt_tools": {**family.distro.bolt_tools, **BOLT_FLAGS},
         },
         "cpython_record_script": CPYTHON_RECORD_SCRIPT,
         "provenance": {

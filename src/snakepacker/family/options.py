@@ -64,11 +64,18 @@ class FamilyOptions:
                        or default_release(minor))
         return PythonSpec(minor, route, release)
 
-    def grade(self, pythons: Sequence[PythonSpec]) -> str:
-        """How the source-built ones among PYTHONS are compiled, for their build record."""
+    def source_grade(self, py: PythonSpec) -> str:
+        """How PY is compiled if built from source: quick, release (PGO + LTO), or
+        release+bolt where BOLT was asked for and PY's configure offers it."""
         if self.quick:
             return "quick"
-        return "release+bolt" if self.bolt and any(py.boltable for py in pythons) else "release"
+        return "release+bolt" if self.bolt and py.boltable else "release"
+
+    def grade(self, pythons: Sequence[PythonSpec]) -> str:
+        """How the source-built ones among PYTHONS are compiled, for their build record:
+        release+bolt if any of them is."""
+        bolted = any(self.source_grade(py) == "release+bolt" for py in pythons)
+        return "release+bolt" if bolted else ("quick" if self.quick else "release")
 
     def tarball(self, minor: str) -> Path | None:
         """The local tarball file given for MINOR (or for its GIL build), if any."""
