@@ -121,8 +121,8 @@ OPTIONS: tuple[Option, ...] = (
            FAMILY_COMMANDS, metavar="VERSION|FILE", relative_to_project=True),
     Option("cpython-mirror", Type.TEXT, "fetch CPython tarballs from this URL or directory "
            "first", FAMILY_COMMANDS, metavar="URL|DIR"),
-    Option("quick", Type.FLAG, "build CPython without PGO and LTO: minutes instead of a "
-           "quarter hour, for development and CI (default: the release build, PGO + LTO)",
+    Option("quick", Type.FLAG, "build CPython without PGO and LTO: minutes instead of half "
+           "an hour, for development and CI (default: the release build, PGO + LTO)",
            IMAGE_COMMANDS, default=False),
     Option("bolt", Type.FLAG, "also run BOLT on the release build of CPython 3.12+ "
            f"(distros with llvm-bolt: {', '.join(d for d in DISTROS if DISTROS[d].bolt)})",
