@@ -10,13 +10,13 @@ The images compared (each X.Y image of its own namespace, NS-GRADE/python:X.Y-DI
 
 - quick: the source build with `--quick` (no PGO, no LTO);
 - release: the default source build (PGO + LTO, frame pointers, the distro's stack
-  protector);
-- release+bolt: the release build with `--bolt` (llvm-bolt after PGO), where the distro
-  has it (`--grades` without it leaves it out);
+  protector; by clang where the distro's data names one: noble);
+- release+bolt: the release build with `--bolt` (llvm-bolt after PGO, always by gcc),
+  where the distro has it (`--grades` without it leaves it out);
 - distro: the distro's own CPython of the same minor (route distro; Ubuntu builds its
   python3.12 with PGO and LTO). Pick a --cpython of the version the distro ships
   (noble: 3.12.3) so that the source builds and the distro's compile the same code
-  with the same gcc.
+  (the release grades with the compiler the distro's data names: noble's clang 18).
 
 `--also NAME=IMAGE` adds an image as it is, e.g. an earlier build kept under another tag
 (its X.Y must be the same; it has a python3).

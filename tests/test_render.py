@@ -229,3 +229,45 @@ def test_bolt_needs_the_release_build_and_a_distro_with_llvm_bolt(
         values: dict[str, object], message: str) -> None:
     with pytest.raises(UsageError, match=message):
         family(**values)
+
+
+def _clang_parts(text: str) -> dict[str, bool]:
+    return {
+        "packages": " clang-18 lld-18 llvm-18 libclang-rt-18-dev\n" in text,
+        "path": 'export PATH="/usr/lib/llvm-18/bin:$PATH"; \\\n' in text,
+        "configure": 'CC=clang CXX=clang++ LDFLAGS_NODIST="-fuse-ld=lld"' in text,
+        "mount": "--mount=type=bind,source=tools/sysconfig-cc,target=/usr/src/sysconfig-cc"
+                 in text,
+        "sysconfig": "-I -S /usr/src/sysconfig-cc /opt/python/" in text,
+    }
+
+
+def test_release_builds_use_clang_where_the_distro_names_one() -> None:
+    """noble's release builds compile with its clang 18 and then record the system's cc
+    for extensions; quick and BOLT builds, and every build on the other distros, keep
+    gcc."""
+    for values, minors, clang in (
+        ({"distro": "noble", "route": "3.12=source"}, ("3.12", "3.13t", "3.8"), True),
+        # llvm-bolt 18 crashed on a clang build: BOLT's builds stay with gcc.
+        ({"distro": "noble", "route": "3.12=source", "bolt": True}, ("3.12",), False),
+        ({"distro": "noble", "quick": True, "route": "3.12=source"}, ("3.12", "3.13t"), False),
+        *(({"distro": d}, ("3.13",), False) for d in ("jammy", "bookworm", "trixie")),
+    ):
+        fam = family(**values)
+        for minor in minors:
+            rendered = render(fam, fam.get(minor))
+            parts = _clang_parts(rendered.dockerfile)
+            assert parts == dict.fromkeys(parts, clang), (values, minor, parts)
+            assert ("tools/sysconfig-cc" in rendered.files) is clang, (values, minor)
+            if clang:
+                assert rendered.files["tools/sysconfig-cc"].name == "sysconfig_cc.py"
+                # The rewrite runs after make install, before anything reads sysconfig.
+                text = rendered.dockerfile
+                assert text.index("make install") < text.index("/usr/src/sysconfig-cc /opt")
+                assert text.index("/usr/src/sysconfig-cc /opt") < text.index("find-libdeps /opt")
+                assert "--enable-optimizations --with-lto" in _configure(text)
+    # `all` compiles every source-route CPython the same way, each in its stage.
+    fam = family(distro="noble", minors="3.11,3.13,3.13t")
+    text = render(fam, fam.get("all")).dockerfile
+    assert text.count("-I -S /usr/src/sysconfig-cc /opt/python/") == 3
+    assert "/usr/src/sysconfig-cc /opt/python/3.13t;" in text

@@ -22,9 +22,12 @@ import pytest
 
 from snakepacker.family.cpython import GIL_MINORS
 from snakepacker.pack.options import DEFAULT_VENV
-from snakepacker.tools import TOOL_FILES
+from snakepacker.tools import STAGE_SCRIPTS, TOOL_FILES
 
 PYTHON_TOOLS = {name: TOOL_FILES[name] for name in ("wait-for-port", "find-libdeps")}
+# Every stdlib-only script an image or a build stage runs (sysconfig-cc is given to a
+# freshly built CPython by its build stage, so it has no header).
+STDLIB_SCRIPTS = {**PYTHON_TOOLS, **STAGE_SCRIPTS}
 OLDEST = (3, 7)
 
 
@@ -214,21 +217,103 @@ def test_header_shell_part_is_clean(name: str, tmp_path: Path) -> None:
     assert checked.returncode == 0, checked.stdout
 
 
+# The interpreter's own sysconfig files: (_sysconfigdata_*.py, the config Makefile).
+_SYSCONFIG_FILES = (
+    "import importlib.util, sysconfig; "
+    "print(importlib.util.find_spec(sysconfig._get_sysconfigdata_name()).origin); "
+    "print(sysconfig.get_makefile_filename())"
+)
+_CLANG = {"gcc": "clang", "cc": "clang", "g++": "clang++", "c++": "clang++"}
+
+
+def _load_vars(path: Path) -> dict[str, object]:
+    namespace: dict[str, object] = {}
+    exec(compile(path.read_text(), str(path), "exec"), namespace)
+    variables = namespace["build_time_vars"]
+    assert isinstance(variables, dict)
+    return variables
+
+
+def _clang_built_prefix(python: str, prefix: Path) -> tuple[Path, Path, dict[str, object]]:
+    """PREFIX laid out as an installed CPython whose sysconfig files are PYTHON's own,
+    with the compiler commands turned into clang's, as a clang build records them."""
+    data, makefile = run([python, "-c", _SYSCONFIG_FILES]).stdout.split()
+    variables = _load_vars(Path(data))
+    for name in ("CC", "CXX", "LDSHARED", "LDCXXSHARED", "BLDSHARED", "LINKCC"):
+        value = variables.get(name)
+        if isinstance(value, str) and value.split(" ")[0] in _CLANG:
+            first, _, rest = value.partition(" ")
+            variables[name] = " ".join((_CLANG[first], rest)).strip()
+    assert str(variables["CC"]).startswith("clang"), variables["CC"]
+    variables["CONFIG_ARGS"] = "'CC=clang' 'LDFLAGS_NODIST=-fuse-ld=lld'"
+    lib = prefix / "lib" / Path(data).parent.name
+    (lib / Path(makefile).parent.name).mkdir(parents=True)
+    copied = lib / Path(data).name
+    copied.write_text("build_time_vars = " + repr(variables) + "\n")
+    clang_makefile = lib / Path(makefile).parent.name / "Makefile"
+    lines = Path(makefile).read_text().splitlines()
+    clang_makefile.write_text("\n".join(
+        re.sub(r"^(CC|CXX)=(\s*)(\S+)", lambda m: m[1] + "=" + m[2] + _CLANG.get(m[3], m[3]),
+               line) for line in lines) + "\n")
+    return copied, clang_makefile, variables
+
+
+def test_sysconfig_cc_sends_extension_builds_to_the_system_compiler(
+    python: str, tmp_path: Path
+) -> None:
+    data, makefile, before = _clang_built_prefix(python, tmp_path)
+    makefile_before = makefile.read_text()
+    script = str(STAGE_SCRIPTS["sysconfig-cc"])
+    result = run([python, "-I", "-S", script, str(tmp_path)])
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == [str(data), str(makefile)]
+
+    after = _load_vars(data)
+    assert str(after["CC"]).split(" ")[0] == "cc"
+    assert str(after["LDSHARED"]).split(" ")[0] == "cc"
+    changed = {name for name in before if before[name] != after[name]}
+    assert "CC" in changed and changed <= {"CC", "CXX", "LDSHARED", "LDCXXSHARED",
+                                           "BLDSHARED", "LINKCC"}
+    for name in changed:  # only the driver's name, the flags after it kept
+        assert str(after[name]).split(" ")[1:] == str(before[name]).split(" ")[1:]
+    assert after["CONFIG_ARGS"] == before["CONFIG_ARGS"]  # how it was really built
+    # The interpreter that owns the files reads them back as its sysconfig would.
+    read = run([python, "-I", "-S", "-c", "import importlib, sys; sys.path.insert(0, sys.argv[1]); "
+                "print(importlib.import_module(sys.argv[2]).build_time_vars['CC'])",
+                str(data.parent), data.stem])
+    assert read.stdout.strip() == after["CC"], read.stderr
+    old = [line for line in makefile_before.splitlines() if line.startswith("CC=")]
+    new = [line for line in makefile.read_text().splitlines() if line.startswith("CC=")]
+    assert old and "clang" in old[0] and new == [old[0].replace("clang", "cc", 1)]
+    assert len(makefile.read_text().splitlines()) == len(makefile_before.splitlines())
+
+    again = run([python, "-I", "-S", script, str(tmp_path)])  # nothing left to change
+    assert (again.returncode, again.stdout) == (0, "")
+
+
+def test_sysconfig_cc_refuses_what_is_not_a_cpython_prefix(tmp_path: Path) -> None:
+    script = str(STAGE_SCRIPTS["sysconfig-cc"])
+    usage = run([sys.executable, script])
+    assert usage.returncode == 2 and "usage: sysconfig-cc PREFIX" in usage.stderr
+    empty = run([sys.executable, script, str(tmp_path)])
+    assert empty.returncode == 1 and "no _sysconfigdata_*.py under" in empty.stderr
+
+
 # --- static checks -------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("name", sorted(PYTHON_TOOLS))
+@pytest.mark.parametrize("name", sorted(STDLIB_SCRIPTS))
 def test_vermin_says_37_is_enough(name: str) -> None:
     vermin = shutil.which("vermin") or str(Path(sys.executable).parent / "vermin")
     if not os.path.exists(vermin):
         pytest.skip("vermin is not installed (pip install -e '.[test]')")
-    result = run([vermin, "--no-tips", "--violations", "-t=3.7-", str(PYTHON_TOOLS[name])])
+    result = run([vermin, "--no-tips", "--violations", "-t=3.7-", str(STDLIB_SCRIPTS[name])])
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-@pytest.mark.parametrize("name", sorted(PYTHON_TOOLS))
+@pytest.mark.parametrize("name", sorted(STDLIB_SCRIPTS))
 def test_standard_library_only(name: str) -> None:
-    module = ast.parse(PYTHON_TOOLS[name].read_text())
+    module = ast.parse(STDLIB_SCRIPTS[name].read_text())
     imported: set[str] = set()
     for node in ast.walk(module):
         if isinstance(node, ast.Import):

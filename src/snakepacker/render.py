@@ -16,7 +16,11 @@ from snakepacker.family.distros import BUILD_STAGE_TOOLS, DPKG_EXCLUDES, RUST_DP
 from snakepacker.family.images import Family, Image
 from snakepacker.pack.apps import render_app
 from snakepacker.templating import render_template
-from snakepacker.tools import TOOL_FILES
+from snakepacker.tools import STAGE_SCRIPTS, TOOL_FILES
+
+# The build-stage script that sends a clang-built CPython's extension builds to the
+# system's cc, by its build-context path.
+SYSCONFIG_CC = "tools/sysconfig-cc"
 
 
 @dataclass(frozen=True)
@@ -59,6 +63,9 @@ def render(family: Family, image: Image) -> Rendered:
             "of": family.options.source_grade,
             "bolt_packages": family.distro.bolt_packages,
             "bolt_tools": {**family.distro.bolt_tools, **BOLT_FLAGS},
+            "clang_packages": family.distro.clang_packages,
+            "clang_bin": family.distro.clang_bin,
+            "sysconfig_cc": SYSCONFIG_CC,
         },
         "cpython_record_script": CPYTHON_RECORD_SCRIPT,
         "provenance": {
@@ -81,4 +88,9 @@ def render(family: Family, image: Image) -> Rendered:
         for py in compiled
         if py is not None and py.route is Route.SOURCE and py.release is not None
     }
+    if family.distro.clang and any(
+        py is not None and py.route is Route.SOURCE
+        and family.options.source_grade(py) == "release" for py in compiled
+    ):  # a release build by clang mounts its sysconfig rewrite
+        files[SYSCONFIG_CC] = STAGE_SCRIPTS["sysconfig-cc"]
     return Rendered(image, text, files, tarballs)

@@ -141,6 +141,12 @@ class Distro:
     # The LLVM version whose BOLT (llvm-bolt, merge-fdata) a source build may run after
     # PGO; None where no BOLT build has been seen to work on the release.
     bolt: str | None = None
+    # The LLVM version whose clang, lld and llvm-profdata compile a release-grade CPython
+    # (ThinLTO, PGO through clang's own profiles); None: the release's gcc, as for the
+    # quick grade everywhere. Set where a clang release build measured faster than the
+    # gcc one (bench/README.md). A --bolt build keeps gcc: llvm-bolt 18 crashed on
+    # the clang-built interpreter.
+    clang: str | None = None
 
     @property
     def official_image(self) -> str:
@@ -188,6 +194,20 @@ class Distro:
                 "MERGE_FDATA": f"/usr/lib/llvm-{self.bolt}/bin/merge-fdata"}
 
     @property
+    def clang_packages(self) -> tuple[str, ...]:
+        """The compiler, linker, profile tools and profile runtime of one LLVM version."""
+        if not self.clang:
+            return ()
+        v = self.clang
+        return (f"clang-{v}", f"lld-{v}", f"llvm-{v}", f"libclang-rt-{v}-dev")
+
+    @property
+    def clang_bin(self) -> str | None:
+        """Where that LLVM keeps clang, llvm-ar and llvm-profdata under their plain names,
+        which ./configure looks for on PATH."""
+        return f"/usr/lib/llvm-{self.clang}/bin" if self.clang else None
+
+    @property
     def pillow_headers(self) -> tuple[str, ...]:
         return _PILLOW_HEADERS
 
@@ -203,7 +223,7 @@ DISTROS: dict[str, Distro] = {
             mysql_dev="libmysqlclient-dev", rust=RustToolchain.versioned("1.91"), default=True,
         ),
         Distro("noble", "ubuntu", "24.04", "3.12", ("main", "universe"), "libmysqlclient-dev",
-               rust=RustToolchain.versioned("1.97"), time64=True, bolt="18",
+               rust=RustToolchain.versioned("1.97"), time64=True, bolt="18", clang="18",
                merged_usr_by_base_files=True),
         Distro("bookworm", "debian", "12", "3.11", ("main",), "default-libmysqlclient-dev",
                rust=_RUST_WEB),

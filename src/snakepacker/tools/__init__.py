@@ -5,6 +5,10 @@ wait_for_port.py and find_libdeps.py are copied verbatim into images as
 standard-library only and run on every CPython from 3.7 on.  apt_install.sh is
 POSIX sh and is copied as /usr/local/bin/apt-install.  On a host the same three
 are console scripts of the snakepacker package.
+
+sysconfig_cc.py is not copied into images: a build stage that compiles CPython with
+clang runs it (mounted from the build context) with the new interpreter, so it is
+standard-library only for the same reason.
 """
 
 from __future__ import annotations
@@ -20,6 +24,11 @@ TOOL_FILES: dict[str, Path] = {
     "apt-install": TOOLS_DIR / "apt_install.sh",
     "wait-for-port": TOOLS_DIR / "wait_for_port.py",
     "find-libdeps": TOOLS_DIR / "find_libdeps.py",
+}
+
+#: Scripts only build stages run, by their name in the build context's tools/.
+STAGE_SCRIPTS: dict[str, Path] = {
+    "sysconfig-cc": TOOLS_DIR / "sysconfig_cc.py",
 }
 
 
