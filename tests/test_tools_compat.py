@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ast
 import glob
+import json
 import os
 import re
 import shutil
@@ -236,7 +237,8 @@ def _load_vars(path: Path) -> dict[str, object]:
 
 def _clang_built_prefix(python: str, prefix: Path) -> tuple[Path, Path, dict[str, object]]:
     """PREFIX laid out as an installed CPython whose sysconfig files are PYTHON's own,
-    with the compiler commands turned into clang's, as a clang build records them."""
+    with the compiler commands turned into clang's, as a clang build records them; with
+    the JSON copy of the variables that CPython 3.14 adds beside them."""
     data, makefile = run([python, "-c", _SYSCONFIG_FILES]).stdout.split()
     variables = _load_vars(Path(data))
     for name in ("CC", "CXX", "LDSHARED", "LDCXXSHARED", "BLDSHARED", "LINKCC"):
@@ -250,6 +252,7 @@ def _clang_built_prefix(python: str, prefix: Path) -> tuple[Path, Path, dict[str
     (lib / Path(makefile).parent.name).mkdir(parents=True)
     copied = lib / Path(data).name
     copied.write_text("build_time_vars = " + repr(variables) + "\n")
+    (lib / "_sysconfig_vars__test.json").write_text(json.dumps(variables))
     clang_makefile = lib / Path(makefile).parent.name / "Makefile"
     lines = Path(makefile).read_text().splitlines()
     clang_makefile.write_text("\n".join(
@@ -266,7 +269,8 @@ def test_sysconfig_cc_sends_extension_builds_to_the_system_compiler(
     script = str(STAGE_SCRIPTS["sysconfig-cc"])
     result = run([python, "-I", "-S", script, str(tmp_path)])
     assert result.returncode == 0, result.stderr
-    assert result.stdout.split() == [str(data), str(makefile)]
+    as_json = data.parent / "_sysconfig_vars__test.json"
+    assert result.stdout.split() == [str(data), str(as_json), str(makefile)]
 
     after = _load_vars(data)
     assert str(after["CC"]).split(" ")[0] == "cc"
@@ -277,6 +281,7 @@ def test_sysconfig_cc_sends_extension_builds_to_the_system_compiler(
     for name in changed:  # only the driver's name, the flags after it kept
         assert str(after[name]).split(" ")[1:] == str(before[name]).split(" ")[1:]
     assert after["CONFIG_ARGS"] == before["CONFIG_ARGS"]  # how it was really built
+    assert json.loads(as_json.read_text()) == after
     # The interpreter that owns the files reads them back as its sysconfig would.
     read = run([python, "-I", "-S", "-c", "import importlib, sys; sys.path.insert(0, sys.argv[1]); "
                 "print(importlib.import_module(sys.argv[2]).build_time_vars['CC'])",
