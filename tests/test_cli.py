@@ -85,3 +85,29 @@ def test_help_names_every_command() -> None:
     for option in ("--all", "--minors", "--route", "--cpython", "--ca-cert", "--index-url",
                    "--quick", "--bolt"):
         assert option in out
+
+
+def test_the_temporary_directory_is_picked_before_signals_unwind(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """tempfile's first call creates and removes a probe file in TMPDIR: a SIGTERM turned
+    into an exception between the two would leave it there, so main() makes that call
+    before its handlers go in."""
+    import signal
+    import tempfile
+
+    from snakepacker import cli
+
+    monkeypatch.setattr(tempfile, "tempdir", None)
+    picked_when_installed: list[str | None] = []
+    real_signal = signal.signal
+
+    def spy(sig: int, handler: object) -> object:
+        if handler is cli._raise_terminated:
+            picked_when_installed.append(tempfile.tempdir)
+        return real_signal(sig, handler)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(signal, "signal", spy)
+    assert cli.main(["images", "list", "--minors", "3.12"]) == 0
+    assert "TAG" in capsys.readouterr().out
+    assert len(picked_when_installed) == 2 and all(picked_when_installed)

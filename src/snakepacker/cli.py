@@ -14,6 +14,7 @@ import json
 import os
 import signal
 import sys
+import tempfile
 import textwrap
 from collections.abc import Sequence
 from types import FrameType
@@ -535,6 +536,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     handler = COMMANDS[(args.command, getattr(args, f"{args.command}_command", None))]
+    # The first tempfile call picks the temporary directory by creating and removing a
+    # probe file in it; a signal raised between the two would leave that file behind
+    # (seen: an empty 8-letter file in TMPDIR). Pick it before the handlers go in.
+    tempfile.gettempdir()
     previous = {sig: signal.signal(sig, _raise_terminated)
                 for sig in (signal.SIGTERM, signal.SIGHUP)}
     try:
