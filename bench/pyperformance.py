@@ -16,7 +16,7 @@ The images compared (each X.Y image of its own namespace, NS-GRADE/python:X.Y-DI
 - distro: the distro's own CPython of the same minor (route distro; Ubuntu builds its
   python3.12 with PGO and LTO). Pick a --cpython of the version the distro ships
   (noble: 3.12.3) so that the source builds and the distro's compile the same code
-  (the release grades with the compiler the distro's data names: noble's clang 18).
+  (the release grade with the compiler the distro's data names: noble's clang 18).
 
 `--also NAME=IMAGE` adds an image as it is, e.g. an earlier build kept under another tag
 (its X.Y must be the same; it has a python3).

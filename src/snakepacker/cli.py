@@ -538,7 +538,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     handler = COMMANDS[(args.command, getattr(args, f"{args.command}_command", None))]
     # The first tempfile call picks the temporary directory by creating and removing a
     # probe file in it; a signal raised between the two would leave that file behind
-    # (seen: an empty 8-letter file in TMPDIR). Pick it before the handlers go in.
+    # (seen: an empty 8-character file in TMPDIR). Pick it before the handlers go in.
     tempfile.gettempdir()
     previous = {sig: signal.signal(sig, _raise_terminated)
                 for sig in (signal.SIGTERM, signal.SIGHUP)}
