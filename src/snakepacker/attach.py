@@ -14,13 +14,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 from snakepacker import registry
 from snakepacker.errors import EngineError, UsageError
 from snakepacker.platforms import Platform
+from snakepacker.tempdirs import temporary_directory
 
 MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 EMPTY_CONFIG = "application/vnd.oci.empty.v1+json"
@@ -74,7 +74,7 @@ def write_layout(folder: Path, document: bytes, media_type: str, subject: str) -
 def attach(repository: str, digest: str, document: bytes, media_type: str) -> str:
     """Store DOCUMENT as the SBOM of REPOSITORY@DIGEST; return where it went."""
     target = sbom_ref(repository, digest)
-    with tempfile.TemporaryDirectory(prefix="snakepacker-sbom-") as tmp:
+    with temporary_directory(prefix="snakepacker-sbom-") as tmp:
         write_layout(Path(tmp), document, media_type, f"{registry.repository(repository)}"
                                                       f"@{digest}")
         tls = ["--dest-tls-verify=false"] if registry.is_loopback(target) else []
@@ -88,7 +88,7 @@ def fetch(repository: str, digest: str) -> Stored:
     if registry.remote_digest(source) is None:
         raise EngineError(f"the registry holds no SBOM for {registry.repository(repository)}"
                           f"@{digest} (looked for {source})")
-    with tempfile.TemporaryDirectory(prefix="snakepacker-sbom-") as tmp:
+    with temporary_directory(prefix="snakepacker-sbom-") as tmp:
         tls = ["--src-tls-verify=false"] if registry.is_loopback(source) else []
         registry.skopeo_copy(f"docker://{source}", f"oci:{tmp}:{_REF_NAME}", *tls)
         folder = Path(tmp)

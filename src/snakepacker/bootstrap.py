@@ -18,7 +18,6 @@ import lzma
 import os
 import shutil
 import subprocess
-import tempfile
 import time
 import urllib.request
 from collections.abc import Callable
@@ -29,6 +28,7 @@ from snakepacker.errors import EngineError, NetworkError, SnakepackerError
 from snakepacker.family.distros import DPKG_EXCLUDES, Distro
 from snakepacker.mirrors import archive_mirror, security_mirror
 from snakepacker.platforms import Platform, check_runnable, native_platform
+from snakepacker.tempdirs import temporary_directory
 
 # The archive signing keys apt must find the Release files signed with.
 PINNED_KEYS = {
@@ -55,7 +55,7 @@ def root_ref(distro: Distro, namespace: str, platform: Platform | None = None) -
 
 def pinned_keyring(keyring: Path, fingerprints: tuple[str, ...], out: Path) -> Path:
     """Export exactly the pinned keys from KEYRING to OUT; fail when one is missing."""
-    with tempfile.TemporaryDirectory(prefix="snakepacker-gpg-") as home:
+    with temporary_directory(prefix="snakepacker-gpg-") as home:
         env = {**os.environ, "GNUPGHOME": home}
         subprocess.run(["gpg", "--batch", "--quiet", "--import", str(keyring)],
                        env=env, capture_output=True, check=False)
@@ -178,7 +178,7 @@ def bootstrap(
     arch = platform.debian_arch
     mirror = archive_mirror(distro.vendor, distro.name, arch)
     started = time.monotonic()
-    with tempfile.TemporaryDirectory(prefix="snakepacker-bootstrap-") as tmp:
+    with temporary_directory(prefix="snakepacker-bootstrap-") as tmp:
         work = Path(tmp)
         work.chmod(0o755)  # apt reads the keyring as its unprivileged _apt user
         if distro.vendor == "ubuntu":

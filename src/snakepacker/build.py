@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import tempfile
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -26,6 +25,7 @@ from snakepacker.family.options import DEFAULT_NAMESPACE
 from snakepacker.registry import by_digest, platform_digest, registry_host
 from snakepacker.render import Rendered, render
 from snakepacker.sources import fetch
+from snakepacker.tempdirs import temporary_directory
 
 Progress = Callable[[str], None]
 
@@ -154,7 +154,7 @@ def build_images(
             progress(f"[{number}/{len(rendered)}] building {tag}")
             started = time.monotonic()
             prefix = f"snakepacker-{family.tag(image.name)}-"
-            with tempfile.TemporaryDirectory(prefix=prefix) as tmp:
+            with temporary_directory(prefix=prefix) as tmp:
                 write_context(item, tarballs, Path(tmp))
                 image_id = engine.build(
                     Path(tmp),

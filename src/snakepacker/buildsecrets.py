@@ -12,13 +12,13 @@ import contextlib
 import hashlib
 import hmac
 import os
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
 from snakepacker.cachedir import cache_dir
 from snakepacker.engine import Secret
 from snakepacker.family.options import NetworkOptions
+from snakepacker.tempdirs import temporary_directory
 
 
 def _write_private(path: Path, data: bytes) -> None:
@@ -29,7 +29,7 @@ def _write_private(path: Path, data: bytes) -> None:
 
 @contextlib.contextmanager
 def network_secrets(network: NetworkOptions) -> Iterator[list[Secret]]:
-    with tempfile.TemporaryDirectory(prefix="snakepacker-secrets-") as tmp:
+    with temporary_directory(prefix="snakepacker-secrets-") as tmp:
         secrets: list[Secret] = []
         if network.ca_certs:
             bundle = Path(tmp) / "ca-certs.pem"

@@ -13,7 +13,6 @@ import dataclasses
 import fnmatch
 import os
 import shutil
-import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -46,6 +45,7 @@ from snakepacker.pack.report import SizeReport, size_report
 from snakepacker.pack.requirements import for_uv
 from snakepacker.platforms import Platform
 from snakepacker.registry import repository, tag_of
+from snakepacker.tempdirs import temporary_directory
 
 Say = Callable[[str], None]
 
@@ -298,7 +298,7 @@ def pack(options: PackOptions, engine: Engine, *, say: Say, verbose: bool = Fals
         f"({plan.python.executable}), installer {options.installer}, on {plan.final_ref}")
     started = time.monotonic()
     with network_secrets(options.family.network) as secrets, \
-            tempfile.TemporaryDirectory(prefix="snakepacker-pack-") as tmp:
+            temporary_directory(prefix="snakepacker-pack-") as tmp:
         context = Path(tmp)
         has_ignore = project.root is not None and (project.root / ".dockerignore").is_file()
         unnamed = project.name is None and project.kind in (Kind.PYPROJECT, Kind.SETUPTOOLS)

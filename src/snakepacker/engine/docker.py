@@ -16,7 +16,6 @@ import json
 import os
 import re
 import shutil
-import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -31,6 +30,7 @@ from snakepacker.engine.base import (
 from snakepacker.engine.common import CliEngine, build_flags
 from snakepacker.engine.process import BuildChild, run_command
 from snakepacker.errors import BuildError, EngineError
+from snakepacker.tempdirs import temporary_directory
 
 # Docker clients before 23.0 carry BuildKit built in (DOCKER_BUILDKIT=1); later ones
 # hand `docker build` to the buildx plugin and fall back to the legacy builder without it.
@@ -81,7 +81,7 @@ class DockerEngine(CliEngine):
         no_cache: bool = False,
         platform: str | None = None,
     ) -> str:
-        with tempfile.TemporaryDirectory(prefix="snakepacker-iid-") as tmp:
+        with temporary_directory(prefix="snakepacker-iid-") as tmp:
             iidfile = Path(tmp) / "iid"
             args = [self.client, "build", "--progress=plain", "--iidfile", str(iidfile),
                     *build_flags(secrets, build_args, no_cache, platform), str(context)]

@@ -30,7 +30,6 @@ import os
 import re
 import resource
 import shutil
-import tempfile
 import uuid
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -46,6 +45,7 @@ from snakepacker.engine.base import (
 from snakepacker.engine.common import CliEngine, build_flags
 from snakepacker.engine.process import BuildChild, run_command
 from snakepacker.errors import BuildError, EngineError
+from snakepacker.tempdirs import temporary_directory
 
 _STEP = re.compile(r"^(?:\[(?P<stage>\d+/\d+)\] )?STEP (?P<step>\d+/\d+): (?P<what>.*)$")
 _NOP = "/bin/sh -c #(nop) "
@@ -86,7 +86,7 @@ class PodmanEngine(CliEngine):
                 for row in json.loads(out or "[]")]
 
     def push(self, ref: str) -> str:
-        with tempfile.TemporaryDirectory(prefix="snakepacker-push-") as tmp:
+        with temporary_directory(prefix="snakepacker-push-") as tmp:
             digest_file = Path(tmp) / "digest"
             self._run(["push", "--quiet", *self._registry_flags(ref),
                        "--digestfile", str(digest_file), ref], timeout=self.timeouts.transfer)
@@ -101,7 +101,7 @@ class PodmanEngine(CliEngine):
         registry.check_members(list_ref, members)
         tls = self._registry_flags(list_ref)
         local = f"localhost/snakepacker-list-{uuid.uuid4().hex[:12]}:latest"
-        with tempfile.TemporaryDirectory(prefix="snakepacker-list-") as tmp:
+        with temporary_directory(prefix="snakepacker-list-") as tmp:
             digest_file = Path(tmp) / "digest"
             self._run(["manifest", "create", local])
             try:
@@ -131,8 +131,8 @@ class PodmanEngine(CliEngine):
         no_cache: bool = False,
         platform: str | None = None,
     ) -> str:
-        with tempfile.TemporaryDirectory(prefix="snakepacker-iid-") as tmp, \
-                tempfile.TemporaryDirectory(prefix="snakepacker-podman-",
+        with temporary_directory(prefix="snakepacker-iid-") as tmp, \
+                temporary_directory(prefix="snakepacker-podman-",
                                             dir=_big_tmp(self.env)) as private:
             iidfile = Path(tmp) / "iid"
             args = [self.client, "build", "--format", "docker", "--iidfile", str(iidfile),
