@@ -6,6 +6,7 @@ make of their recipe), so this module sits above both the family and pack.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -40,6 +41,12 @@ def newest_gil(pythons: tuple[PythonSpec, ...]) -> PythonSpec:
     return ([py for py in pythons if not py.free_threaded] or list(pythons))[-1]
 
 
+def by_clang(family: Family, py: PythonSpec) -> bool:
+    """Whether PY's source build is compiled by the distro's clang: release grade only
+    (quick builds and BOLT's keep gcc). The template and the build context both ask."""
+    return family.distro.clang is not None and family.options.source_grade(py) == "release"
+
+
 def render(family: Family, image: Image) -> Rendered:
     if image.app is not None:
         return Rendered(image, render_app(family, image.app))  # a requirement: no context
@@ -63,6 +70,7 @@ def render(family: Family, image: Image) -> Rendered:
             "of": family.options.source_grade,
             "bolt_packages": family.distro.bolt_packages,
             "bolt_tools": {**family.distro.bolt_tools, **BOLT_FLAGS},
+            "by_clang": functools.partial(by_clang, family),
             "clang_packages": family.distro.clang_packages,
             "clang_bin": family.distro.clang_bin,
             "sysconfig_cc": SYSCONFIG_CC,
@@ -83,14 +91,9 @@ def render(family: Family, image: Image) -> Rendered:
         files = {f"tools/{name}": path for name, path in TOOL_FILES.items()}
     # The tarballs of the CPythons this Dockerfile compiles.
     compiled = {"python": (image.python,), "all": pythons}.get(image.template, ())
-    tarballs = {
-        py.release.context_name: py.minor
-        for py in compiled
-        if py is not None and py.route is Route.SOURCE and py.release is not None
-    }
-    if family.distro.clang and any(
-        py is not None and py.route is Route.SOURCE
-        and family.options.source_grade(py) == "release" for py in compiled
-    ):  # a release build by clang mounts its sysconfig rewrite
+    sources = [py for py in compiled
+               if py is not None and py.route is Route.SOURCE and py.release is not None]
+    tarballs = {py.release.context_name: py.minor for py in sources if py.release}
+    if any(by_clang(family, py) for py in sources):  # its stage mounts the rewrite
         files[SYSCONFIG_CC] = STAGE_SCRIPTS["sysconfig-cc"]
     return Rendered(image, text, files, tarballs)
