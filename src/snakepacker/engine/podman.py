@@ -133,7 +133,7 @@ class PodmanEngine(CliEngine):
     ) -> str:
         with temporary_directory(prefix="snakepacker-iid-") as tmp, \
                 temporary_directory(prefix="snakepacker-podman-",
-                                            dir=_big_tmp(self.env)) as private:
+                                    dir=_big_tmp(self.env)) as private:
             iidfile = Path(tmp) / "iid"
             args = [self.client, "build", "--format", "docker", "--iidfile", str(iidfile),
                     *build_flags(secrets, build_args, no_cache, platform), str(context)]
