@@ -511,9 +511,11 @@ def test_signal_while_waiting_ends_the_wait(port: Port, signum: int, status: int
 
 CHILD = """
 import os, signal, subprocess, sys, time
-log = open(sys.argv[1] + ".log", "a", buffering=1)
-signal.signal(signal.SIGUSR1, lambda *_: log.write("USR1\\n"))
-signal.signal(signal.SIGHUP, lambda *_: log.write("HUP\\n"))
+# A raw descriptor, not a buffered file: one handler can run inside the other's
+# write, and a buffered writer refuses that reentrant call (RuntimeError).
+log = os.open(sys.argv[1] + ".log", os.O_WRONLY | os.O_CREAT | os.O_APPEND)
+signal.signal(signal.SIGUSR1, lambda *_: os.write(log, b"USR1\\n"))
+signal.signal(signal.SIGHUP, lambda *_: os.write(log, b"HUP\\n"))
 # An orphan: its parent ends at once, so PID 1 inherits it and must reap it.
 subprocess.run(["sh", "-c", "sleep 0.2 &"])
 open(sys.argv[1], "w").close()
