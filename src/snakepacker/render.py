@@ -91,9 +91,8 @@ def render(family: Family, image: Image) -> Rendered:
         files = {f"tools/{name}": path for name, path in TOOL_FILES.items()}
     # The tarballs of the CPythons this Dockerfile compiles.
     compiled = {"python": (image.python,), "all": pythons}.get(image.template, ())
-    sources = [py for py in compiled
-               if py is not None and py.route is Route.SOURCE and py.release is not None]
-    tarballs = {py.release.context_name: py.minor for py in sources if py.release}
+    sources = [py for py in compiled if py is not None and py.route is Route.SOURCE]
+    tarballs = {py.release.context_name: py.minor for py in sources if py.release is not None}
     if any(by_clang(family, py) for py in sources):  # its stage mounts the rewrite
         files[SYSCONFIG_CC] = STAGE_SCRIPTS["sysconfig-cc"]
     return Rendered(image, text, files, tarballs)
