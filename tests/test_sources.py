@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import hashlib
+import http.server
+import re
+import threading
 from pathlib import Path
 
 import pytest
 
+from snakepacker import sources
 from snakepacker.errors import NetworkError, UsageError
 from snakepacker.family.cpython import find_release
 from snakepacker.sources import candidate_urls, fetch, release_of_file
@@ -62,3 +66,39 @@ def test_local_files_are_recognised_by_sha256(tmp_path: Path) -> None:
     junk.write_bytes(b"junk")
     with pytest.raises(UsageError, match="matches no known CPython release"):
         release_of_file(junk)
+
+
+class _ShortBody(http.server.BaseHTTPRequestHandler):
+    """Promises a whole tarball and sends a few bytes of it, then hangs up."""
+
+    def do_GET(self) -> None:
+        self.send_response(200)
+        self.send_header("Content-Length", "1000000")
+        self.end_headers()
+        self.wfile.write(b"partial")
+        self.wfile.flush()
+        self.close_connection = True
+
+    def log_message(self, *_args: object) -> None:
+        pass
+
+
+def test_a_download_cut_short_is_a_network_error_and_leaves_nothing_behind(
+    private_cache: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A real server on loopback that hangs up mid-body, as the only place to look:
+    fetch says the download was cut short (urllib itself returns the short body
+    without a word), and the cache holds neither the tarball nor any part of it."""
+    server = http.server.HTTPServer(("127.0.0.1", 0), _ShortBody)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    url = f"http://127.0.0.1:{server.server_address[1]}/Python-3.12.3.tar.xz"
+    monkeypatch.setattr(sources, "candidate_urls", lambda _release, _mirror: [url])
+    try:
+        with pytest.raises(NetworkError, match=r"could not download CPython 3\.12\.3 .*: "
+                           + re.escape(url) + ": cut short, 999993 bytes missing$"):
+            fetch(find_release("3.12.3"))
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert list((private_cache / "cpython").iterdir()) == []

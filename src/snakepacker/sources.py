@@ -9,7 +9,6 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
-import tempfile
 import urllib.error
 import urllib.request
 from collections.abc import Callable
@@ -19,6 +18,7 @@ from snakepacker.cachedir import cache_dir
 from snakepacker.errors import NetworkError, UsageError
 from snakepacker.family.cpython import Release, releases
 from snakepacker.mirrors import archive_mirror
+from snakepacker.tempdirs import temporary_directory
 
 PYTHON_ORG_FTP = "https://www.python.org/ftp/python"
 _CHUNK = 1 << 20
@@ -88,20 +88,21 @@ def fetch(
 
 def _download(url: str, target: Path, progress: Callable[[str], None]) -> None:
     progress(f"downloading {url}")
-    if not url.startswith(("http://", "https://", "file://")):
-        source = Path(url)
-        if not source.is_file():
-            raise FileNotFoundError(f"no such file: {source}")
-        shutil.copyfile(source, target)
-        return
-    with tempfile.NamedTemporaryFile(dir=target.parent, delete=False) as tmp:
-        try:
-            with urllib.request.urlopen(url, timeout=60) as response:
-                shutil.copyfileobj(response, tmp, _CHUNK)
-        except BaseException:
-            os.unlink(tmp.name)
-            raise
-    os.replace(tmp.name, target)
+    local = not url.startswith(("http://", "https://", "file://"))
+    if local and not Path(url).is_file():
+        raise FileNotFoundError(f"no such file: {url}")
+    # Written in a directory of its own beside the target and renamed into place whole:
+    # a copy cut short, by an error or a signal, leaves no part of it behind.
+    with temporary_directory(dir=target.parent, prefix=".download-") as tmp:
+        part = Path(tmp, target.name)
+        if local:
+            shutil.copyfile(url, part)
+        else:
+            with urllib.request.urlopen(url, timeout=60) as response, part.open("wb") as out:
+                shutil.copyfileobj(response, out, _CHUNK)
+                if response.length:  # what Content-Length promised and never came
+                    raise OSError(f"cut short, {response.length} bytes missing")
+        os.replace(part, target)
 
 
 def _verify(path: Path, release: Release, origin: str) -> None:
