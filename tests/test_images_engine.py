@@ -290,9 +290,10 @@ def test_source_built_cpython_has_the_distros_stack_protector_not_the_strong_one
 def test_source_built_python_runs_without_libpython_so_which_still_ships(
     docker: Docker, family_images: dict[str, str]
 ) -> None:
-    """The interpreter carries libpython's code itself (faster: no PLT and no
-    __tls_get_addr in the eval loop); the shared library stays for embedders, and
-    extensions still find the C API in the executable."""
+    """The interpreter carries libpython's code itself (the second build's, without
+    --enable-shared); the shared library of the first stays for embedders, sysconfig
+    offers it as Debian's does, and extensions still find the C API in the
+    executable."""
     for minor in ("3.12", "3.13t"):
         prefix = f"/opt/python/{minor}"
         image = f"{NAMESPACE}/python:{minor}"  # the fixture built 3.13t too
@@ -302,6 +303,70 @@ def test_source_built_python_runs_without_libpython_so_which_still_ships(
         probe = ("import _ctypes, _decimal, _ssl, sysconfig; "
                  "print(sysconfig.get_config_var('Py_ENABLE_SHARED'))")
         assert docker.run(image, [f"python{minor}", "-c", probe]).stdout.strip() == "1"
+
+
+EMBEDDER = r"""
+#include <Python.h>
+int main(void) {
+    Py_Initialize();
+    int failed = PyRun_SimpleString("import sys, sysconfig; "
+        "print(sys.version.split()[0], sysconfig.get_config_var('LDLIBRARY'))");
+    return Py_FinalizeEx() < 0 || failed;
+}
+"""
+
+
+def test_an_embedder_links_and_runs_against_the_shipped_libpython(
+    docker: Docker, family_images: dict[str, str]
+) -> None:
+    """Built in `all` the way embedding is documented (python3.X-config --embed), the
+    program loads libpython3.12.so.1.0 from the prefix and runs Python code in it."""
+    config = "/opt/python/3.12/bin/python3.12-config"
+    script = (
+        "set -e; cd /tmp; cat > embed.c <<'SRC'" + EMBEDDER + "SRC\n"
+        f"gcc embed.c -o embed $({config} --cflags) $({config} --ldflags --embed)"
+        " -Wl,-rpath,/opt/python/3.12/lib\n"
+        "ldd ./embed | awk '/libpython/ { print $3 }'; ./embed\n"
+    )
+    out = docker.sh(family_images["all"], script).stdout.split()
+    assert out == ["/opt/python/3.12/lib/libpython3.12.so.1.0", "3.12.3", "libpython3.12.so"], out
+
+
+def section(headers: str, name: str) -> range:
+    """The addresses of section NAME, from objdump -h."""
+    for line in headers.splitlines():
+        fields = line.split()
+        if len(fields) > 3 and fields[1] == name:
+            start = int(fields[3], 16)
+            return range(start, start + int(fields[2], 16))
+    raise AssertionError(f"no {name} section in:\n{headers}")
+
+
+def got_loads(docker: Docker, image: str, path: str, function: str) -> int:
+    """How many of FUNCTION's instructions (x86-64) read an address from the GOT: each
+    rip-relative operand objdump resolves to an address inside .got."""
+    headers = docker.run(image, ["objdump", "-h", path]).stdout
+    got = section(headers, ".got")
+    text = docker.run(image, ["objdump", "-d", "--no-show-raw-insn",
+                              f"--disassemble={function}", path]).stdout
+    assert f"<{function}" in text, text[:2000]
+    targets = re.findall(r"\(%rip\)\S*\s+# ([0-9a-f]+)", text)
+    assert len(targets) > 100, text[:2000]  # the eval loop touches globals all over
+    return sum(int(address, 16) in got for address in targets)
+
+
+@pytest.mark.skipif(os.uname().machine != "x86_64", reason="reads x86-64 instructions")
+def test_the_interpreters_eval_loop_reaches_globals_without_the_got(
+    docker: Docker, family_images: dict[str, str]
+) -> None:
+    """Read in `all` (it has objdump): the interpreter's eval loop, built without PIC,
+    addresses type objects and the like directly; the same function in libpython.so,
+    position-independent for a shared library, loads hundreds of addresses from the GOT
+    (what made an interpreter linked from those objects slower: bench/README.md)."""
+    image, prefix = family_images["all"], "/opt/python/3.12"
+    function = "_PyEval_EvalFrameDefault"
+    assert got_loads(docker, image, f"{prefix}/bin/python3.12", function) == 0
+    assert got_loads(docker, image, f"{prefix}/lib/libpython3.12.so.1.0", function) > 100
 
 
 @pytest.mark.skipif(os.uname().machine != "x86_64", reason="reads x86-64 prologues")

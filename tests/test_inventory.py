@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
+import platform
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
 from snakepacker import inventory as inv
+from snakepacker.family.cpython import CPYTHON_RECORD_SCRIPT
 
 STATUS = """\
 Package: libc6
@@ -136,7 +142,8 @@ def _record(minor: str, version: str) -> bytes:
                        "sha256": "ab" * 32, "tarball": f"Python-{version}.tar.xz",
                        "origin": "python.org release", "grade": "quick",
                        "prefix": f"/opt/python/{minor}",
-                       "configure": "'--enable-shared'"}).encode()
+                       "configure": "'--enable-shared'",
+                       "interpreter_configure": "'--with-lto'"}).encode()
 
 
 def test_inventory_of_a_synthetic_image() -> None:
@@ -159,6 +166,8 @@ def test_inventory_of_a_synthetic_image() -> None:
     assert sorted(by_minor) == ["3.10", "3.12"]  # 3.11 has no package: not claimed
     assert (by_minor["3.12"].route, by_minor["3.12"].version, by_minor["3.12"].sha256) == (
         "source", "3.12.3", "ab" * 32)
+    assert (by_minor["3.12"].configure, by_minor["3.12"].interpreter_configure) == (
+        "'--enable-shared'", "'--with-lto'")
     assert by_minor["3.10"].route == "package"
     assert by_minor["3.10"].version == "3.10.12"
     assert [d.name for d in result.dists] == ["Demo_App"]
@@ -193,3 +202,23 @@ def test_the_second_round_follows_what_the_first_found() -> None:
         "/srv/tool/lib",
     ])
     assert inv.second_places({}) == ()
+
+
+def test_the_record_script_hashes_the_tarball_and_reads_the_interpreters_flags(
+    tmp_path: Path,
+) -> None:
+    """CPYTHON_RECORD_SCRIPT as a build stage runs it, here on this interpreter."""
+    tarball, flags = tmp_path / "cpython.tar", tmp_path / "interpreter-configure.txt"
+    tarball.write_bytes(b"not really a tarball")
+    flags.write_text(" '--prefix=/opt/python/3.12' '--with-lto'\n")
+    proc = subprocess.run(
+        [sys.executable, "-c", CPYTHON_RECORD_SCRIPT, str(tarball), "Python-3.12.3.tar.xz",
+         "python.org release Python-3.12.3.tar.xz", "release", "/opt/python/3.12", str(flags)],
+        capture_output=True, text=True, check=True)
+    record = inv.parse_cpython_record(proc.stdout)
+    assert record["sha256"] == hashlib.sha256(b"not really a tarball").hexdigest()
+    assert (record["tarball"], record["grade"], record["prefix"], record["route"]) == (
+        "Python-3.12.3.tar.xz", "release", "/opt/python/3.12", "source")
+    assert record["interpreter_configure"] == "'--prefix=/opt/python/3.12' '--with-lto'"
+    assert record["version"] == platform.python_version()
+    assert "configure" in record  # this interpreter's sysconfig, whatever it says

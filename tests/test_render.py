@@ -174,17 +174,44 @@ def test_source_builds_are_release_grade_unless_quick() -> None:
     assert '" quick /opt/python/3.13 ' in text
 
 
-def test_every_grade_links_the_interpreter_from_libpythons_objects() -> None:
-    """Both makes link `python` from the objects (no libpython.so in the eval loop's
-    way) while ./configure still builds, and records, the shared library."""
-    for fam in (family(), family(quick=True)):
+def _second_build(text: str) -> str:
+    """The part of a source build stage that makes the interpreter the image runs."""
+    end = text.index("/usr/src/runtime-packages.txt")
+    return text[text.index("then \\\n        make clean-retain-profile"):end]
+
+
+def test_every_grade_builds_the_library_shared_and_the_interpreter_without_pic() -> None:
+    """The first build (--enable-shared) installs everything; the second, from the same
+    tree and with the same flags but not --enable-shared, replaces the installed
+    interpreter. A release build's second make is the whole PGO build again (the
+    profile stamp makes it skip the training); a quick one makes `python` only."""
+    for fam, grade in ((family(), "release"), (family(quick=True), "quick"),
+                       (family(distro="noble", route="3.12=source"), "release")):
         for minor in ("3.8", "3.12", "3.13t"):
             text = render(fam, fam.get(minor)).dockerfile
-            stage = text[text.index("tar -xf /usr/src/cpython.tar"):]
-            makes = [line for line in stage.splitlines() if line.lstrip().startswith("make ")]
-            assert len(makes) == 2, makes
-            assert all('BLDLIBRARY="\\$(LIBRARY_OBJS)"' in line for line in makes), makes
-            assert "--enable-shared" in _configure(text)
+            start = text.index("tar -xf /usr/src/cpython.tar")
+            stage = text[start:text.index("/usr/src/runtime-packages.txt")]
+            steps = [line.strip().removesuffix("; \\") for line in stage.splitlines()
+                     if line.lstrip().startswith(("configure", "make ", "cp "))]
+            optimize = " --enable-optimizations --with-lto" if grade == "release" else ""
+            target = " python" if grade == "quick" else ""
+            # gcc's PGO refuses the few functions whose flow differs without PIC;
+            # clang only warns.
+            gcc_reuse = " -Wno-error=coverage-mismatch" if optimize and not fam.distro.clang else ""
+            assert steps == [
+                "configure() { \\",
+                f"configure --enable-shared{optimize}",
+                'make -j"$(nproc)" EXTRA_CFLAGS="$cflags"',
+                'make install COMPILEALL_OPTS=-j0 EXTRA_CFLAGS="$cflags"',
+                "make clean-retain-profile",  # 3.9+; 3.8's plain clean keeps the profile
+                "make clean",
+                f"configure{optimize}",
+                f'make -j"$(nproc)" EXTRA_CFLAGS="$cflags{gcc_reuse}"{target}',
+                f'cp python "$(readlink -f /opt/python/{minor}/bin/python{minor})"',
+            ], (grade, minor, steps)
+            assert "if grep -q '^clean-retain-profile:' Makefile; then" in stage
+            assert "LIBRARY_OBJS" not in stage and "--enable-shared" not in _second_build(text)
+            assert ("--disable-gil" in stage) is minor.endswith("t")
 
 
 def test_every_grade_keeps_frame_pointers_and_the_reproducible_date() -> None:
@@ -206,12 +233,14 @@ def test_bolt_runs_on_source_builds_of_3_12_and_later_only() -> None:
         text = render(fam, fam.get(minor)).dockerfile
         assert ("--enable-bolt \\\n" in text) is bolted, minor
         for name, value in {**fam.distro.bolt_tools, **BOLT_FLAGS}.items():
-            assert (f'{name}="{value}"' in _configure(text)) is bolted, (minor, name)
+            assert (f'{name}="{value}"' in _second_build(text)) is bolted, (minor, name)
+        assert "--enable-bolt" not in _configure(text), minor
         # The eval loop's computed gotos are kept from llvm-bolt, profiling and applying.
         assert text.count("-skip-funcs=_PyEval_EvalFrameDefault,") == 2 * bolted
-        # Only the interpreter is BOLTed: linked from libpython's objects, it never
-        # loads libpython.so, whose profile would be empty.
-        assert text.count('BOLT_BINARIES="\\$(BUILDPYTHON)"') == 2 * bolted, minor
+        # Only the second build's interpreter is BOLTed: it never loads libpython.so,
+        # whose profile would be empty.
+        assert _second_build(text).count('BOLT_BINARIES="\\$(BUILDPYTHON)"') == bolted, minor
+        assert 'BOLT_BINARIES' not in _configure(text), minor
         assert "/usr/lib/llvm-18/bin/llvm-bolt" in text or not bolted
         assert ("apt-install build-essential" in text and
                 " bolt-18\n" in text) is bolted, minor

@@ -283,7 +283,8 @@ class Interpreter:
     tarball: str = ""  # source route: the tarball's file name,
     origin: str = ""  # where it came from (python.org, or an archive suite and pool path),
     sha256: str = ""  # its digest, computed in the build,
-    configure: str = ""  # and the flags ./configure was given
+    configure: str = ""  # the flags ./configure was given (the build sysconfig describes)
+    interpreter_configure: str = ""  # and those of the build that made the interpreter
     grade: str = ""  # quick or release (PGO + LTO)
 
 
@@ -316,6 +317,7 @@ def interpreters(
                 executable="/" + path, route="source",
                 tarball=record.get("tarball", ""), origin=record.get("origin", ""),
                 sha256=record.get("sha256", ""), configure=record.get("configure", ""),
+                interpreter_configure=record.get("interpreter_configure", ""),
                 grade=record.get("grade", ""),
             )
             continue

@@ -21,6 +21,7 @@ import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from snakepacker import __version__
@@ -37,6 +38,7 @@ from snakepacker.inventory import (
     second_places,
     wanted,
 )
+from snakepacker.tempdirs import temporary_directory
 
 
 class Format(enum.StrEnum):
@@ -142,6 +144,7 @@ def _cpython_properties(interpreter: Interpreter) -> dict[str, str]:
             "snakepacker:cpython:origin": interpreter.origin,
             "snakepacker:cpython:sha256": interpreter.sha256,
             "snakepacker:cpython:configure": interpreter.configure,
+            "snakepacker:cpython:interpreter-configure": interpreter.interpreter_configure,
             "snakepacker:cpython:grade": interpreter.grade,
         })
     elif interpreter.package is not None:
@@ -350,14 +353,13 @@ def _spdx_license(text: str) -> tuple[object, str | None]:
 
 
 def validate_spdx(text: str) -> list[str]:
-    """Errors of TEXT as an SPDX 2.3 document (parsed and checked by spdx-tools)."""
-    import tempfile
-
+    """Errors of TEXT as an SPDX 2.3 document (parsed and checked by spdx-tools, which
+    reads documents from files only)."""
     from spdx_tools.spdx.parser.parse_anything import parse_file
     from spdx_tools.spdx.validation.document_validator import validate_full_spdx_document
 
-    with tempfile.NamedTemporaryFile("w", suffix=".spdx.json") as handle:
-        handle.write(text)
-        handle.flush()
-        document = parse_file(handle.name)
+    with temporary_directory() as tmp:
+        path = Path(tmp, "sbom.spdx.json")
+        path.write_text(text)
+        document = parse_file(str(path))
     return [m.validation_message for m in validate_full_spdx_document(document)]

@@ -47,7 +47,7 @@ PYTHON_ORG = "python.org"
 BOLT_SINCE = minor_key("3.12")
 # llvm-bolt's options for CPython, given to ./configure whatever the tarball's own
 # defaults: LLVM up to 19 mishandles computed gotos in position-independent code, which
-# libpython's objects are, so the functions that dispatch with them (the eval loop,
+# the interpreter is (a PIE), so the functions that dispatch with them (the eval loop,
 # sre's matchers) keep gcc's layout; the rest is reordered by the profile (blocks,
 # functions, hot and cold parts split), identical code folded and hot indirect calls
 # promoted.
@@ -118,12 +118,15 @@ class Release:
 
 # Run by a freshly built interpreter (any CPython 3.7+): prints the JSON record that
 # SBOMs read (inventory.py), from argv: the tarball's path in the build (hashed here),
-# its name, origin, the grade and the prefix.
+# its name, origin, the grade, the prefix and the file that holds the flags the
+# interpreter's own build (the second, without --enable-shared) gave ./configure;
+# sysconfig's are the first build's.
 CPYTHON_RECORD_SCRIPT = (
     "import hashlib, json, platform, sys, sysconfig; "
     "keys = (\"tarball\", \"origin\", \"grade\", \"prefix\"); "
-    "record = dict(zip(keys, sys.argv[2:])); "
+    "record = dict(zip(keys, sys.argv[2:6])); "
     "record[\"sha256\"] = hashlib.sha256(open(sys.argv[1], \"rb\").read()).hexdigest(); "
+    "record[\"interpreter_configure\"] = open(sys.argv[6]).read().strip(); "
     "record.update(route=\"source\", minor=\"%d.%d%s\" % (sys.version_info[0], "
     "sys.version_info[1], \"t\" if sysconfig.get_config_var(\"Py_GIL_DISABLED\") else \"\"), "
     "version=platform.python_version(), "
