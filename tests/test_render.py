@@ -210,6 +210,10 @@ def test_every_grade_builds_the_library_shared_and_the_interpreter_without_pic()
                 f'cp python "$(readlink -f /opt/python/{minor}/bin/python{minor})"',
             ], (grade, minor, steps)
             assert "if grep -q '^clean-retain-profile:' Makefile; then" in stage
+            # The SBOM's record gets the second ./configure's flags as well.
+            assert ("sed -n 's/^CONFIG_ARGS=[[:space:]]*//p' Makefile > "
+                    "/usr/src/interpreter-configure.txt") in _second_build(text)
+            assert f"{grade} /opt/python/{minor} /usr/src/interpreter-configure.txt" in text
             assert "LIBRARY_OBJS" not in stage and "--enable-shared" not in _second_build(text)
             assert ("--disable-gil" in stage) is minor.endswith("t")
 
