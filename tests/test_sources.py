@@ -59,6 +59,9 @@ def test_a_mirror_directory_with_the_right_bytes_is_used(tmp_path: Path) -> None
     path = fetch(forged, mirror=str(mirror))
     assert path.read_bytes() == payload
     assert fetch(forged, mirror=str(tmp_path / "empty")) == path  # served from the cache
+    path.unlink()
+    assert fetch(forged, mirror=mirror.as_uri()).read_bytes() == payload  # a file: URL
+    assert sorted(p.name for p in path.parent.iterdir()) == [path.name]
 
 
 def test_local_files_are_recognised_by_sha256(tmp_path: Path) -> None:

@@ -100,8 +100,9 @@ def _download(url: str, target: Path, progress: Callable[[str], None]) -> None:
         else:
             with urllib.request.urlopen(url, timeout=60) as response, part.open("wb") as out:
                 shutil.copyfileobj(response, out, _CHUNK)
-                if response.length:  # what Content-Length promised and never came
-                    raise OSError(f"cut short, {response.length} bytes missing")
+                missing = getattr(response, "length", None)  # HTTP's, not file:'s
+                if missing:  # what Content-Length promised and never came
+                    raise OSError(f"cut short, {missing} bytes missing")
         os.replace(part, target)
 
 
