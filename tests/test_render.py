@@ -195,7 +195,7 @@ def test_every_grade_builds_the_library_shared_and_the_interpreter_without_pic()
                      if line.lstrip().startswith(("configure", "make ", "cp "))]
             optimize = " --enable-optimizations --with-lto" if grade == "release" else ""
             target = " python" if grade == "quick" else ""
-            # gcc's PGO refuses the few functions whose flow differs without PIC;
+            # gcc's PGO refuses the functions whose flow differs without PIC;
             # clang only warns.
             gcc_reuse = " -Wno-error=coverage-mismatch" if optimize and not fam.distro.clang else ""
             assert steps == [
