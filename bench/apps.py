@@ -18,7 +18,7 @@ from pathlib import Path
 
 from pack import Case, naive  # bench/pack.py, beside this file
 
-from snakepacker.engine import Engine
+from snakepacker.engine import find_engine
 from snakepacker.family.images import Family
 from snakepacker.options import family_from
 from snakepacker.pack.options import DEFAULT_VENV
@@ -32,7 +32,7 @@ def main() -> int:
     parser.add_argument("--only", nargs="*", help="these apps only")
     parser.add_argument("--skip-naive", action="store_true", help="no naive builds")
     args = parser.parse_args()
-    engine = Engine.find()
+    engine = find_engine()
     family = Family(family_from({"minors": ["3.10,3.12"]}))
 
     print(f"{'app':<12}{'image MB':>10}{'floor MB':>10}{'/floor':>8}"

@@ -18,7 +18,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from snakepacker.engine import Engine
+from snakepacker.engine import find_engine
 
 WORKLOAD = r"""
 import json, statistics, time
@@ -52,7 +52,7 @@ def main() -> int:
     args = parser.parse_args()
     quick = args.quick or f"snakepacker/python:{args.minor}"
     release = args.release or f"snakepacker-rg/python:{args.minor}"
-    engine = Engine.find()
+    engine = find_engine()
     rows = []
     for label, ref in (("quick", quick), ("release", release)):
         size = engine.image_size(ref)

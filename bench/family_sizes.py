@@ -13,10 +13,10 @@ from __future__ import annotations
 import argparse
 import sys
 
-from snakepacker.bootstrap import root_ref
-from snakepacker.engine import Engine
+from snakepacker.engine import find_engine
 from snakepacker.family.cpython import MINORS
 from snakepacker.family.distros import DEFAULT_DISTRO, get_distro
+from snakepacker.images.bootstrap import root_ref
 
 MB = 1e6
 
@@ -28,7 +28,7 @@ def main() -> int:
     args = parser.parse_args()
     distro = get_distro(args.distro)
     suffix = "" if distro.default else f"-{distro.name}"
-    engine = Engine.find()
+    engine = find_engine()
 
     def size(ref: str) -> float | None:
         value = engine.image_size(ref)

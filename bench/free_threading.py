@@ -21,7 +21,7 @@ import argparse
 import os
 import sys
 
-from snakepacker.engine import Engine
+from snakepacker.engine import Engine, find_engine
 
 WORKLOAD = r"""
 import statistics, sys, threading, time
@@ -83,7 +83,7 @@ def main() -> int:
                         help="the image with the GIL (default %(default)s)")
     parser.add_argument("--runs", type=int, default=5)
     args = parser.parse_args()
-    engine = Engine.find()
+    engine = find_engine()
     for ref in (args.free, args.gil):
         if engine.image_size(ref) is None:
             print(f"{ref} is not built; see this script's docstring", file=sys.stderr)

@@ -32,7 +32,7 @@ import sys
 import time
 from dataclasses import dataclass
 
-from snakepacker.engine import Engine
+from snakepacker.engine import Engine, find_engine
 from snakepacker.family.cpython import base_minor, is_free_threaded
 from snakepacker.family.images import Family
 from snakepacker.options import FamilyOptions
@@ -250,7 +250,7 @@ def main() -> int:
         parser.error(f"no case for {', '.join(sorted(unknown))}")
     # In the order asked for, so that what matters most is measured first.
     cases = [c for m in dict.fromkeys(wanted) for c in CASES if c.minor == m] or list(CASES)
-    engine = Engine.find()
+    engine = find_engine()
     cache = ["--no-cache"] if args.no_cache else []
     rows: dict[str, Row] = {}
     made: dict[str, str | None] = {}

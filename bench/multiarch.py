@@ -21,12 +21,12 @@ import argparse
 import sys
 import time
 
-from snakepacker import bootstrap as boot
-from snakepacker.bootstrap import bootstrap, root_ref
-from snakepacker.build import build_images
-from snakepacker.engine import Engine
+from snakepacker.engine import Engine, find_engine
 from snakepacker.family.distros import Distro, get_distro
 from snakepacker.family.images import Family
+from snakepacker.images import bootstrap as boot
+from snakepacker.images.bootstrap import bootstrap, root_ref
+from snakepacker.images.build import build_images
 from snakepacker.options import FamilyOptions
 from snakepacker.platforms import Platform, can_run, native_platform, parse_platforms
 
@@ -110,7 +110,7 @@ def main() -> int:
         leave_out_security_pocket()
     distro = get_distro(args.distro)
     images = [i for i in args.images.split(",") if i] or ["base", distro.system_python]
-    engine = Engine.find()
+    engine = find_engine()
     options = FamilyOptions(distro=distro, minors=(distro.system_python,),
                             namespace=args.namespace)
     rows: dict[Platform, dict[str, tuple[float | None, float]]] = {}

@@ -55,7 +55,7 @@ from pathlib import Path
 
 import uvrecipe  # bench/uvrecipe.py, beside this file
 
-from snakepacker.engine import Engine
+from snakepacker.engine import Engine, find_engine
 
 
 def pyproject(module: str, dependencies: list[str], requires_python: str | None = None) -> str:
@@ -306,7 +306,7 @@ def main() -> int:
     parser.add_argument("--loop", action="store_true",
                         help="the edit-rebuild loop against uv's Docker recipe")
     args = parser.parse_args()
-    engine = Engine.find()
+    engine = find_engine()
     if args.loop:
         uvrecipe.build_uv(LOOP_MINOR, engine=engine)
         loop_rows = []

@@ -120,7 +120,7 @@ def main() -> int:
 def read_lists(repository: str, summary: str) -> list[str]:
     """Each tag of an `images push` SUMMARY, read back from REPOSITORY: one line per
     list entry with its platform fields exactly as the list states them."""
-    from snakepacker.registry import raw_manifest
+    from snakepacker.engine.skopeo import raw_manifest
 
     lines = [f"{'tag':<22}{'os':<7}{'architecture':<14}{'variant':<9}digest"]
     for row in summary.strip().splitlines()[1:]:

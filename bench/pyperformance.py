@@ -54,13 +54,13 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from snakepacker.bootstrap import bootstrap, root_ref
-from snakepacker.build import build_images
-from snakepacker.engine import Engine
+from snakepacker.engine import Engine, find_engine
 from snakepacker.family.cpython import Route, find_release
 from snakepacker.family.distros import get_distro
 from snakepacker.family.images import Family
 from snakepacker.family.options import FamilyOptions
+from snakepacker.images.bootstrap import bootstrap, root_ref
+from snakepacker.images.build import build_images
 
 WHEELS = ("pyperf==2.11.0", "pyperformance==1.14.0")
 BENCHMARKS_DIR = "pyperformance/data-files/benchmarks"
@@ -234,7 +234,7 @@ def main() -> int:
         parser.error(f"--grades: some of {', '.join(g.name for g in GRADES)}, {REFERENCE} "
                      "among them")
     families = {g.name: family_of(g, args.namespace, args.distro, args.cpython) for g in grades}
-    engine = Engine.find()
+    engine = find_engine()
     seconds_file = CACHE / f"build-seconds-{args.namespace}-{args.distro}-{args.cpython}.json"
     if args.build:
         build_missing(engine, families, args.namespace, seconds_file)

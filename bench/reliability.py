@@ -57,7 +57,7 @@ def write(folder: Path, files: dict[str, str]) -> Path:
 
 
 def context_rules(tmp: Path) -> tuple[bool, str]:
-    from snakepacker.packing import copy_project
+    from snakepacker.pack.packing import copy_project
 
     project = write(tmp / "p", {"src/p/build/x.py": "", "static/dist/app.js": "",
                                 "build/stale": "", ".env": "T=1", ".ssh/id_rsa": ""})

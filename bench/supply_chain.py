@@ -22,7 +22,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from snakepacker.engine import Engine
+from snakepacker.engine import find_engine
 
 SCRATCH = "sptest-bench-supply:extra"
 
@@ -44,7 +44,7 @@ def main() -> int:
     parser.add_argument("--image", default="snakepacker/python:all")
     parser.add_argument("--runs", type=int, default=3)
     args = parser.parse_args()
-    engine = Engine.find()
+    engine = find_engine()
     if not engine.image_exists(args.image):
         sys.exit(f"{args.image} is not built here")
     size = (engine.image_size(args.image) or 0) / 1e6

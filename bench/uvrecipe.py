@@ -45,12 +45,12 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from snakepacker.bootstrap import root_ref
 from snakepacker.engine import Engine, find_engine
 from snakepacker.family.cpython import Release, find_release
 from snakepacker.family.distros import get_distro
 from snakepacker.family.options import DEFAULT_NAMESPACE
-from snakepacker.sources import fetch
+from snakepacker.images.bootstrap import root_ref
+from snakepacker.images.sources import fetch
 
 PREFIX = "snakepacker-bench/uvrecipe"  # every tag this module makes starts so
 # The newest tarball of each minor that the package archives answered with.

@@ -9,11 +9,13 @@ from __future__ import annotations
 import json
 import os
 import re
+import socket
 import subprocess
 import sys
 import textwrap
+import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -199,3 +201,42 @@ def build_record_in(dockerfile: str) -> dict[str, object]:
     raw = re.search(r'io\.snakepacker\.build="(.*)" \\', dockerfile)
     assert raw, dockerfile
     return json.loads(raw.group(1).replace('\\"', '"'))
+
+
+class Port:
+    """A loopback port that is reserved (bound) but refuses connections until opened."""
+
+    def __init__(self, family: int = socket.AF_INET) -> None:
+        self.host = "127.0.0.1" if family == socket.AF_INET else "::1"
+        self.sock = socket.socket(family, socket.SOCK_STREAM)
+        self.sock.bind((self.host, 0))
+        self.port: int = self.sock.getsockname()[1]
+        self.timer: threading.Timer | None = None
+
+    @property
+    def endpoint(self) -> str:
+        if ":" in self.host:
+            return f"[{self.host}]:{self.port}"
+        return f"{self.host}:{self.port}"
+
+    def open(self) -> None:
+        self.sock.listen(16)
+
+    def open_after(self, delay: float) -> None:
+        self.timer = threading.Timer(delay, self.open)
+        self.timer.start()
+
+    def close(self) -> None:
+        if self.timer is not None:
+            self.timer.cancel()
+            self.timer.join()
+        self.sock.close()
+
+
+def wait_until(check: Callable[[], object], what: str, tries: int = 300) -> None:
+    """Poll check every 0.1 s; a guard against hangs, not a measure of time."""
+    for _ in range(tries):
+        if check():
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"never happened: {what}")

@@ -1,5 +1,5 @@
 import sys
 
-from snakepacker.cli import main
+from snakepacker.cli.main import main
 
 sys.exit(main())

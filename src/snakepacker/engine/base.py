@@ -18,21 +18,6 @@ from typing import IO, Any, Protocol
 
 Progress = Callable[[str], None]
 
-TAIL_LINES = 25
-
-# Where the kernel lists the interpreters it runs foreign binaries with, and the
-# platform each emulator's name stands for.
-BINFMT_DIR = Path("/proc/sys/fs/binfmt_misc")
-EMULATED_PLATFORMS = {
-    "qemu-aarch64": "linux/arm64",
-    "qemu-arm": "linux/arm/v7",
-    "qemu-ppc64le": "linux/ppc64le",
-    "qemu-s390x": "linux/s390x",
-    "qemu-riscv64": "linux/riscv64",
-    "qemu-i386": "linux/386",
-}
-GO_ARCH = {"x86_64": "amd64", "aarch64": "arm64", "armv7l": "arm"}
-
 
 @dataclass(frozen=True)
 class Secret:
@@ -157,8 +142,11 @@ class Engine(Protocol):
         """Push REF to its registry; return the pushed manifest's digest."""
         ...
 
-    def import_tarball(self, tarball: Path, ref: str, changes: Sequence[str] = ()) -> str:
-        """Import a root filesystem tarball as image REF; return its id."""
+    def import_tarball(self, tarball: Path, ref: str, changes: Sequence[str] = (),
+                       platform: str | None = None) -> str:
+        """Import a root filesystem tarball as image REF, its config naming PLATFORM
+        (default: the engine's own); return its id. CHANGES are Dockerfile
+        instructions (ENV, CMD) applied to it."""
         ...
 
     def make_list(self, list_ref: str, members: Sequence[str]) -> str:
@@ -166,17 +154,6 @@ class Engine(Protocol):
         registry, each entry's platform read from its image); return the list's digest.
         A failure leaves the registry's previous list under LIST_REF in place."""
         ...
-
-    def platforms(self) -> tuple[str, ...]:
-        """Platforms this engine can build for and run here: native first, then emulated."""
-        ...
-
-    @staticmethod
-    def find(name: str | None = None) -> Engine:
-        """The same as ``snakepacker.engine.find_engine``, for callers of the old class."""
-        from snakepacker.engine import find_engine
-
-        return find_engine(name)
 
 
 def shorten(line: str, width: int = 110) -> str:
@@ -187,31 +164,3 @@ def last_line(text: str) -> str:
     lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
     return lines[-1] if lines else ""
 
-
-def failure_message(label: str, step: str, code: int, lines: Sequence[str]) -> str:
-    """One line saying which step failed, then the tail of that step's output."""
-    head = f"building {label} failed"
-    if step:
-        head += f" at {step}"
-    head += f" (exit code {code})"
-    return head + "\n" + "\n".join("    " + line for line in lines[-TAIL_LINES:])
-
-
-def emulated_platforms(native: str, binfmt: Path = BINFMT_DIR) -> list[str]:
-    """Platforms the kernel runs through an enabled emulator (binfmt_misc), except NATIVE."""
-    found = []
-    for handler, platform in EMULATED_PLATFORMS.items():
-        entry = binfmt / handler
-        try:
-            enabled = entry.read_text().splitlines()[0].strip() == "enabled"
-        except (OSError, IndexError):
-            continue
-        if enabled and platform != native:
-            found.append(platform)
-    return found
-
-
-def native_platform(os_name: str, arch: str) -> str:
-    """``linux/amd64`` from an engine's OS and architecture words."""
-    arch = GO_ARCH.get(arch, arch)
-    return f"{os_name}/{arch}/v7" if arch == "arm" else f"{os_name}/{arch}"

@@ -1,38 +1,47 @@
 """What the docker and podman command lines have in common.
 
-Both take the same words for inspecting, tagging, removing, pulling, importing and
-running images, so one class drives them; each engine adds how it builds (BuildKit's
-output is not buildah's), how it pushes, and what ``run`` needs on this machine.
+Both take the same words for building, inspecting, tagging, removing, pulling,
+importing and running images, so one class drives them; each engine adds the flags
+its build wants, how its build log is read (BuildKit's is not buildah's), how a
+stopped build is cleaned up, how it pushes, and what ``run`` needs on this machine.
 """
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import json
+import os
+import shutil
 import subprocess
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
-from snakepacker.engine.base import (
-    Engine,
-    Secret,
-    Timeouts,
-    emulated_platforms,
-    native_platform,
-)
-from snakepacker.engine.process import run_command
-from snakepacker.errors import EngineError
+from snakepacker.engine import buildlog
+from snakepacker.engine.base import Engine, Progress, Secret, Timeouts, shorten
+from snakepacker.engine.process import BuildChild, run_command
+from snakepacker.errors import BuildError, EngineError
+from snakepacker.tempdirs import temporary_directory
 
 # How docker and podman say that `cp` found no such path in the container.
 _ABSENT = ("could not find", "no such file", "no such container:path")
+# How many of a build's last lines are kept for its failure message.
+_KEPT_LINES = 400
+
+
+@dataclass(frozen=True)
+class BuildSession:
+    """What one build runs with: the client's environment, and the hook that stops
+    what the engine left running when the client is stopped (None: nothing to do)."""
+
+    env: Mapping[str, str]
+    cancel: Callable[[], None] | None = None
 
 
 class CliEngine(Engine):
     name = "cli"
-    # The command that prints the engine's own OS and architecture, space-separated
-    # (docker asks its daemon; podman, having none, its host).
-    host_platform_command: tuple[str, ...] = ()
 
     def __init__(self, client: str, version: str, env: dict[str, str], timeouts: Timeouts):
         self.client = client
@@ -47,10 +56,12 @@ class CliEngine(Engine):
 
     def _run(
         self, args: Sequence[str], *, check: bool = True, timeout: float | None = None,
-        quick: bool = True,
+        quick: bool = True, what: str | None = None,
     ) -> subprocess.CompletedProcess[str]:
+        """The client run with ARGS. A failure (with CHECK) is one EngineError naming
+        WHAT (default: the command's first words)."""
         limit = timeout if timeout is not None else (self.timeouts.quick if quick else None)
-        what = f"{self.name} {' '.join(args[:2])}"
+        what = what or f"`{self.name} {' '.join(args[:2])}`"
         return run_command([self.client, *args], env=self.env, timeout=limit, what=what,
                            check=check)
 
@@ -142,12 +153,30 @@ class CliEngine(Engine):
         return self._run(["pull", "--quiet", *self._registry_flags(ref), ref], check=False,
                          timeout=self.timeouts.transfer).returncode == 0
 
-    def import_tarball(self, tarball: Path, ref: str, changes: Sequence[str] = ()) -> str:
-        args = ["import"]
-        for change in changes:
-            args += ["--change", change]
-        out = self._run([*args, str(tarball), ref], timeout=self.timeouts.transfer).stdout
-        return self._normal_id(out.strip().splitlines()[-1])
+    def import_tarball(self, tarball: Path, ref: str, changes: Sequence[str] = (),
+                       platform: str | None = None) -> str:
+        if platform is None:
+            args = ["import"]
+            for change in changes:
+                args += ["--change", change]
+            out = self._run([*args, str(tarball), ref], timeout=self.timeouts.transfer).stdout
+            return self._normal_id(out.strip().splitlines()[-1])
+        # `import --platform` is ignored by a daemon without experimental features (20.10
+        # here), and an image whose config names another platform cannot be built on for
+        # that one. A build FROM scratch writes the platform into the config; ADD
+        # unpacks a local tar as it is (owners, modes, links).
+        with temporary_directory(prefix="snakepacker-import-") as tmp:
+            context = Path(tmp)
+            try:
+                os.link(tarball, context / "root.tar")
+            except OSError:
+                shutil.copyfile(tarball, context / "root.tar")
+            (context / "Dockerfile").write_text(
+                "\n".join(["FROM scratch", "ADD root.tar /", *changes]) + "\n")
+            image_id = self.build(context, label=f"the {platform} root {ref}",
+                                  platform=platform)
+        self.tag(image_id, [ref])
+        return image_id
 
     def run(
         self, args: Sequence[str], *, check: bool = True
@@ -155,13 +184,54 @@ class CliEngine(Engine):
         return self._run(["run", *self._run_flags(), *args], check=check,
                          timeout=self.timeouts.run)
 
-    def platforms(self) -> tuple[str, ...]:
-        out = self._run(list(self.host_platform_command)).stdout
-        os_name, _, arch = out.strip().partition(" ")
-        native = native_platform(os_name, arch)
-        return (native, *emulated_platforms(native))
+
+    # -- building ----------------------------------------------------------------
+
+    def build(
+        self,
+        context: Path,
+        *,
+        label: str,
+        secrets: Sequence[Secret] = (),
+        build_args: Mapping[str, str] | None = None,
+        progress: Progress | None = None,
+        verbose: bool = False,
+        no_cache: bool = False,
+        platform: str | None = None,
+    ) -> str:
+        """Build CONTEXT/Dockerfile; the image id. Progress gets each step's header (every
+        line with VERBOSE); a failure is one BuildError naming the step and its cause."""
+        with temporary_directory(prefix="snakepacker-iid-") as tmp, \
+                self._build_session() as session:
+            iidfile = Path(tmp) / "iid"
+            args = [self.client, "build", *self.build_output_flags, "--iidfile", str(iidfile),
+                    *build_flags(secrets, build_args, no_cache, platform), str(context)]
+            tail: collections.deque[str] = collections.deque(maxlen=_KEPT_LINES)
+            with BuildChild(args, session.env, cancel=session.cancel) as child:
+                for line in child.lines():
+                    tail.append(line)
+                    if progress and (verbose or self._is_step(line)):
+                        progress(line if verbose else "    " + shorten(line))
+                code = child.wait()
+            if code != 0 or not iidfile.exists():
+                failure = self._read_failure(list(tail))
+                raise BuildError(buildlog.failure_message(label, failure, code))
+            return iidfile.read_text().strip()
 
     # -- what each engine says differently ----------------------------------------
+
+    build_output_flags: tuple[str, ...] = ()  # how the client is asked for its log
+
+    @contextlib.contextmanager
+    def _build_session(self) -> Iterator[BuildSession]:
+        yield BuildSession(self.env)
+
+    def _is_step(self, line: str) -> bool:
+        """Whether LINE of the build log starts a step (shown without --verbose)."""
+        raise NotImplementedError
+
+    def _read_failure(self, tail: list[str]) -> buildlog.Failure:
+        raise NotImplementedError
 
     def _normal_id(self, raw: str) -> str:
         return raw

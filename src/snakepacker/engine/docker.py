@@ -11,7 +11,6 @@ second. So stopping the client is enough, and BuildChild does that on every way 
 
 from __future__ import annotations
 
-import collections
 import json
 import os
 import re
@@ -19,18 +18,12 @@ import shutil
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from snakepacker import buildlog, registry
-from snakepacker.engine.base import (
-    Progress,
-    Secret,
-    Timeouts,
-    last_line,
-    shorten,
-)
-from snakepacker.engine.common import CliEngine, build_flags
-from snakepacker.engine.process import BuildChild, run_command
-from snakepacker.errors import BuildError, EngineError
-from snakepacker.tempdirs import temporary_directory
+from snakepacker.engine import buildlog
+from snakepacker.engine.base import Timeouts, last_line
+from snakepacker.engine.common import CliEngine
+from snakepacker.engine.process import run_command
+from snakepacker.errors import EngineError
+from snakepacker.refs import check_members, is_loopback
 
 # Docker clients before 23.0 carry BuildKit built in (DOCKER_BUILDKIT=1); later ones
 # hand `docker build` to the buildx plugin and fall back to the legacy builder without it.
@@ -38,11 +31,11 @@ _BUILTIN_BUILDKIT_BEFORE = 23
 _STEP = re.compile(r"^#\d+ \[(?P<step>[^\]]+)\] (?P<what>.*)$")
 _VERSION = re.compile(r"[0-9][^,\s]*")
 _DIGEST = re.compile(r"digest: (sha256:[0-9a-f]{64})")
+_DIGEST_ANYWHERE = re.compile(r"sha256:[0-9a-f]{64}")
 
 
 class DockerEngine(CliEngine):
     name = "docker"
-    host_platform_command = ("version", "--format", "{{.Server.Os}} {{.Server.Arch}}")
 
     def check_daemon(self) -> None:
         proc = self._run(["version", "--format", "{{.Server.Version}}"], check=False)
@@ -60,42 +53,41 @@ class DockerEngine(CliEngine):
         return rows
 
     def push(self, ref: str) -> str:
-        out = self._run(["push", ref], timeout=self.timeouts.transfer).stdout
+        out = self._run(["push", ref], timeout=self.timeouts.transfer,
+                        what=f"pushing {ref}").stdout
         found = _DIGEST.findall(out)
         if not found:
             raise EngineError(f"`docker push {ref}` did not say which digest it pushed")
         return found[-1]
 
     def make_list(self, list_ref: str, members: Sequence[str]) -> str:
-        return registry.make_list(self.client, self.env, list_ref, members)
+        """`docker manifest create` + `push`: members from another repository of the
+        same registry are mounted into LIST_REF's by the client, which refuses members
+        from another registry. On failure the registry's previous list stays."""
+        check_members(list_ref, members)
+        insecure = ["--insecure"] if is_loopback(list_ref) else []
+        # The client keeps lists it is making under ~/.docker/manifests; start from none.
+        self._run(["manifest", "rm", list_ref], check=False)
+        try:
+            self._run(["manifest", "create", *insecure, list_ref, *members],
+                      timeout=self.timeouts.transfer, what=f"making the list {list_ref}")
+            out = self._run(["manifest", "push", *insecure, "--purge", list_ref],
+                            timeout=self.timeouts.transfer,
+                            what=f"pushing the list {list_ref}").stdout
+        finally:
+            self._run(["manifest", "rm", list_ref], check=False)
+        found = _DIGEST_ANYWHERE.findall(out)
+        if not found:
+            raise EngineError(f"pushing the list {list_ref}: no digest in the client's answer")
+        return str(found[-1])
 
-    def build(
-        self,
-        context: Path,
-        *,
-        label: str,
-        secrets: Sequence[Secret] = (),
-        build_args: Mapping[str, str] | None = None,
-        progress: Progress | None = None,
-        verbose: bool = False,
-        no_cache: bool = False,
-        platform: str | None = None,
-    ) -> str:
-        with temporary_directory(prefix="snakepacker-iid-") as tmp:
-            iidfile = Path(tmp) / "iid"
-            args = [self.client, "build", "--progress=plain", "--iidfile", str(iidfile),
-                    *build_flags(secrets, build_args, no_cache, platform), str(context)]
-            tail: collections.deque[str] = collections.deque(maxlen=400)
-            with BuildChild(args, self.env) as child:
-                for line in child.lines():
-                    tail.append(line)
-                    match = _STEP.match(line)
-                    if progress and (verbose or match):
-                        progress(line if verbose else "    " + shorten(line))
-                code = child.wait()
-            if code != 0 or not iidfile.exists():
-                raise BuildError(_failure(label, list(tail), code))
-            return iidfile.read_text().strip()
+    build_output_flags = ("--progress=plain",)
+
+    def _is_step(self, line: str) -> bool:
+        return _STEP.match(line) is not None
+
+    def _read_failure(self, tail: list[str]) -> buildlog.Failure:
+        return buildlog.read(tail)
 
 
 def find_docker(env: Mapping[str, str] = os.environ) -> DockerEngine:
@@ -161,7 +153,7 @@ def _versions(client: str, env: Mapping[str, str],
         return None, False, ""
     proc = run_command([client, "version", "--format",
                         "{{.Client.Version}} {{.Server.Version}}"],
-                       env=env, timeout=timeouts.quick, what="docker version", check=False)
+                       env=env, timeout=timeouts.quick, what="`docker version`", check=False)
     words = proc.stdout.split()  # newer clients pad the template's blanks
     if not words or not _VERSION.fullmatch(words[0]):
         return None, False, proc.stderr
@@ -178,12 +170,7 @@ def _buildkit_problem(
     if major < _BUILTIN_BUILDKIT_BEFORE:
         return None
     probe = run_command([client, "buildx", "version"], env=env, timeout=timeouts.quick,
-                        what="docker buildx version", check=False)
+                        what="`docker buildx version`", check=False)
     if probe.returncode == 0:
         return None
     return f"client {version} needs the buildx plugin for BuildKit, and it is missing"
-
-
-def _failure(label: str, tail: list[str], code: int) -> str:
-    """The failing step and its cause as its command printed it (see buildlog)."""
-    return buildlog.failure_message(label, tail, code)

@@ -160,8 +160,9 @@ class FakeEngine(Engine):
             raise EngineError(f"no image {ref} to push")
         return found
 
-    def import_tarball(self, tarball: Path, ref: str, changes: Sequence[str] = ()) -> str:
-        self._record("import_tarball", tarball, ref, tuple(changes))
+    def import_tarball(self, tarball: Path, ref: str, changes: Sequence[str] = (),
+                       platform: str | None = None) -> str:
+        self._record("import_tarball", tarball, ref, tuple(changes), platform)
         image_id = "sha256:" + hashlib.sha256(ref.encode()).hexdigest()
         self.images[ref] = image_id
         self.images[image_id] = image_id
@@ -170,6 +171,3 @@ class FakeEngine(Engine):
     def make_list(self, list_ref: str, members: Sequence[str]) -> str:
         self._record("make_list", list_ref, tuple(members))
         return "sha256:" + hashlib.sha256("\n".join(members).encode()).hexdigest()
-
-    def platforms(self) -> tuple[str, ...]:
-        return ("linux/amd64",)

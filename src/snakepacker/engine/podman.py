@@ -23,7 +23,6 @@ and bind-from-stage mounts work in buildah 1.28). Where it differs from docker:
 
 from __future__ import annotations
 
-import collections
 import contextlib
 import json
 import os
@@ -31,32 +30,24 @@ import re
 import resource
 import shutil
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
-from snakepacker import registry
-from snakepacker.engine.base import (
-    Progress,
-    Secret,
-    Timeouts,
-    failure_message,
-    shorten,
-)
-from snakepacker.engine.common import CliEngine, build_flags
-from snakepacker.engine.process import BuildChild, run_command
-from snakepacker.errors import BuildError, EngineError
+from snakepacker.engine import buildlog
+from snakepacker.engine.base import Timeouts
+from snakepacker.engine.common import BuildSession, CliEngine
+from snakepacker.engine.process import run_command
+from snakepacker.errors import EngineError
+from snakepacker.refs import check_members, is_loopback
 from snakepacker.tempdirs import temporary_directory
 
-_STEP = re.compile(r"^(?:\[(?P<stage>\d+/\d+)\] )?STEP (?P<step>\d+/\d+): (?P<what>.*)$")
 _NOP = "/bin/sh -c #(nop) "
 _SHELL = "/bin/sh -c "
-_LOOPBACK = ("localhost", "127.0.0.1", "[::1]")
 PID_MAX = Path("/proc/sys/kernel/pid_max")
 
 
 class PodmanEngine(CliEngine):
     name = "podman"
-    host_platform_command = ("info", "--format", "{{.Host.OS}} {{.Host.Arch}}")
 
     def __init__(self, client: str, version: str, env: dict[str, str], timeouts: Timeouts,
                  runtime: str = "runc"):
@@ -77,8 +68,7 @@ class PodmanEngine(CliEngine):
         return ulimit_flags()
 
     def _registry_flags(self, ref: str) -> list[str]:
-        host = ref.split("/", 1)[0] if "/" in ref else ""
-        return ["--tls-verify=false"] if host.startswith(_LOOPBACK) else []
+        return ["--tls-verify=false"] if is_loopback(ref) else []
 
     def history(self, ref: str) -> list[tuple[int, str]]:
         out = self._run(["history", "--no-trunc", "--format", "json", ref]).stdout
@@ -98,7 +88,7 @@ class PodmanEngine(CliEngine):
     def make_list(self, list_ref: str, members: Sequence[str]) -> str:
         """Made under a private local name, then pushed to LIST_REF: podman keeps a list
         as a local image, and the user's own tag LIST_REF (if any) must stay theirs."""
-        registry.check_members(list_ref, members)
+        check_members(list_ref, members)
         tls = self._registry_flags(list_ref)
         local = f"localhost/snakepacker-list-{uuid.uuid4().hex[:12]}:latest"
         with temporary_directory(prefix="snakepacker-list-") as tmp:
@@ -119,41 +109,26 @@ class PodmanEngine(CliEngine):
                               "it pushed")
         return digest
 
-    def build(
-        self,
-        context: Path,
-        *,
-        label: str,
-        secrets: Sequence[Secret] = (),
-        build_args: Mapping[str, str] | None = None,
-        progress: Progress | None = None,
-        verbose: bool = False,
-        no_cache: bool = False,
-        platform: str | None = None,
-    ) -> str:
-        with temporary_directory(prefix="snakepacker-iid-") as tmp, \
-                temporary_directory(prefix="snakepacker-podman-",
-                                    dir=_big_tmp(self.env)) as private:
-            iidfile = Path(tmp) / "iid"
-            args = [self.client, "build", "--format", "docker", "--iidfile", str(iidfile),
-                    *build_flags(secrets, build_args, no_cache, platform), str(context)]
-            tail: collections.deque[str] = collections.deque(maxlen=400)
-            env = {**self.env, "TMPDIR": private}
-            with BuildChild(args, env, cancel=lambda: self._kill_containers(private)) as child:
-                for line in child.lines():
-                    tail.append(line)
-                    match = _STEP.match(line)
-                    if progress and (verbose or match):
-                        progress(line if verbose else "    " + shorten(line))
-                code = child.wait()
-            if code != 0 or not iidfile.exists():
-                raise BuildError(_failure(label, list(tail), code))
-            return iidfile.read_text().strip()
+    build_output_flags = ("--format", "docker")
+
+    @contextlib.contextmanager
+    def _build_session(self) -> Iterator[BuildSession]:
+        """A private TMPDIR per build: the bundles of its RUN containers sit under it,
+        so stopping the build kills exactly those."""
+        with temporary_directory(prefix="snakepacker-podman-", dir=_big_tmp(self.env)) as tmp:
+            yield BuildSession({**self.env, "TMPDIR": tmp},
+                               cancel=lambda: self._kill_containers(tmp))
+
+    def _is_step(self, line: str) -> bool:
+        return buildlog.BUILDAH_STEP.match(line) is not None
+
+    def _read_failure(self, tail: list[str]) -> buildlog.Failure:
+        return buildlog.read_buildah(tail)
 
     def _kill_containers(self, private: str) -> None:
         """Kill and delete the runtime containers of the build whose TMPDIR is PRIVATE."""
         listing = run_command([self.runtime, "list", "--format", "json"], env=self.env,
-                              timeout=self.timeouts.quick, what=f"{self.runtime} list",
+                              timeout=self.timeouts.quick, what=f"`{self.runtime} list`",
                               check=False)
         with contextlib.suppress(ValueError):
             for container in json.loads(listing.stdout or "[]") or []:
@@ -162,7 +137,7 @@ class PodmanEngine(CliEngine):
                                  ["delete", "--force", container["id"]]):
                         run_command([self.runtime, *verb], env=self.env,
                                     timeout=self.timeouts.quick,
-                                    what=f"{self.runtime} {verb[0]}", check=False)
+                                    what=f"`{self.runtime} {verb[0]}`", check=False)
 
 
 def find_podman(env: Mapping[str, str] = os.environ) -> PodmanEngine:
@@ -172,7 +147,7 @@ def find_podman(env: Mapping[str, str] = os.environ) -> PodmanEngine:
     if not client:
         raise EngineError("no podman client found (install podman, or set SNAKEPACKER_PODMAN)")
     proc = run_command([client, "--version"], env=env, timeout=timeouts.quick,
-                       what="podman --version", check=False)
+                       what="`podman --version`", check=False)
     found = re.search(r"version ([0-9][^\s]*)", proc.stdout)
     if proc.returncode != 0 or not found:
         raise EngineError(f"{client} does not run")
@@ -207,16 +182,3 @@ def dockerfile_words(created_by: str) -> str:
 def _big_tmp(env: Mapping[str, str]) -> str:
     """Where podman may keep a build's scratch files: TMPDIR, else /var/tmp (on disk)."""
     return env.get("TMPDIR") or "/var/tmp"
-
-
-def _failure(label: str, tail: list[str], code: int) -> str:
-    """The last STEP header before the failure, and that step's output."""
-    start = max((i for i, line in enumerate(tail) if _STEP.match(line)), default=-1)
-    step = ""
-    if start >= 0:
-        match = _STEP.match(tail[start])
-        assert match is not None
-        where = f"{match['stage']} {match['step']}" if match["stage"] else match["step"]
-        step = f"[{where}] {shorten(match['what'], 90)}"
-    lines = tail[start + 1:] if start >= 0 else tail
-    return failure_message(label, step, code, lines or tail)

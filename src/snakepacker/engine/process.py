@@ -32,7 +32,7 @@ def run_command(
     check: bool = True,
     input: str | None = None,
 ) -> subprocess.CompletedProcess[str]:
-    """Run ARGV to the end, output captured. WHAT names it in errors (`docker tag`)."""
+    """Run ARGV to the end, output captured. WHAT names it in errors ("`docker tag`")."""
     try:
         proc = subprocess.run(
             list(argv), env=dict(env), capture_output=True, text=True, timeout=timeout,
@@ -40,14 +40,14 @@ def run_command(
         )
     except subprocess.TimeoutExpired:
         raise EngineError(
-            f"`{what}` did not answer within {timeout:g} s: the engine looks hung "
+            f"{what} did not answer within {timeout:g} s: the engine looks hung "
             "(SNAKEPACKER_ENGINE_TIMEOUT sets the limit for quick calls)"
         ) from None
     except OSError as exc:
-        raise EngineError(f"`{what}` could not start: {exc.strerror or exc}") from None
+        raise EngineError(f"{what} could not start: {exc.strerror or exc}") from None
     if check and proc.returncode != 0:
         detail = last_line(proc.stderr) or f"exit code {proc.returncode}"
-        raise EngineError(f"`{what}` failed: {detail}")
+        raise EngineError(f"{what} failed: {detail}")
     return proc
 
 

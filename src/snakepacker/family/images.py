@@ -17,7 +17,7 @@ from snakepacker.family.options import FamilyOptions
 from snakepacker.platforms import Platform, native_platform
 
 
-class Kind(enum.StrEnum):
+class ImageKind(enum.StrEnum):
     BASE = "base"
     BUILD = "build"
     TARGET = "target"
@@ -27,7 +27,7 @@ class Kind(enum.StrEnum):
 @dataclass(frozen=True)
 class Image:
     name: str  # the family's name for it: "base", "all", "3.12-pillow"
-    kind: Kind
+    kind: ImageKind
     template: str  # the template that renders its Dockerfile
     parent: str | None  # the family image it is built FROM; None for base (a distro root)
     needs: tuple[str, ...] = ()  # further family images its build reads from
@@ -62,26 +62,26 @@ class Family:
 
     def _define(self) -> Iterator[Image]:
         distro = self.distro.name
-        yield Image("base", Kind.BASE, "base", None,
+        yield Image("base", ImageKind.BASE, "base", None,
                     summary=f"{distro} root with locale, time zone, CA certificates and tools")
         for spec in self.options.pythons:
-            yield Image(spec.minor, Kind.TARGET, "python", "base", python=spec,
+            yield Image(spec.minor, ImageKind.TARGET, "python", "base", python=spec,
                         summary=f"CPython {spec.minor} runtime ({spec.describe})")
         minors = ", ".join(self.options.minors)
-        yield Image("all", Kind.BUILD, "all", "base",
+        yield Image("all", ImageKind.BUILD, "all", "base",
                     summary=f"build stage: CPython {minors}, headers, compilers (C, Rust), "
                             "pip, uv, cython, poetry, tox")
-        yield Image("all-pillow", Kind.BUILD, "all-pillow", "all", pillow=True,
+        yield Image("all-pillow", ImageKind.BUILD, "all-pillow", "all", pillow=True,
                     summary="build stage: all + Pillow's build headers")
         for spec in self.options.pythons:
-            yield Image(f"{spec.minor}-pillow", Kind.TARGET, "python-pillow", spec.minor,
+            yield Image(f"{spec.minor}-pillow", ImageKind.TARGET, "python-pillow", spec.minor,
                         needs=("all-pillow",), python=spec, pillow=True,
                         summary=f"CPython {spec.minor} + the libraries Pillow needs")
         # Applications whose Python is in the (possibly narrowed) family.
         for app in self.apps:
             if app.python in self.options.minors:
                 build, target = self.stands_on(app.python, app.pillow)
-                yield Image(app.name, Kind.APP, "app", target, needs=(build,),
+                yield Image(app.name, ImageKind.APP, "app", target, needs=(build,),
                             python=self.options.python(app.python), pillow=app.pillow,
                             summary=app.summary, app=app)
 

@@ -6,7 +6,7 @@ import dataclasses
 
 from snakepacker.family.apps import AppRecipe
 from snakepacker.family.images import Family
-from snakepacker.pack.dockerfile import render
+from snakepacker.pack.dockerfile import render_pack
 from snakepacker.pack.options import DEFAULT_VENV, PackOptions
 from snakepacker.pack.plan import make_plan
 from snakepacker.pack.project import inspect_source
@@ -40,4 +40,4 @@ def app_options(family: Family, recipe: AppRecipe) -> PackOptions:
 
 def render_app(family: Family, recipe: AppRecipe) -> str:
     options = app_options(family, recipe)
-    return render(make_plan(options, family, recipe.python, decide_entrypoint=True))
+    return render_pack(make_plan(options, family, recipe.python, decide_entrypoint=True))

@@ -21,7 +21,7 @@ from snakepacker.family.cpython import Route
 from snakepacker.pack.installer import INSTALLERS
 from snakepacker.pack.options import DISTROLESS_LEFT_OUT
 from snakepacker.pack.plan import Plan
-from snakepacker.pack.project import Kind
+from snakepacker.pack.project import SourceKind
 from snakepacker.templating import render_template
 
 SRC = "/usr/src/app"  # where the project's code is copied in the build stage
@@ -79,7 +79,7 @@ def needs_metadata_stage(plan: Plan) -> bool:
     """A project directory whose dependencies are not known statically (setup.py, or
     dynamic ones) and that has no lock: its metadata hook lists them."""
     project = plan.project
-    return project.kind in (Kind.PYPROJECT, Kind.SETUPTOOLS) and not project.complete \
+    return project.kind.installs and not project.complete \
         and not project.lock
 
 
@@ -179,7 +179,7 @@ def _wheel_build(plan: Plan) -> WheelBuild | None:
     installer = plan.installer
     project = plan.options.project
     if installer.wheel_build is None or not project.build_requires \
-            or project.kind not in (Kind.PYPROJECT, Kind.SETUPTOOLS) or not _no_deps(plan):
+            or not project.kind.installs or not _no_deps(plan):
         return None
     requires = [shlex.quote(r) for r in project.build_requires]
     backend = (
@@ -203,7 +203,7 @@ def _steps(plan: Plan) -> tuple[list[str], str | None, str | None]:
     deps: list[str] = [_install(plan, list(BUILD_TOOLS))] if opts.keep_pip else []
     lock_copy = None
     project_step = None
-    if project.kind is Kind.REQUIREMENT:
+    if project.kind is SourceKind.REQUIREMENT:
         assert project.requirement is not None
         pins = [shlex.quote(d) for d in project.dependencies]
         deps.append(_install(plan, [shlex.quote(project.requirement), *pins]))
@@ -226,7 +226,7 @@ def _steps(plan: Plan) -> tuple[list[str], str | None, str | None]:
                     + _install(plan, ["--requirement", METADATA_LIST]) + "; fi")
     elif project.dependencies:
         deps.append(_install(plan, [shlex.quote(d) for d in project.dependencies]))
-    if project.kind is not Kind.REQUIREMENTS:
+    if project.kind is not SourceKind.REQUIREMENTS:
         target = SRC + (f"[{','.join(opts.extras)}]" if opts.extras else "")
         no_deps = ["--no-deps"] if _no_deps(plan) else []
         project_step = plan.installer.project_command(opts.venv_path,
@@ -234,7 +234,7 @@ def _steps(plan: Plan) -> tuple[list[str], str | None, str | None]:
     return deps, project_step, lock_copy
 
 
-def render(plan: Plan) -> str:
+def render_pack(plan: Plan) -> str:
     opts = plan.options
     project = opts.project
     venv = opts.venv_path
@@ -262,7 +262,7 @@ def render(plan: Plan) -> str:
         "org.opencontainers.image.revision": "${SNAKEPACKER_REVISION}",
         "org.opencontainers.image.created": "${SNAKEPACKER_CREATED}",
     })
-    code_dir = opts.workdir if project.kind is Kind.REQUIREMENTS else None
+    code_dir = opts.workdir if project.kind is SourceKind.REQUIREMENTS else None
     context = {
         "version": __version__,
         "label": project.label,
@@ -281,7 +281,7 @@ def render(plan: Plan) -> str:
         "build_requires": ", ".join(project.build_requires),
         "src": code_dir or SRC,
         "code_dir": code_dir,
-        "context_needed": project.kind is not Kind.REQUIREMENT,
+        "context_needed": project.kind is not SourceKind.REQUIREMENT,
         "keep_pip": opts.keep_pip,
         "metadata_stage": needs_metadata_stage(plan),
         "metadata_script": _METADATA,
@@ -356,7 +356,7 @@ def _distroless(plan: Plan) -> dict[str, object]:
     py = plan.python
     opts = plan.options
     paths = [*DISTROLESS_PATHS, opts.venv_path]
-    if opts.project.kind is Kind.REQUIREMENTS:
+    if opts.project.kind is SourceKind.REQUIREMENTS:
         paths.append(opts.workdir)
     # The distro's (or deadsnakes') interpreter is packages: their files; the libraries
     # its ELF files need come, as for everything staged, by find-libdeps.
@@ -381,6 +381,6 @@ def render_build_stage(plan: Plan) -> str:
     """Only the build stage: built first when the console scripts or the version must be
     read from the installed distribution. Its text is the full Dockerfile's up to the
     final stage, so the full build then finds every step in the cache."""
-    text = render(plan)
+    text = render_pack(plan)
     marker = "# ============================== final stage"
     return text[: text.index(marker)].rstrip() + "\n"

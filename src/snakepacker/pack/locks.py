@@ -15,11 +15,13 @@ of three package managers; the formats are TOML and JSON, and stable.
 from __future__ import annotations
 
 import json
-import re
 import tomllib
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
+
+from packaging.requirements import InvalidRequirement, Requirement
+from packaging.utils import canonicalize_name
 
 from snakepacker.errors import UsageError
 
@@ -27,7 +29,7 @@ LOCK_FILES = ("poetry.lock", "pdm.lock", "Pipfile.lock")
 
 
 def _norm(name: str) -> str:
-    return re.sub(r"[-_.]+", "-", name).lower()
+    return canonicalize_name(name)
 
 
 def _line(name: str, version: str, markers: Iterable[str | None]) -> str:
@@ -37,6 +39,13 @@ def _line(name: str, version: str, markers: Iterable[str | None]) -> str:
         return f"{name}=={version}"
     joined = " or ".join(f"({m})" for m in marks if m)
     return f"{name}=={version} ; {joined}"
+
+
+def _requirement(text: str) -> Requirement:
+    try:
+        return Requirement(text)
+    except InvalidRequirement as exc:
+        raise UsageError(f"pyproject.toml: {text!r} is not a requirement ({exc})") from None
 
 
 # -- poetry -------------------------------------------------------------------------
@@ -58,16 +67,13 @@ def _poetry_roots(pyproject: dict[str, Any], extras: tuple[str, ...]) -> dict[st
     """The project's main dependencies: name -> markers."""
     roots: dict[str, list[str | None]] = {}
     project = pyproject.get("project", {})
-    for requirement in project.get("dependencies", []):
-        match = re.match(r"\s*([A-Za-z0-9][A-Za-z0-9._-]*)[^;]*(?:;(.*))?", requirement)
-        if match:
-            roots.setdefault(_norm(match[1]), []).append(
-                match[2].strip() if match[2] else None)
+    for text in project.get("dependencies", []):
+        requirement = _requirement(text)
+        roots.setdefault(_norm(requirement.name), []).append(
+            str(requirement.marker) if requirement.marker else None)
     for extra in extras:
-        for requirement in project.get("optional-dependencies", {}).get(extra, []):
-            match = re.match(r"\s*([A-Za-z0-9][A-Za-z0-9._-]*)", requirement)
-            if match:
-                roots.setdefault(_norm(match[1]), []).append(None)
+        for text in project.get("optional-dependencies", {}).get(extra, []):
+            roots.setdefault(_norm(_requirement(text).name), []).append(None)
     poetry = pyproject.get("tool", {}).get("poetry", {})
     wanted_optional = {_norm(n) for e in extras for n in poetry.get("extras", {}).get(e, [])}
     for name, spec in poetry.get("dependencies", {}).items():

@@ -12,12 +12,12 @@ from dataclasses import dataclass
 
 from snakepacker.errors import UsageError
 from snakepacker.family.options import FamilyOptions
+from snakepacker.pack.installer import INSTALLERS
 from snakepacker.pack.project import Project
 
 DEFAULT_VENV = "/usr/share/python3/app"
 DEFAULT_WORKDIR = "/app"
 DEFAULT_USER = "app"
-INSTALLERS = ("uv", "pip")
 # The interpreter's extension modules that --distroless leaves out unless kept: they
 # serve terminals (line editing, curses) or legacy databases and password schemes
 # (dbm, gdbm, NIS, crypt), and they alone pull in most of the interpreter's libraries
@@ -30,7 +30,9 @@ _COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
 _HOST = r"(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?(?:\.[a-zA-Z0-9-]+)*(?::[0-9]+)?/)"
 _TAG = r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}"
 _REFERENCE = re.compile(rf"{_HOST}?{_COMPONENT}(?:/{_COMPONENT})*(?::{_TAG})?")
-_UNSAFE_PATH = re.compile(r"[\s'\"$`\\]")
+# A path in the image: absolute, made of components of letters, digits and ._+-, none
+# of them . or ..: it goes into RUN steps, COPY, WORKDIR and VOLUME as it is.
+_PATH = re.compile(r"/(?:[A-Za-z0-9_+.-]+/)*[A-Za-z0-9_+.-]*")
 
 
 @dataclass(frozen=True)
@@ -69,8 +71,11 @@ def check_installer(name: str) -> str:
 
 
 def check_path(what: str, path: str) -> str:
-    if not path.startswith("/") or _UNSAFE_PATH.search(path):
-        raise UsageError(f"{what} must be an absolute path without spaces or quotes: {path!r}")
+    """PATH when it is an absolute path of plain components (letters, digits, ._+-;
+    no . or .. component); UsageError otherwise."""
+    if not _PATH.fullmatch(path) or any(part in (".", "..") for part in path.split("/")):
+        raise UsageError(f"{what} {path!r}: not an absolute path of letters, digits and "
+                         "._+- (no spaces, quotes, shell characters or ..)")
     return path.rstrip("/") or "/"
 
 
@@ -104,10 +109,7 @@ def check_env(pairs: tuple[tuple[str, str], ...]) -> tuple[tuple[str, str], ...]
 
 
 def check_volumes(volumes: tuple[str, ...]) -> tuple[str, ...]:
-    for volume in volumes:
-        if not volume.startswith("/") or _UNSAFE_PATH.search(volume):
-            raise UsageError(f"--volume {volume!r}: not an absolute path")
-    return volumes
+    return tuple(check_path("--volume", volume) for volume in volumes)
 
 
 def check_sonames(names: tuple[str, ...]) -> tuple[str, ...]:

@@ -21,44 +21,57 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
+
+from packaging.requirements import InvalidRequirement, Requirement
+from packaging.utils import canonicalize_name
 
 from snakepacker.cachedir import cache_dir
 from snakepacker.errors import UsageError
 from snakepacker.pack import locks
 
-_REQUIREMENT = re.compile(
-    r"^\s*(?P<name>[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?)\s*"
-    r"(?P<extras>\[[A-Za-z0-9._,\s-]*\])?\s*"
-    r"(?P<rest>(?:[<>=!~;@(].*)?)$"
-)
-_DIRECT_REFERENCE = re.compile(
-    r"^\s*[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?\s*(?:\[[A-Za-z0-9._,\s-]*\])?\s*@\s*"
-    r"(?:https?|file|git\+\w+)://\S+\s*(?:;.*)?$"
-)
-_PINNED = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*(\[[^\]]*\])?\s*===?\s*[^\s,;*]+\s*(;.*)?$")
+# The URL schemes a `name @ URL` requirement string may use.
+_DIRECT_SCHEMES = ("http", "https", "file")
 REQUIREMENTS_FILES = ("requirements.txt", "requirements.lock")
 LEGACY_BUILD_REQUIRES = ("setuptools>=40.8.0", "wheel")
 
 
-class Kind(enum.StrEnum):
+class SourceKind(enum.StrEnum):
     PYPROJECT = "pyproject"  # a pyproject.toml with a [project] table (or poetry's)
     SETUPTOOLS = "setuptools"  # setup.cfg and/or setup.py, no [project] table
     REQUIREMENTS = "requirements"  # only a requirements file and code: nothing to install
     REQUIREMENT = "requirement"  # a requirement string, no directory
 
+    @property
+    def installs(self) -> bool:
+        """Whether the directory is itself a distribution, built and installed."""
+        return self in (SourceKind.PYPROJECT, SourceKind.SETUPTOOLS)
 
-def normalize(name: str) -> str:
-    return re.sub(r"[-_.]+", "-", name).lower()
+
+def parse_requirement(text: str) -> Requirement | None:
+    """TEXT as a PEP 508 requirement, or None when it is not one."""
+    try:
+        return Requirement(text)
+    except InvalidRequirement:
+        return None
 
 
 def requirement_name(requirement: str) -> str | None:
-    match = _REQUIREMENT.match(requirement)
-    return normalize(match["name"]) if match else None
+    parsed = parse_requirement(requirement)
+    return canonicalize_name(parsed.name) if parsed else None
+
+
+def _is_direct(requirement: Requirement) -> bool:
+    """A `name @ URL` requirement whose URL names a scheme the installers fetch."""
+    if not requirement.url:
+        return False
+    scheme = urlsplit(requirement.url).scheme
+    return scheme in _DIRECT_SCHEMES or scheme.startswith("git+")
 
 
 @dataclass(frozen=True)
 class Project:
-    kind: Kind
+    kind: SourceKind
     root: Path | None  # the project directory; None for a requirement string
     requirement: str | None = None  # the requirement string
     name: str | None = None  # normalized distribution name, when known
@@ -109,9 +122,10 @@ def inspect_source(
     REQUIREMENTS names the requirements file to install, over [tool.snakepacker]'s."""
     if not source.strip():
         raise UsageError("SOURCE is empty: name a project directory or a requirement")
-    if _DIRECT_REFERENCE.match(source):  # name @ URL: a requirement, though it has slashes
-        return Project(Kind.REQUIREMENT, None, requirement=source.strip(),
-                       name=normalize(re.split(r"[\s\[@]", source.strip(), maxsplit=1)[0]))
+    parsed = parse_requirement(source.strip())
+    if parsed is not None and _is_direct(parsed):  # a requirement, though it has slashes
+        return Project(SourceKind.REQUIREMENT, None, requirement=source.strip(),
+                       name=canonicalize_name(parsed.name))
     path = Path(source).expanduser()
     if path.is_file() and path.name in ("pyproject.toml", "setup.py", "setup.cfg"):
         path = path.parent
@@ -121,28 +135,14 @@ def inspect_source(
         return inspect_directory(path.resolve(), extras, requirements)
     if looks_like_path(source) or path.exists():
         raise UsageError(f"SOURCE {source!r}: no such project directory")
-    if not source.strip():
-        raise UsageError("SOURCE is empty: name a project directory or a requirement")
-    match = _REQUIREMENT.match(source)
-    if not match or not _valid_specifiers(match["rest"]):
+    if parsed is None or parsed.url:
         raise UsageError(
             f"SOURCE {source!r} is neither a project directory nor a requirement string"
         )
     return Project(
-        Kind.REQUIREMENT, None, requirement=source.strip(), name=normalize(match["name"])
+        SourceKind.REQUIREMENT, None, requirement=source.strip(),
+        name=canonicalize_name(parsed.name),
     )
-
-
-_CLAUSE = re.compile(r"^\s*(~=|===|==|!=|<=|>=|<|>)\s*[A-Za-z0-9][A-Za-z0-9.*+!-]*\s*$")
-
-
-def _valid_specifiers(rest: str) -> bool:
-    """The version part of a requirement, up to its marker, reads as clauses."""
-    spec = rest.split(";", 1)[0].strip()
-    if not spec or spec.startswith("@"):
-        return True
-    spec = spec.removeprefix("(").removesuffix(")")
-    return all(_CLAUSE.match(part) for part in spec.split(","))
 
 
 def inspect_directory(
@@ -196,7 +196,7 @@ def _inspect_directory(
         raise UsageError(f"{pyproject}: [tool.snakepacker] must be a table")
     lock = _lock_file(root, requirements or tool.get("requirements"))
     project = _project_of(root, pyproject, data, tool, lock, extras)
-    if project.kind in (Kind.PYPROJECT, Kind.SETUPTOOLS):
+    if project.kind.installs:
         project = dataclasses.replace(project, build_requires=_build_requires(pyproject, data))
     return project
 
@@ -224,7 +224,7 @@ def _project_of(
     if isinstance(poetry, dict):
         scripts = poetry.get("scripts")
         return Project(
-            Kind.PYPROJECT, root, name=_opt_normalize(poetry.get("name")),
+            SourceKind.PYPROJECT, root, name=_opt_normalize(poetry.get("name")),
             version=poetry.get("version"),
             scripts=tuple(scripts) if isinstance(scripts, dict) else (),
             lock=lock, tool=tool,
@@ -280,7 +280,7 @@ def _validator() -> Callable[[dict[str, Any]], object]:
 
 
 def _opt_normalize(name: object) -> str | None:
-    return normalize(name) if isinstance(name, str) and name else None
+    return canonicalize_name(name) if isinstance(name, str) and name else None
 
 
 def _lock_file(root: Path, named: object) -> str | None:
@@ -305,7 +305,16 @@ def is_pinned(text: str) -> bool:
     """True when every requirement line pins one version (options and hashes allowed)."""
     lines = [line.split(" #")[0].strip() for line in text.replace("\\\n", " ").splitlines()]
     reqs = [line for line in lines if line and not line.startswith(("#", "-", "--"))]
-    return bool(reqs) and all(_PINNED.match(line.split(" --hash")[0].strip()) for line in reqs)
+    return bool(reqs) and all(_pins_one_version(line.split(" --")[0].strip()) for line in reqs)
+
+
+def _pins_one_version(line: str) -> bool:
+    parsed = parse_requirement(line)
+    if parsed is None or parsed.url:
+        return False
+    specs = list(parsed.specifier)
+    return len(specs) == 1 and specs[0].operator in ("==", "===") \
+        and not specs[0].version.endswith(".*")
 
 
 def _pep621(
@@ -332,10 +341,9 @@ def _pep621(
     seen_extras = set(extras)
     while deps:
         dep = deps.pop(0)
-        if name and requirement_name(dep) == name:
-            match = _REQUIREMENT.match(dep)
-            inner = match["extras"] if match and match["extras"] else "[]"
-            for extra in (e.strip() for e in inner[1:-1].split(",") if e.strip()):
+        parsed = parse_requirement(dep)
+        if name and parsed is not None and canonicalize_name(parsed.name) == name:
+            for extra in sorted(parsed.extras):
                 if extra not in seen_extras:
                     seen_extras.add(extra)
                     deps += optional.get(extra, [])
@@ -346,7 +354,7 @@ def _pep621(
     source = next((urls[k] for k in urls if k.lower() in ("source", "repository", "homepage")),
                   None)
     return Project(
-        Kind.PYPROJECT, root, name=name,
+        SourceKind.PYPROJECT, root, name=name,
         version=None if "version" in dynamic else project.get("version"),
         requires_python=None if "requires-python" in dynamic else project.get("requires-python"),
         dependencies=tuple(expanded), complete=complete or lock == "uv.lock",
@@ -376,7 +384,7 @@ def _setuptools(
     if has_setup_py and not scripts:
         scripts = None  # setup.py may declare them
     return Project(
-        Kind.SETUPTOOLS, root, name=_opt_normalize(get("metadata", "name")),
+        SourceKind.SETUPTOOLS, root, name=_opt_normalize(get("metadata", "name")),
         version=get("metadata", "version"),
         requires_python=get("options", "python_requires"),
         dependencies=tuple(deps), complete=not has_setup_py,
@@ -390,6 +398,6 @@ def _requirements_project(
     """A directory of code with a requirements file: the file is installed, the code
     is copied to the working directory."""
     return Project(
-        Kind.REQUIREMENTS, root.resolve(), name=None, lock=file or None, complete=True, scripts=(),
-        tool=tool or {},
+        SourceKind.REQUIREMENTS, root.resolve(), name=None, lock=file or None, complete=True,
+        scripts=(), tool=tool or {},
     )

@@ -1,0 +1,35 @@
+"""`snakepacker images merge DIR`: the multi-platform lists, from the digests the CI jobs
+pushed."""
+
+from __future__ import annotations
+
+import argparse
+
+from snakepacker import options as opts
+from snakepacker.cli.common import engine_of, say
+
+
+def configure(images: argparse._SubParsersAction) -> None:
+    parser = images.add_parser(
+        "merge", help="make the multi-platform lists from the digests the CI jobs pushed")
+    parser.add_argument("digests", metavar="DIR",
+                        help="the records `images build --push-by-digest DIR` wrote")
+    opts.add_options(parser, opts.MERGE)
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from snakepacker.platforms import parse_platforms
+    from snakepacker.ship.matrix import merge, read_records
+    from snakepacker.ship.shipping import EngineRegistry, summary
+
+    values = opts.read(opts.MERGE, args)
+    records = read_records(Path(args.digests))  # bad records fail before the engine
+    wanted = parse_platforms(",".join(values["platform"])) if values["platform"] else None
+    engine = engine_of(values)
+    shipped = merge(records, EngineRegistry(engine), platforms=wanted, say=say)
+    for line in summary(shipped):
+        print(line)
+    return 0

@@ -1,0 +1,342 @@
+"""pack's doing: the build context, the builds, the tags and the size report.
+
+The decisions are made by ``snakepacker.pack.plan``; this module carries them out on
+an engine. When the entry point or the version can only be read from the installed
+project, the build stage is built first and probed; the full build then finds that
+stage in the engine's cache. Tags are applied only after the final build succeeded,
+and every tag was checked before the first build started.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import fnmatch
+import os
+import shutil
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from packaging.utils import canonicalize_name
+
+from snakepacker import vcs
+from snakepacker.engine import Engine, Secret
+from snakepacker.engine.secrets import network_fingerprint, network_secrets
+from snakepacker.errors import UsageError
+from snakepacker.family import labels
+from snakepacker.family.cpython import MINORS
+from snakepacker.family.images import Family
+from snakepacker.pack.dockerfile import (
+    INFO,
+    NETWORK_ARG,
+    env_build_args,
+    render_build_stage,
+    render_pack,
+)
+from snakepacker.pack.options import PackOptions, check_tags
+from snakepacker.pack.plan import (
+    Plan,
+    choose_entrypoint,
+    choose_minor,
+    entrypoint_known,
+    make_plan,
+)
+from snakepacker.pack.project import Project, SourceKind
+from snakepacker.pack.report import SizeReport, size_report
+from snakepacker.pack.requirements import for_uv
+from snakepacker.platforms import Platform
+from snakepacker.refs import repository, tag_of
+from snakepacker.tempdirs import temporary_directory
+
+Say = Callable[[str], None]
+
+# Left out wherever they are: version control data and caches, never program content.
+_SKIP_ANYWHERE = {".git", ".hg", ".svn", "__pycache__", ".tox", ".nox", ".pytest_cache",
+                  ".mypy_cache", ".ruff_cache"}
+# Left out at the project's root only: its own build output, virtualenvs and editor
+# settings. Deeper down, a `build/` or `dist/` is the project's code (a package named
+# build, a bundled frontend) and is copied.
+_SKIP_AT_ROOT = {".venv", "venv", "node_modules", ".idea", ".vscode", "build", "dist",
+                 ".eggs"}
+# Files that look like credentials: left out unless named with --include-secret.
+SECRET_PATTERNS = (".env", ".env.*", "*.env", ".ssh", ".aws", ".netrc", ".pypirc",
+                   ".git-credentials", ".npmrc", ".docker", "id_rsa*", "id_ecdsa*",
+                   "id_ed25519*", "*.pem", "*.key", "*.p12", "*.pfx")
+
+
+@dataclass(frozen=True)
+class Copied:
+    """What went into the build context."""
+
+    files: int
+    bytes: int
+    skipped: tuple[str, ...]  # relative paths, by rule
+    secrets: tuple[str, ...]  # relative paths that looked like credentials
+
+
+def _is_secret(name: str) -> bool:
+    return any(fnmatch.fnmatchcase(name, pattern) for pattern in SECRET_PATTERNS)
+
+
+def copy_project(root: Path, folder: Path, include: tuple[str, ...] = ()) -> Copied:
+    """ROOT's files into FOLDER, without VCS data, caches, the root's build output and
+    virtualenvs, and files that look like credentials (unless INCLUDE names them)."""
+    skipped: list[str] = []
+    secrets: list[str] = []
+    files = size = 0
+    for current, dirs, names in os.walk(root):
+        here = Path(current)
+        rel_dir = here.relative_to(root)
+        target_dir = folder / rel_dir
+        target_dir.mkdir(parents=True, exist_ok=True)
+        for name in sorted(dirs):
+            rel = (rel_dir / name).as_posix()
+            path = here / name
+            at_root = rel_dir == Path(".")
+            if name in _SKIP_ANYWHERE or name.endswith(".egg-info") or (at_root and (
+                    name in _SKIP_AT_ROOT or (path / "pyvenv.cfg").exists())):
+                skipped.append(rel + "/")
+            elif _is_secret(name) and rel not in include:
+                secrets.append(rel + "/")
+            elif path.is_symlink():
+                (target_dir / name).symlink_to(os.readlink(path))
+                files += 1
+            else:
+                continue
+            dirs.remove(name)
+        for name in names:
+            rel = (rel_dir / name).as_posix()
+            path = here / name
+            if name.endswith((".pyc", ".pyo")):
+                continue
+            if _is_secret(name) and rel not in include:
+                secrets.append(rel)
+                continue
+            if path.is_symlink():
+                (target_dir / name).symlink_to(os.readlink(path))
+            else:
+                shutil.copy2(path, target_dir / name)
+                size += path.stat().st_size
+            files += 1
+    return Copied(files, size, tuple(sorted(skipped)), tuple(sorted(secrets)))
+
+
+def write_pack_context(project: Project, dockerfile: str, folder: Path,
+                  include: tuple[str, ...] = ()) -> Copied:
+    """The build context: the project's files (see copy_project) and the Dockerfile.
+    The project's own .dockerignore is kept, so the engine applies it too."""
+    copied = Copied(0, 0, (), ())
+    if project.root is not None:
+        copied = copy_project(project.root, folder, include)
+    ignore = folder / ".dockerignore"
+    existing = ignore.read_text() if ignore.exists() else ""
+    ignore.write_text(existing.rstrip("\n") + ("\n" if existing else "")
+                      + "Dockerfile\n.dockerignore\n")
+    (folder / "Dockerfile").write_text(dockerfile)
+    return copied
+
+
+def requirements_for_installer(options: PackOptions, folder: Path, say: Say) -> None:
+    """The project's requirements file, in the build context, in uv's spelling where
+    pip's differs (see snakepacker.pack.requirements); the project's file is untouched."""
+    lock = options.project.lock
+    if options.installer != "uv" or not lock or lock == "uv.lock":
+        return
+    path = folder / lock
+    if not path.is_file():
+        return
+    text, notes = for_uv(path.read_text())
+    if notes:
+        path.write_text(text)
+        for note in notes:
+            say(f"{lock}: {note} (uv's spelling)")
+
+
+def describe_copy(copied: Copied, has_dockerignore: bool) -> str:
+    text = f"context: {copied.files} files, {copied.bytes / 1e6:.1f} MB"
+    if copied.skipped:
+        text += f"; left out: {', '.join(_printable(p) for p in copied.skipped[:6])}"
+        text += " ..." if len(copied.skipped) > 6 else ""
+    if copied.secrets:
+        text += (f"; left out as credentials: {', '.join(_printable(p) for p in copied.secrets)}"
+                 " (--include-secret PATH copies one)")
+    if has_dockerignore:
+        text += "; the project's .dockerignore applies"
+    return text
+
+
+def _printable(path: str) -> str:
+    return path.encode("unicode_escape").decode("ascii") if not path.isprintable() else path
+
+
+# -- the steps -------------------------------------------------------------------------
+
+
+def supported_minors(options: PackOptions, family: Family, engine: Engine | None) -> list[str]:
+    """The minors pack may choose from: those named, else those built on the engine
+    (every known one when only a Dockerfile is printed)."""
+    if options.minors_given:
+        return list(options.family.minors)
+    if engine is None:
+        return list(MINORS)
+    # A minor asked for (--python, .python-version) is looked up alone: one engine
+    # query instead of one per minor, on every pack of the edit-rebuild loop. Only when
+    # it is not built are the others looked up, for the error's list.
+    requested = options.python or options.project.python_version
+    if requested in options.family.minors and engine.image_exists(family.ref(requested)):
+        return [requested]
+    return [m for m in options.family.minors if engine.image_exists(family.ref(m))]
+
+
+def plan_for(options: PackOptions, family: Family, supported: list[str], *,
+             decide_entrypoint: bool) -> Plan:
+    # --python wins over the project's .python-version, which wins over requires-python.
+    requested = options.python or options.project.python_version
+    minor = choose_minor(requested, options.project.requires_python, supported)
+    return make_plan(options, family, minor, decide_entrypoint=decide_entrypoint)
+
+
+def _pack_build_args(plan: Plan, parent_id: str) -> dict[str, str]:
+    return {NETWORK_ARG: network_fingerprint(plan.options.family.network),
+            **env_build_args(plan),
+            **label_args(plan.project.root, parent_id)}
+
+
+def label_args(root: Path | None, parent_id: str,
+               env: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The build arguments of a packed image's LABEL: the time and commit of the
+    project's own checkout (read without running anything it brings; see vcs)."""
+    commit = vcs.head_commit(root)
+    return {labels.CREATED_ARG: vcs.rfc3339(vcs.source_date_epoch(commit, env)),
+            labels.REVISION_ARG: commit.sha if commit else "unknown",
+            labels.PARENT_ARG: parent_id}
+
+
+def _probe(engine: Engine, plan: Plan, context: Path, secrets: list[Secret], say: Say,
+           verbose: bool, parent_id: str, platform: str | None = None) -> Plan:
+    """Build the build stage alone and read the console scripts and the version."""
+    project = plan.project
+    stage_id = engine.build(context, label=f"{project.label} (build stage)", secrets=secrets,
+                            build_args=_pack_build_args(plan, parent_id), progress=say,
+                            verbose=verbose, no_cache=not plan.options.cache,
+                            platform=platform)
+    where = ["--platform", platform] if platform else []
+    try:
+        probe = engine.run(["--rm", *where, "--entrypoint", "sh", stage_id, "-c",
+                            f"cat {INFO}/scripts.txt; echo ---; cat {INFO}/dists.txt"])
+    finally:
+        # The stage stays in the build cache; its exported image is not kept around.
+        engine.remove([stage_id])
+    found_scripts, _, dists = probe.stdout.partition("---\n")
+    found = tuple(s for s in found_scripts.split() if s)
+    entrypoint, cmd = plan.entrypoint, plan.cmd
+    if not entrypoint_known(plan.options):
+        entrypoint, cmd = choose_entrypoint(project, None, None, found)
+    version = plan.version
+    if version is None and len(dists.split()) >= 2:
+        version = dists.split()[1]
+    return dataclasses.replace(plan, entrypoint=entrypoint, cmd=cmd, version=version,
+                               options=_named(plan.options, dists))
+
+
+def _named(options: PackOptions, dists: str) -> PackOptions:
+    """OPTIONS with the project's name as its installed metadata says, when it was not
+    known statically (setup.py): the labels, and the default tag, use it rather than
+    the directory's name."""
+    project = options.project
+    words = dists.split()
+    if project.name or project.kind is SourceKind.REQUIREMENT or len(words) < 2:
+        return options
+    project = dataclasses.replace(project, name=canonicalize_name(words[0]))
+    tags = options.tags if options.tags_given else check_tags(
+        (f"{project.image_name}:latest",))
+    return dataclasses.replace(options, project=project, tags=tags)
+
+
+@dataclass(frozen=True)
+class Packed:
+    image_id: str
+    plan: Plan
+    seconds: float
+    report: SizeReport
+
+
+def platform_tags(tags: tuple[str, ...], family: Family) -> tuple[str, ...]:
+    """The local tags of a pack for FAMILY's platform: the -t tags on the native one,
+    each with the platform's suffix (demo:1-arm64) on a foreign one."""
+    if not family.foreign:
+        return tags
+    return tuple(f"{repository(t)}:{tag_of(t)}-{family.platform.suffix}" for t in tags)
+
+
+def parent_image(engine: Engine, ref: str) -> tuple[str | None, str]:
+    """REF's id (None when it is not built) and the grade its own build record states
+    (quick, release, release+bolt), not the options of this run: they did not build
+    it. One engine query, as pack's loop asks about each image once."""
+    found = engine.id_and_labels(ref)
+    if found is None:
+        return None, labels.recorded_grade(None)
+    image_id, image_labels = found
+    return image_id, labels.recorded_grade(image_labels.get(labels.BUILD_LABEL))
+
+
+def pack(options: PackOptions, engine: Engine, *, say: Say, verbose: bool = False,
+         include_secrets: tuple[str, ...] = (), platform: Platform | None = None) -> Packed:
+    family = Family(options.family, platform=platform)
+    foreign = family.platform.name if family.foreign else None
+    project = options.project
+    plan = plan_for(options, family, supported_minors(options, family, engine),
+                    decide_entrypoint=False)
+    final_id, grade = parent_image(engine, plan.final_ref)
+    ids = {plan.build_ref: engine.image_id(plan.build_ref), plan.final_ref: final_id}
+    for ref, found in ids.items():
+        if found is None:
+            name = ref.rsplit(":", 1)[-1]
+            where = ""
+            if family.foreign:
+                name = name.removesuffix(f"-{family.platform.suffix}")
+                where = f" --platform {family.platform.name}"
+            raise UsageError(f"{ref} is not built here: run `snakepacker images build "
+                             f"{name}{where}`")
+    # Wheels built from sdists are cached per build image: the very image, since a
+    # rebuilt `all` may link against other libraries than the one that built them.
+    build_id = ids[plan.build_ref] or ""
+    plan = dataclasses.replace(
+        plan, cache_scope=f"{plan.cache_scope}-{build_id.removeprefix('sha256:')[:12]}",
+        parent_grade=grade)
+    parent_id = final_id or "unknown"
+    say(f"packing {project.label} with Python {plan.python.minor} "
+        f"({plan.python.executable}), installer {options.installer}, on {plan.final_ref}")
+    started = time.monotonic()
+    with network_secrets(options.family.network) as secrets, \
+            temporary_directory(prefix="snakepacker-pack-") as tmp:
+        context = Path(tmp)
+        has_ignore = project.root is not None and (project.root / ".dockerignore").is_file()
+        unnamed = project.name is None and project.kind.installs
+        if not entrypoint_known(options) or plan.version is None or unnamed:
+            say("[1/2] build stage (to read the installed console scripts and version)")
+            copied = write_pack_context(project, render_build_stage(plan), context, include_secrets)
+            requirements_for_installer(options, context, say)
+            say(describe_copy(copied, has_ignore))
+            plan = _probe(engine, plan, context, secrets, say, verbose, parent_id, foreign)
+            say("[2/2] final image")
+            (context / "Dockerfile").write_text(render_pack(plan))
+        else:
+            copied = write_pack_context(project, render_pack(plan), context, include_secrets)
+            requirements_for_installer(options, context, say)
+            say(describe_copy(copied, has_ignore))
+        image_id = engine.build(context, label=project.label, secrets=secrets,
+                                build_args=_pack_build_args(plan, parent_id), progress=say,
+                                verbose=verbose, no_cache=not options.cache, platform=foreign)
+    options = plan.options  # the project's name may have been learned from its metadata
+    engine.tag(image_id, platform_tags(options.tags, family))
+    seconds = time.monotonic() - started
+    report = SizeReport(0, 0, 0, 0, 0, engine.image_size(image_id) or 0) \
+        if options.distroless else size_report(
+        engine, image_id, base_ref=family.ref("base"), parent_ref=plan.final_ref,
+        python_ref=family.ref(plan.python.minor), venv=options.venv_path,
+        code_dir=options.workdir if project.kind is SourceKind.REQUIREMENTS else None,
+        keep_pip=options.keep_pip,
+    )
+    return Packed(image_id, plan, seconds, report)

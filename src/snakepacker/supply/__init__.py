@@ -1,0 +1,2 @@
+"""What an image is made of, read from its own files: SBOMs, inventories, file
+differences."""

@@ -1,0 +1,138 @@
+"""Choosing a docker client, a daemon that is down or hung, how a failed build reads, and
+that an interrupted build stops on the daemon too."""
+
+from __future__ import annotations
+
+import json
+import signal
+import uuid
+from pathlib import Path
+
+import pytest
+
+from snakepacker.engine import Engine
+from snakepacker.errors import BuildError
+from tests.helpers import (
+    NAMESPACE,
+    Docker,
+    children,
+    cli_with,
+    gone_within,
+    sleeping_build,
+    snakepacker,
+)
+
+
+@pytest.mark.engine
+def test_a_daemon_that_is_down_is_one_clear_line(engine: Engine) -> None:
+    proc = cli_with(
+        {"SNAKEPACKER_DOCKER": engine.client, "DOCKER_HOST": "unix:///nonexistent/docker.sock"},
+        "images", "build", "base",
+    )
+    assert proc.returncode == 3
+    assert proc.stderr.startswith("snakepacker: error: the Docker daemon is not running")
+    assert proc.stderr.count("\n") == 1
+
+
+@pytest.mark.engine
+@pytest.mark.parametrize(("signum", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+def test_interrupting_a_build_stops_the_client_and_the_daemon_side_build(
+    engine: Engine, family_images: dict[str, str], tmp_path: Path, signum: int, code: int
+) -> None:
+    marker = f"sptest-engine-{uuid.uuid4().hex[:12]}"
+    driver = sleeping_build(engine, tmp_path, marker)
+    clients = children(driver.pid)
+    assert clients, "the build client is not a child of snakepacker"
+    driver.send_signal(signum)  # snakepacker only, as `kill -INT PID` does
+    out, _ = driver.communicate(timeout=60)
+    assert driver.returncode == code, out
+    assert "children left: 0" in out  # stopped and waited for, not just orphaned
+    assert gone_within(clients, marker, 30), "the build still runs after the interrupt"
+
+
+@pytest.mark.engine
+def test_find_picks_a_client_that_builds_with_buildkit(engine: Engine, docker: Docker) -> None:
+    assert docker("version", "--format", "{{.Server.Version}}").stdout.strip()
+    assert engine.env["DOCKER_BUILDKIT"] == "1"
+
+
+@pytest.mark.engine
+def test_a_failed_build_names_its_step_shows_its_tail_and_tags_nothing(
+    engine: Engine, family_images: dict[str, str], tmp_path: Path
+) -> None:
+    (tmp_path / "Dockerfile").write_text(
+        f"FROM {family_images['base']}\nRUN echo first-line-of-output && exit 7\n"
+    )
+    with pytest.raises(BuildError) as caught:
+        engine.build(tmp_path, label="broken")
+    message = str(caught.value)
+    head = message.splitlines()[0]
+    assert head.startswith("building broken failed at [")
+    assert "RUN echo first-line-of-output && exit 7" in head
+    assert "first-line-of-output" in message.split("\n", 1)[1]
+
+
+@pytest.mark.engine
+def test_a_bad_tarball_fails_before_building_and_leaves_tags_alone(
+    engine: Engine, family_images: dict[str, str], tmp_path: Path
+) -> None:
+    before = engine.image_id(family_images["3.12"])
+    mirror = tmp_path / "mirror"
+    mirror.mkdir()
+    (mirror / "python3.12_3.12.3.orig.tar.xz").write_bytes(b"tampered")
+    proc = cli_with(
+        {"SNAKEPACKER_CACHE": str(tmp_path / "cache")},
+        "images", "build", "3.12", "--minors", "3.12", "--cpython", "3.12.3",
+        "--cpython-mirror", str(mirror),
+    )
+    assert proc.returncode == 5
+    assert "sha256 mismatch for CPython 3.12.3" in proc.stderr
+    assert "building" not in proc.stderr
+    assert engine.image_id(family_images["3.12"]) == before
+
+
+@pytest.mark.engine
+def test_id_and_labels_is_the_image_id_and_its_build_record(
+    engine: Engine, family_images: dict[str, str]
+) -> None:
+    ref = family_images["3.12"]
+    image_id, found = engine.id_and_labels(ref) or ("", {})
+    assert image_id == engine.image_id(ref)
+    assert json.loads(found["io.snakepacker.build"])["cpython"][0]["minor"] == "3.12"
+    assert engine.id_and_labels(f"{ref}-never-built") is None
+
+
+@pytest.mark.engine
+def test_a_failed_family_build_keeps_the_old_tag(
+    engine: Engine, family_images: dict[str, str]
+) -> None:
+    """`all` narrowed to 3.10 must install pip and uv from the index again; an index that
+    does not answer fails that step, and the `all` tag still names the old image."""
+    before = engine.image_id(family_images["all"])
+    proc = snakepacker(
+        "images", "build", "all", "--minors", "3.10", "--index-url", "http://127.0.0.1:9/simple",
+    )
+    assert proc.returncode == 4, proc.stderr[-2000:]
+    assert "snakepacker: error: building all failed at [" in proc.stderr
+    assert engine.image_id(family_images["all"]) == before
+    assert engine.image_id(f"ghcr.io/{NAMESPACE}/python/all") == before
+
+
+@pytest.mark.engine
+def test_another_namespace_builds_on_the_default_bootstrapped_root(
+    engine: Engine, family_images: dict[str, str]
+) -> None:
+    namespace = "snakepacker-nstest"
+    proc = snakepacker("images", "build", "base", "--namespace", namespace)
+    try:
+        assert proc.returncode == 0, proc.stderr[-2000:]
+        assert engine.image_exists(f"ghcr.io/{namespace}/python/base")
+        assert engine.image_exists(f"ghcr.io/{namespace}/python:base")
+        # Same root, same steps: the engine's cache gives the very same layers.
+        docker = Docker(engine)
+        layers = [docker("image", "inspect", "--format", "{{json .RootFS.Layers}}", ref).stdout
+                  for ref in (f"{namespace}/python:base", family_images["base"])]
+        assert layers[0] == layers[1]
+    finally:
+        engine.remove([f"{namespace}/python:base", f"ghcr.io/{namespace}/python/base",
+                       f"ghcr.io/{namespace}/python:base"])

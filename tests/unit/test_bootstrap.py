@@ -1,0 +1,108 @@
+"""Bootstrapping a root image from the package archive, with pinned archive keys."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from snakepacker.errors import SnakepackerError, UsageError
+from snakepacker.family.distros import DISTROS
+from snakepacker.images.bootstrap import (
+    PINNED_KEYS,
+    bootstrap,
+    mmdebstrap_cause,
+    pinned_keyring,
+    root_ref,
+    sources,
+)
+from snakepacker.images.mirrors import archive_mirror
+from snakepacker.platforms import PLATFORMS, native_platform
+
+DEBIAN_KEYRING = Path("/usr/share/keyrings/debian-archive-keyring.gpg")
+
+
+@pytest.mark.skipif(not DEBIAN_KEYRING.exists(), reason="needs a Debian keyring to refuse")
+def test_a_keyring_without_the_pinned_keys_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(SnakepackerError, match="lacks the pinned archive key"):
+        pinned_keyring(DEBIAN_KEYRING, PINNED_KEYS["ubuntu"], tmp_path / "out.gpg")
+    assert not (tmp_path / "out.gpg").exists()
+
+
+def test_sources_name_the_release_updates_and_security_pockets() -> None:
+    lines = sources(DISTROS["jammy"], "http://mirror.invalid/ubuntu")
+    assert [line.split()[2] for line in lines] == ["jammy", "jammy-updates", "jammy-security"]
+    assert all(line.endswith("main universe") for line in lines)
+    debian = sources(DISTROS["bookworm"], "http://mirror.invalid/debian")
+    assert debian[2] == "deb http://mirror.invalid/debian-security bookworm-security main"
+
+
+def test_the_native_root_keeps_its_name_and_others_carry_the_platform() -> None:
+    bookworm = DISTROS["bookworm"]
+    assert root_ref(bookworm, "sp") == "sp/root:bookworm"
+    assert root_ref(bookworm, "sp", native_platform()) == "sp/root:bookworm"
+    foreign = [p for p in PLATFORMS.values() if p != native_platform()]
+    assert {root_ref(bookworm, "sp", p) for p in foreign} <= {
+        "sp/root:bookworm-amd64", "sp/root:bookworm-arm64", "sp/root:bookworm-armv7"
+    }
+    assert len({root_ref(bookworm, "sp", p) for p in PLATFORMS.values()}) == 3
+
+
+def test_ubuntu_foreign_arches_come_from_the_ports_mirror(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("SNAKEPACKER_UBUNTU_MIRROR", "http://main.invalid/ubuntu")
+    monkeypatch.setenv("SNAKEPACKER_UBUNTU_SECURITY_MIRROR", "http://security.invalid/ubuntu")
+    monkeypatch.setenv("SNAKEPACKER_UBUNTU_PORTS_MIRROR", "http://ports.invalid/ubuntu-ports/")
+    assert archive_mirror("ubuntu", "jammy", "amd64") == "http://main.invalid/ubuntu"
+    ports = archive_mirror("ubuntu", "jammy", "arm64")
+    assert ports == "http://ports.invalid/ubuntu-ports"
+    lines = sources(DISTROS["jammy"], ports, "arm64")
+    assert all(line.split()[1] == ports for line in lines)  # security too: ports serves it
+    assert sources(DISTROS["jammy"], "http://main.invalid/ubuntu", "amd64")[2].split()[1] == (
+        "http://security.invalid/ubuntu"
+    )
+    # Debian serves every architecture from the same archive.
+    monkeypatch.setenv("SNAKEPACKER_DEBIAN_MIRROR", "http://deb.invalid/debian")
+    assert archive_mirror("debian", "bookworm", "armhf") == "http://deb.invalid/debian"
+
+
+@pytest.mark.skipif(not Path("/usr/share/debootstrap/scripts/gutsy").exists(),
+                    reason="needs debootstrap's release scripts")
+def test_the_ports_default_comes_from_debootstrap(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("SNAKEPACKER_UBUNTU_MIRROR", raising=False)
+    monkeypatch.delenv("SNAKEPACKER_UBUNTU_PORTS_MIRROR", raising=False)
+    main, ports = archive_mirror("ubuntu", "jammy"), archive_mirror("ubuntu", "jammy", "arm64")
+    assert main != ports and ports.endswith("-ports")
+    assert archive_mirror("ubuntu", "jammy", "armhf") == ports
+
+
+def test_bootstrap_refuses_a_platform_that_cannot_run(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """Without a qemu handler the refusal comes first: no download, no image."""
+    monkeypatch.setattr("snakepacker.platforms.BINFMT_MISC", tmp_path / "unmounted")
+    foreign = next(p for p in PLATFORMS.values() if p != native_platform())
+    with pytest.raises(UsageError, match=f"{foreign.name} cannot run here: binfmt_misc is not"):
+        bootstrap(DISTROS["bookworm"], None, "sp", platform=foreign)  # type: ignore[arg-type]
+
+
+def test_a_failed_mmdebstrap_is_named_by_its_first_error() -> None:
+    """apt's refusal of an index comes first; the lines after it only say that the
+    setup hook and mmdebstrap failed in turn."""
+    stderr = "\n".join([
+        "I: running apt-get update...",
+        "Fetched 8754 kB in 7s (1236 kB/s)",
+        "E: Failed to fetch http://archive.invalid/debian-security/dists/bookworm-security/"
+        "main/binary-armhf/Packages.xz  File has unexpected size (334084 != 351504). "
+        "Mirror sync in progress?",
+        "   Hashes of expected file:",
+        "E: Some index files failed to download. They have been ignored, or old ones used "
+        "instead.",
+        "E: command failed: /usr/share/mmdebstrap/hooks/maybe-merged-usr/setup00.sh",
+        "E: mmdebstrap failed to run",
+    ])
+    cause = mmdebstrap_cause(stderr)
+    assert cause.startswith("Failed to fetch http://archive.invalid/debian-security/")
+    assert cause.endswith("File has unexpected size (334084 != 351504). Mirror sync in progress?")
+    assert mmdebstrap_cause("I: nothing failed here\n").startswith("no error line")

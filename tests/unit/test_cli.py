@@ -1,0 +1,113 @@
+"""The command line: listing, printing Dockerfiles, and bad input."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from snakepacker.family.cpython import MINORS
+from tests.helpers import cli_with, snakepacker
+
+
+def test_images_list_json_has_one_row_per_tag() -> None:
+    proc = snakepacker("images", "list", "--json", "--minors", "3.12", check=True)
+    rows = {row["tag"]: row for row in json.loads(proc.stdout)}
+    apps = {"pylama", "ipython", "certbot", "black", "gray", "ruff", "jupyterlab",
+            "ruff-distroless", "black-distroless", "uv"}  # on 3.12
+    assert set(rows) == {"base", "3.12", "all", "all-pillow", "3.12-pillow", *apps}
+    assert rows["jupyterlab"]["kind"] == "app" and rows["jupyterlab"]["from"] == "3.12-pillow"
+    assert rows["3.12-pillow"]["kind"] == "target" and rows["3.12-pillow"]["from"] == "3.12"
+    assert rows["3.12-pillow"]["python"] == "3.12"
+    assert rows["all"]["names"] == ["ghcr.io/snakepacker/python/all",
+                                    "ghcr.io/snakepacker/python:all", "snakepacker/python:all"]
+    assert rows["base"]["from"] == "ubuntu:jammy (root)"
+    assert all("size" in row for row in rows.values())
+
+
+def test_images_list_table_has_a_header_and_every_tag() -> None:
+    lines = snakepacker("images", "list", check=True).stdout.splitlines()
+    assert lines[0].split()[:5] == ["TAG", "KIND", "FROM", "PYTHON", "SIZE"]
+    assert len(lines) == 1 + 3 + 2 * len(MINORS) + 11
+
+
+def test_images_dockerfile_prints_the_rendered_file() -> None:
+    out = snakepacker("images", "dockerfile", "3.13", "--distro", "trixie", check=True).stdout
+    names = ("ghcr.io/snakepacker/python/3.13-trixie, ghcr.io/snakepacker/python:3.13-trixie, "
+             "snakepacker/python:3.13-trixie")
+    assert out.startswith(f"# {names}\n")
+    assert "RUN apt-install python3 python3.13" in out
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("images", "dockerfile", "2.7"), "unknown image tag '2.7'"),
+        (("images", "list", "--minors", "3.15"), "unknown Python minor '3.15'"),
+        (("images", "build", "3.12", "--cpython", "3.12.1"), "no known CPython tarball"),
+        (("images", "build"), "name the tags to build, or --all"),
+        (("images", "build", "nope"), "unknown image tag 'nope'"),
+        (("images", "build", "3.12", "--ca-cert", "/nonexistent.pem"),
+         "CA certificate file not found"),
+        (("images", "build", "3.12", "--cpython", "/nonexistent/Python-3.12.3.tar.xz"),
+         "CPython tarball not found"),
+    ],
+)
+def test_bad_input_is_one_line_and_a_non_zero_exit(args: tuple[str, ...], message: str) -> None:
+    proc = snakepacker(*args)
+    assert proc.returncode == 2
+    assert proc.stderr.count("\n") == 1 and message in proc.stderr
+    assert proc.stderr.startswith("snakepacker: error: ")
+    assert "Traceback" not in proc.stderr
+
+
+def test_unknown_distro_is_one_line_from_any_source() -> None:
+    for proc in (snakepacker("bootstrap", "hardy"),
+                 snakepacker("images", "list", "--distro", "hardy"),
+                 cli_with({"SNAKEPACKER_DISTRO": "hardy"}, "images", "list")):
+        assert proc.returncode == 2
+        assert proc.stderr.startswith("snakepacker: error: unknown distro 'hardy'")
+        assert proc.stderr.count("\n") == 1
+
+
+def test_usage_errors_are_one_line_with_exit_2() -> None:
+    for argv in (("images", "build", "--nope"), ("pack",), ("images",), ("frobnicate",)):
+        proc = snakepacker(*argv)
+        assert proc.returncode == 2, argv
+        assert proc.stderr.startswith("snakepacker: error: ") and proc.stderr.count("\n") == 1
+
+
+def test_help_names_every_command() -> None:
+    out = snakepacker("--help", check=True).stdout
+    for command in ("images", "bootstrap", "pack"):
+        assert command in out
+    out = snakepacker("images", "build", "--help", check=True).stdout
+    for option in ("--all", "--minors", "--route", "--cpython", "--ca-cert", "--index-url",
+                   "--quick", "--bolt"):
+        assert option in out
+
+
+def test_the_temporary_directory_is_picked_before_signals_unwind(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """tempfile's first call creates and removes a probe file in TMPDIR: a SIGTERM turned
+    into an exception between the two would leave it there, so main() makes that call
+    before its handlers go in."""
+    import signal
+    import tempfile
+
+    from snakepacker.cli import main as cli
+
+    monkeypatch.setattr(tempfile, "tempdir", None)
+    picked_when_installed: list[str | None] = []
+    real_signal = signal.signal
+
+    def spy(sig: int, handler: object) -> object:
+        if handler is cli._raise_terminated:
+            picked_when_installed.append(tempfile.tempdir)
+        return real_signal(sig, handler)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(signal, "signal", spy)
+    assert cli.main(["images", "list", "--minors", "3.12"]) == 0
+    assert "TAG" in capsys.readouterr().out
+    assert len(picked_when_installed) == 2 and all(picked_when_installed)

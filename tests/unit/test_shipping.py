@@ -1,0 +1,304 @@
+"""The publishing rules on the fake engine and a recording registry: what is built,
+smoke-tested and pushed, in which order, and which lists move. The engine tests in
+test_ship.py do the same against docker and a real registry."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from snakepacker.engine.fake import FakeEngine
+from snakepacker.errors import BuildError, EngineError
+from snakepacker.family.distros import DISTROS
+from snakepacker.family.images import Family
+from snakepacker.options import FamilyOptions
+from snakepacker.platforms import Platform, get_platform
+from snakepacker.refs import repository
+from snakepacker.ship.matrix import merge, push_by_digest, read_records
+from snakepacker.ship.shipping import (
+    EngineRegistry,
+    Publish,
+    Shipment,
+    family_shipments,
+    pack_shipments,
+    push_family,
+    ship,
+    summary,
+)
+
+AMD64, ARM64 = get_platform("linux/amd64"), get_platform("linux/arm64")
+REG = "127.0.0.1:5999"
+ROOTS = {"snakepacker/root:bookworm": "sha256:root",
+         "snakepacker/root:bookworm-arm64": "sha256:rootarm"}
+
+
+@dataclass
+class FakeRegistry:
+    """Tags and lists in memory; every call recorded; pushes of refs in FAIL fail."""
+
+    engine: FakeEngine
+    fail: set[str] = field(default_factory=set)
+    tags: dict[str, str] = field(default_factory=dict)  # ref -> digest
+    lists: dict[str, dict[str, str]] = field(default_factory=dict)  # digest -> entries
+    calls: list[tuple[str, str]] = field(default_factory=list)
+
+    def push(self, ref: str) -> str:
+        self.calls.append(("push", ref))
+        if ref in self.fail:
+            raise EngineError(f"pushing {ref} failed: connection refused")
+        digest = "sha256:" + hashlib.sha256(self.engine.image_id(ref).encode()).hexdigest()
+        self.tags[ref] = digest
+        platform = "linux/arm64" if ref.endswith("-arm64") else "linux/amd64"
+        self.lists[digest] = {"platform": platform}
+        return digest
+
+    def remote_digest(self, ref: str) -> str | None:
+        return self.tags.get(ref)
+
+    def entries(self, ref: str) -> dict[str, str] | None:
+        digest = self.tags.get(ref)
+        return None if digest is None else dict(self.lists[digest])
+
+    def make_list(self, ref: str, members: Sequence[str]) -> str:
+        self.calls.append(("make_list", ref))
+        entries = {self.lists[m.split("@")[1]]["platform"]: m.split("@")[1] for m in members}
+        digest = "sha256:" + hashlib.sha256(repr(sorted(entries.items())).encode()).hexdigest()
+        self.lists[digest] = entries
+        self.tags[ref] = digest
+        return digest
+
+    def copy_all(self, source: str, destination: str) -> None:
+        self.calls.append(("copy_all", destination))
+        self.tags[destination] = self.tags[source]
+
+    def attach(self, repository: str, digest: str, document: bytes, media_type: str) -> str:
+        ref = f"{repository}:sha256-{digest.split(':')[1]}.sbom"
+        self.calls.append(("attach", ref))
+        self.tags[ref] = "sha256:" + hashlib.sha256(document).hexdigest()
+        return ref
+
+    def sign(self, ref: str, key: Path) -> None:
+        self.calls.append(("sign", ref))
+
+    def kinds(self) -> list[str]:
+        return [kind for kind, _ in self.calls]
+
+
+def families(*platforms: Platform) -> dict[Platform, Family]:
+    options = FamilyOptions(distro=DISTROS["bookworm"], minors=("3.11",),
+                            registry=f"{REG}/ghcr")  # the hub is REG itself
+    return {p: Family(options, platform=p) for p in platforms}
+
+
+def quiet(_message: str) -> None:
+    pass
+
+
+def push(engine: FakeEngine, registry: FakeRegistry, *names: str,
+         platforms: tuple[Platform, ...] = (AMD64, ARM64)):
+    return push_family(engine, registry, families(*platforms), list(names), hub=REG,
+                       progress=quiet)
+
+
+def test_every_platform_is_built_from_its_own_root_and_pushed_before_any_list() -> None:
+    engine, = [FakeEngine(images=dict(ROOTS))]
+    registry = FakeRegistry(engine)
+    shipped = push(engine, registry, "3.11")
+    roots = [args["ROOT_IMAGE"] for _label, args, _s in engine.called("build")
+             if "ROOT_IMAGE" in args]
+    assert roots == ["snakepacker/root:bookworm", "snakepacker/root:bookworm-arm64"]
+    assert [p for _label, p in engine.called("build_platform")] == ["linux/arm64"] * 2
+    kinds = registry.kinds()
+    assert kinds.count("push") == 4  # 3.11 and its patch tag 3.11.0, for two platforms
+    assert max(i for i, k in enumerate(kinds) if k == "push") < kinds.index("make_list")
+    assert [s.tag for s in shipped] == ["3.11-bookworm", "3.11.0-bookworm"]
+    for s in shipped:
+        assert s.platforms == ("linux/amd64", "linux/arm64")
+        assert set(registry.lists[s.digest]) == {"linux/amd64", "linux/arm64"}
+        assert registry.tags[f"{REG}/ghcr/snakepacker/python:{s.tag}"] == s.digest
+        assert registry.tags[f"{REG}/ghcr/snakepacker/python/{s.tag}"] == s.digest
+        assert registry.tags[f"{REG}/snakepacker/python:{s.tag}"] == s.digest
+        assert len(s.moved) == 3
+
+
+def test_the_arm64_chain_never_uses_an_amd64_parent() -> None:
+    engine = FakeEngine(images=dict(ROOTS))
+    push(engine, FakeRegistry(engine), "3.11")
+    arm = families(ARM64)[ARM64]
+    assert engine.image_exists("snakepacker/python:3.11-bookworm-arm64")
+    assert engine.image_exists("snakepacker/python:3.11.0-bookworm-arm64")
+    assert arm.ref("base") == "snakepacker/python:base-bookworm-arm64"
+    amd_ids = {engine.image_id(n) for n in families(AMD64)[AMD64].local_names("3.11")}
+    assert engine.image_id(arm.ref("3.11")) not in amd_ids
+
+
+def test_a_failed_build_pushes_nothing() -> None:
+    engine = FakeEngine(images=dict(ROOTS), fail_builds={"3.11-bookworm for linux/arm64"})
+    registry = FakeRegistry(engine)
+    with pytest.raises(BuildError):
+        push(engine, registry, "3.11")
+    assert registry.calls == []
+
+
+def test_a_failed_smoke_test_pushes_nothing() -> None:
+    engine = FakeEngine(images=dict(ROOTS))
+    # python3 reports an amd64 machine everywhere: the arm64 image would be mislabelled
+    engine.run_output = lambda args: "3.11.0\n" if "python_version()" in " ".join(args) \
+        else "x86_64\n"
+    registry = FakeRegistry(engine)
+    with pytest.raises(BuildError, match=r"smoke test of 3\.11-bookworm on linux/arm64"):
+        push(engine, registry, "3.11")
+    assert registry.calls == []
+
+
+def test_a_failed_push_moves_no_list() -> None:
+    engine = FakeEngine(images=dict(ROOTS))
+    registry = FakeRegistry(engine, fail={f"{REG}/ghcr/snakepacker/python:3.11.0-bookworm-arm64"})
+    with pytest.raises(EngineError):
+        push(engine, registry, "3.11")
+    assert "make_list" not in registry.kinds() and "copy_all" not in registry.kinds()
+
+
+def test_pushing_the_same_build_twice_moves_nothing() -> None:
+    engine = FakeEngine(images=dict(ROOTS))
+    registry = FakeRegistry(engine)
+    first = push(engine, registry, "3.11", "base")
+    registry.calls.clear()
+    second = push(engine, registry, "3.11", "base")
+    assert [s.digest for s in second] == [s.digest for s in first]
+    assert all(s.moved == () for s in second)
+    assert "copy_all" not in registry.kinds()
+    assert summary(second)[1].split()[-1] == "unchanged"
+
+
+def test_an_existing_patch_tag_at_other_images_is_kept() -> None:
+    engine = FakeEngine(images=dict(ROOTS))
+    registry = FakeRegistry(engine)
+    patch = f"{REG}/ghcr/snakepacker/python:3.11.0-bookworm"
+    registry.tags[patch] = "sha256:old"
+    registry.lists["sha256:old"] = {"linux/amd64": "sha256:elsewhere"}
+    shipped = {s.tag: s for s in push(engine, registry, "3.11")}
+    assert shipped["3.11.0-bookworm"].kept and registry.tags[patch] == "sha256:old"
+    assert ("make_list", patch) not in registry.calls
+    assert len(shipped["3.11-bookworm"].moved) == 3  # the moving tag still moves
+    assert "kept (immutable)" in "\n".join(summary(list(shipped.values())))
+
+
+def test_a_list_names_exactly_the_platforms_asked_for() -> None:
+    engine = FakeEngine(images=dict(ROOTS))
+    registry = FakeRegistry(engine)
+    shipped = push(engine, registry, "base", platforms=(ARM64,))
+    assert set(registry.lists[shipped[0].digest]) == {"linux/arm64"}
+    assert all(repository(ref).startswith(f"{REG}/") for _k, ref in registry.calls)
+
+
+def test_pack_pushes_need_a_registry_in_every_tag() -> None:
+    from snakepacker.errors import UsageError
+
+    with pytest.raises(UsageError, match="names no registry"):
+        pack_shipments(("demo:1",), {})
+    assert pack_shipments((f"{REG}/demo:1",), {})[0].names == (f"{REG}/demo:1",)
+
+
+def test_ship_of_a_pack_pushes_per_platform_tags_then_one_list() -> None:
+    engine = FakeEngine(images={"demo-amd": "sha256:a", "demo-arm": "sha256:b"})
+    registry = FakeRegistry(engine)
+    shipment = Shipment(f"{REG}/demo:1", {AMD64: "demo-amd", ARM64: "demo-arm"},
+                        (f"{REG}/demo:1",), python=True)
+    ship(engine, registry, [shipment], quiet)
+    assert registry.calls == [("push", f"{REG}/demo:1-amd64"), ("push", f"{REG}/demo:1-arm64"),
+                              ("make_list", f"{REG}/demo:1")]
+
+
+def test_platforms_come_from_the_table_and_default_to_this_machine() -> None:
+    from snakepacker.options import BUILD, PACK, platforms_of, read
+    from snakepacker.platforms import native_platform
+
+    assert platforms_of(read(BUILD, {}, env={})) == (native_platform(),)
+    env = {"SNAKEPACKER_PLATFORMS": "linux/amd64, linux/arm64"}
+    assert [p.name for p in platforms_of(read(BUILD, {}, env=env))] == [
+        "linux/amd64", "linux/arm64"]
+    tool = {"platform": ["linux/arm64"]}
+    assert [p.name for p in platforms_of(read(PACK, {}, env={}, pyproject=tool))] == [
+        "linux/arm64"]
+
+
+def test_a_platform_named_twice_or_unknown_is_a_usage_error() -> None:
+    from snakepacker.errors import UsageError
+    from snakepacker.options import BUILD, platforms_of, read
+
+    for bad in ("linux/amd64,linux/amd64", "linux/s390x"):
+        with pytest.raises(UsageError):
+            platforms_of(read(BUILD, {"platform": [bad]}, env={}))
+
+
+def test_patch_tags_follow_the_tag_and_refuse_another_minor() -> None:
+    from snakepacker.errors import UsageError
+
+    fam = families(AMD64)[AMD64]
+    assert fam.patch_tag("3.11", "3.11.2") == "3.11.2-bookworm"
+    assert fam.patch_tag("3.11-pillow", "3.11.2") == "3.11.2-pillow-bookworm"
+    with pytest.raises(UsageError):
+        fam.patch_tag("3.11", "3.12.1")
+    with pytest.raises(UsageError):
+        fam.patch_tag("base", "3.11.2")
+
+
+def sbom_stub(image: str) -> tuple[bytes, str]:
+    return f"sbom of {image}".encode(), "application/vnd.cyclonedx+json"
+
+
+def test_each_pushed_image_gets_its_sbom_and_both_are_signed_before_any_list() -> None:
+    engine = FakeEngine(images=dict(ROOTS))
+    registry = FakeRegistry(engine)
+    publish = Publish(sbom_of=sbom_stub, sign_key=Path("cosign.key"))
+    push_family(engine, registry, families(AMD64, ARM64), ["base"], hub=REG,
+                progress=quiet, publish=publish)
+    kinds = registry.kinds()
+    # Two platforms: each pushed, its SBOM stored, image and SBOM signed.
+    assert kinds.count("push") == 2 and kinds.count("attach") == 2
+    assert kinds.count("sign") == 4
+    assert max(i for i, k in enumerate(kinds) if k in ("attach", "sign")) < kinds.index(
+        "make_list")
+    signed = [ref for kind, ref in registry.calls if kind == "sign"]
+    assert all("@sha256:" in ref for ref in signed)
+
+
+def test_jobs_pushed_by_digest_then_merged_give_the_lists_a_push_gives(
+        tmp_path: Path) -> None:
+    """Two CI jobs (one platform each) push by digest and leave records; the merge
+    writes the same lists `images push` of both platforms writes."""
+    engine = FakeEngine(images=dict(ROOTS))
+    registry = FakeRegistry(engine)
+    for platform in (AMD64, ARM64):
+        fams = families(platform)
+        built = {platform: build(engine, fams[platform], ["3.11"])}
+        shipments = family_shipments(fams, built, ["3.11"], REG, quiet)
+        push_by_digest(engine, registry, shipments, tmp_path / platform.suffix, quiet)
+    assert "make_list" not in registry.kinds()  # the jobs write no list
+    merged = {s.tag: s.digest for s in merge(read_records(tmp_path), registry,
+                                              [AMD64, ARM64])}
+    direct = FakeRegistry(engine)
+    pushed = {s.tag: s.digest for s in push_family(engine, direct, families(AMD64, ARM64),
+                                                   ["3.11"], hub=REG, progress=quiet)}
+    assert merged == pushed and set(merged) == {"3.11-bookworm", "3.11.0-bookworm"}
+
+
+def build(engine: FakeEngine, family: Family, names: list[str]):
+    from snakepacker.images.build import build_images
+
+    return build_images(engine, family, names, progress=quiet)
+
+
+def test_lists_are_made_by_the_engine_in_use() -> None:
+    """docker and podman make lists with different commands: EngineRegistry asks the
+    engine, never one client's command line for both."""
+    engine = FakeEngine()
+    members = [f"{REG}/ns/python@sha256:{'1' * 64}", f"{REG}/ns/python@sha256:{'2' * 64}"]
+    digest = EngineRegistry(engine).make_list(f"{REG}/ns/python:1", members)
+    assert engine.called("make_list") == [(f"{REG}/ns/python:1", tuple(members))]
+    assert digest.startswith("sha256:")
