@@ -57,13 +57,13 @@ def write(folder: Path, files: dict[str, str]) -> Path:
 
 
 def context_rules(tmp: Path) -> tuple[bool, str]:
-    from snakepacker.pack.packing import copy_project
+    from snakepacker.pack.context import copy_project
 
     project = write(tmp / "p", {"src/p/build/x.py": "", "static/dist/app.js": "",
                                 "build/stale": "", ".env": "T=1", ".ssh/id_rsa": ""})
     copied = copy_project(project, tmp / "ctx")
     kept = (tmp / "ctx/src/p/build/x.py").exists() and (tmp / "ctx/static/dist/app.js").exists()
-    ok = kept and copied.skipped == ("build/",) and copied.secrets == (".env", ".ssh/")
+    ok = kept and copied.skipped == ["build/"] and copied.secrets == [".env", ".ssh/"]
     return ok, f"kept nested: {kept}; left out {copied.skipped} and {copied.secrets}"
 
 

@@ -38,6 +38,7 @@ from snakepacker.family.options import (
     parse_routes,
 )
 from snakepacker.pack import options as pack
+from snakepacker.pack.files import project_file
 from snakepacker.pack.options import PackOptions
 from snakepacker.pack.project import Project
 from snakepacker.platforms import Platform, check_runnable, native_platform, parse_platforms
@@ -79,6 +80,10 @@ class Option:
     key: str | None = None  # the [tool.snakepacker] key; "" when it cannot live there
     separator: str = ","  # between items of a LIST in the environment
     relative_to_project: bool = False  # paths in pyproject.toml are the project's
+    # Carries trust (a CA bundle, an index, a registry, a mirror): read from the command
+    # line and the environment only. A project is untrusted input, so its pyproject.toml
+    # naming one is an error, never a value that reaches a build.
+    trusted: bool = False
 
     @property
     def dest(self) -> str:
@@ -94,7 +99,7 @@ class Option:
 
     @property
     def toml_key(self) -> str | None:
-        return None if self.key == "" else (self.key or self.name)
+        return None if self.key == "" or self.trusted else (self.key or self.name)
 
 
 def _cmds(*names: str | frozenset[str]) -> frozenset[str]:
@@ -120,7 +125,7 @@ OPTIONS: tuple[Option, ...] = (
            "python.org's newest patch release)",
            FAMILY_COMMANDS, metavar="VERSION|FILE", relative_to_project=True),
     Option("cpython-mirror", Type.TEXT, "fetch CPython tarballs from this URL or directory "
-           "first", FAMILY_COMMANDS, metavar="URL|DIR"),
+           "first", FAMILY_COMMANDS, metavar="URL|DIR", trusted=True),
     Option("quick", Type.FLAG, "build CPython without PGO and LTO: minutes instead of half "
            "an hour, for development and CI (default: the release build, PGO + LTO)",
            IMAGE_COMMANDS, default=False),
@@ -128,16 +133,17 @@ OPTIONS: tuple[Option, ...] = (
            f"(distros with llvm-bolt: {', '.join(d for d in DISTROS if DISTROS[d].bolt)})",
            IMAGE_COMMANDS, default=False),
     Option("namespace", Type.TEXT, "registry namespace of the images (and of bootstrapped "
-           "roots)", _cmds(FAMILY_COMMANDS, BOOTSTRAP), default=DEFAULT_NAMESPACE),
+           "roots)", _cmds(FAMILY_COMMANDS, BOOTSTRAP), default=DEFAULT_NAMESPACE,
+           trusted=True),
     Option("registry", Type.TEXT, "registry of the long names", FAMILY_COMMANDS,
-           default=DEFAULT_REGISTRY, metavar="HOST"),
+           default=DEFAULT_REGISTRY, metavar="HOST", trusted=True),
     Option("root-image", Type.TEXT, "build base from this image instead of the distro root",
-           FAMILY_COMMANDS, metavar="IMAGE"),
+           FAMILY_COMMANDS, metavar="IMAGE", trusted=True),
     Option("ca-certs", Type.LIST, "extra CA certificates for build stages that reach PyPI; "
            "never kept in images", FAMILY_COMMANDS, metavar="FILE", flag_name="--ca-cert",
-           separator=os.pathsep, relative_to_project=True),
+           separator=os.pathsep, trusted=True),
     Option("index-url", Type.TEXT, "package index for build stages (it may hold a password: "
-           "passed as a secret)", FAMILY_COMMANDS, metavar="URL"),
+           "passed as a secret)", FAMILY_COMMANDS, metavar="URL", trusted=True),
     Option("distros", Type.LIST, "the distros of the CI matrix (default: every one the "
            "family knows)", frozenset({MATRIX}), metavar="NAME,...", key=""),
     Option("platform", Type.LIST, "build for these platforms, e.g. linux/amd64,linux/arm64 "
@@ -145,7 +151,7 @@ OPTIONS: tuple[Option, ...] = (
            metavar="OS/ARCH,...", env_name="SNAKEPACKER_PLATFORMS"),
     Option("hub", Type.TEXT, "registry of the short names (NS/python:TAG) when pushing "
            "(default: the engine's default registry)", frozenset({BUILD, PUSH, PACK}),
-           metavar="HOST"),
+           metavar="HOST", trusted=True),
     Option("push-by-digest", Type.TEXT, "after building, push every platform's image by "
            "digest (with its SBOM) and write one record per image into DIR, for `images "
            "merge` (a CI job's share of a push)", frozenset({BUILD}), metavar="DIR", key=""),
@@ -318,11 +324,17 @@ def read(
 
 
 def check_tool_table(tool: Mapping[str, Any], command: str = PACK) -> dict[str, Any]:
-    """TOOL's keys, dashed; an unknown key is an error with a "did you mean" hint."""
+    """TOOL's keys, dashed; an unknown key is an error with a "did you mean" hint, and a
+    key that carries trust is an error saying where it must come from instead."""
     known = {o.toml_key: o for o in options_of(command) if o.toml_key}
+    trusted = {o.name: o for o in options_of(command) if o.trusted}
     checked: dict[str, Any] = {}
     for raw, value in tool.items():
         key = raw.replace("_", "-")
+        if key in trusted:
+            option = trusted[key]
+            raise UsageError(f"{TOOL_TABLE}: {raw!r} carries trust, so it is read from "
+                             f"{option.flag} or {option.env} only, never from the project")
         if key not in known:
             close = difflib.get_close_matches(key, list(known), n=1)
             hint = f"; did you mean {close[0]!r}?" if close else \
@@ -427,9 +439,22 @@ def _from_toml(option: Option, value: Any, project_dir: Path | None) -> Any:
     else:
         raise wrong()
     if option.relative_to_project and project_dir is not None:
-        items = tuple(str(project_dir / item) if "/" in item or item.endswith(
-            (".pem", ".crt", ".tar.xz", ".tar.gz", ".tgz")) else item for item in items)
+        items = tuple(_project_path(where, project_dir, item) for item in items)
     return items
+
+
+def _project_path(where: str, project_dir: Path, item: str) -> str:
+    """ITEM as a file of the project when it names one (a path or a tarball's name),
+    refused when it leads out of the project; anything else (a version) as it is."""
+    if "/" not in item and not item.endswith((".tar.xz", ".tar.gz", ".tgz")):
+        return item
+    try:
+        found = project_file(project_dir, item)
+    except UsageError as exc:
+        raise UsageError(f"{where} {exc}") from None
+    if found is None:
+        raise UsageError(f"{where} {item!r}: no such file in the project")
+    return str(found)
 
 
 def _toml_text(value: str | int | float | bool) -> str:

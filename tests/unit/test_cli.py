@@ -96,6 +96,7 @@ def test_the_temporary_directory_is_picked_before_signals_unwind(
     import signal
     import tempfile
 
+    from snakepacker import stopping
     from snakepacker.cli import main as cli
 
     monkeypatch.setattr(tempfile, "tempdir", None)
@@ -103,11 +104,11 @@ def test_the_temporary_directory_is_picked_before_signals_unwind(
     real_signal = signal.signal
 
     def spy(sig: int, handler: object) -> object:
-        if handler is cli._raise_terminated:
+        if handler is stopping._handle:
             picked_when_installed.append(tempfile.tempdir)
         return real_signal(sig, handler)  # type: ignore[arg-type]
 
     monkeypatch.setattr(signal, "signal", spy)
     assert cli.main(["images", "list", "--minors", "3.12"]) == 0
     assert "TAG" in capsys.readouterr().out
-    assert len(picked_when_installed) == 2 and all(picked_when_installed)
+    assert len(picked_when_installed) == 3 and all(picked_when_installed)

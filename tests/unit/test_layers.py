@@ -7,7 +7,7 @@
     pack/                  pack's plan (pure) and its doing on an engine
     engine/                the programs that build, run and move images
     family/, templating    the family as data, and the one Jinja environment
-    the ground floor       errors, platforms, image references, quoting, git, temp dirs
+    the ground floor       errors, signals, temp dirs, platforms, image refs, quoting, git
 
 A module may import modules of its own layer or of the layers below. Every import
 counts, those inside functions too (they are how a command pays only for what it
@@ -38,6 +38,7 @@ LAYERS: tuple[tuple[str, int], ...] = (
     ("snakepacker.errors", 0),
     ("snakepacker.cachedir", 0),
     ("snakepacker.tempdirs", 0),
+    ("snakepacker.stopping", 0),
     ("snakepacker.platforms", 0),
     ("snakepacker.refs", 0),
     ("snakepacker.quoting", 0),

@@ -28,7 +28,7 @@ def pack_values(cli: dict[str, object] | None = None, env: dict[str, str] | None
     ("apt", ["ffmpeg"], None, ["curl,git"], ("curl", "git")),
     ("entrypoint", ["a", "b c"], "x --y", None, ("x", "--y")),
     ("env", {"A": "1"}, "B=2\nC=3", None, (("B", "2"), ("C", "3"))),
-    ("namespace", "fromtoml", None, None, "fromtoml"),
+    ("workdir", "/fromtoml", None, None, "/fromtoml"),
 ])
 def test_defaults_then_pyproject_then_environment_then_command_line(
     name: str, tool: object, env: str | None, cli: object, expected: object
@@ -55,6 +55,35 @@ def test_every_option_has_one_environment_name_and_one_key() -> None:
     assert len(envs) == len(set(envs)) and len(keys) == len(set(keys))
     assert all(re.fullmatch(r"SNAKEPACKER_[A-Z_]+", env) for env in envs)
     assert opts.BY_NAME["ca-certs"].env == "SNAKEPACKER_CA_CERTS"
+
+
+@pytest.mark.parametrize("key", ["ca-certs", "ca_certs", "index-url", "cpython-mirror",
+                                 "registry", "hub", "namespace", "root-image"])
+def test_a_project_cannot_set_what_carries_trust(key: str) -> None:
+    """A pyproject.toml is the project's, and the project is untrusted: a CA bundle that
+    is the packer's environment (/proc/self/environ), an index, a mirror or a registry
+    named there is refused with one line naming where it must come from."""
+    option = opts.BY_NAME[key.replace("_", "-")]
+    with pytest.raises(UsageError, match=f"'{key}' carries trust, so it is read from "
+                                         f"{option.flag} or {option.env} only"):
+        pack_values(tool={key: "/proc/self/environ"})
+    assert option.toml_key is None
+
+
+def test_a_project_file_named_in_pyproject_stays_inside_the_project(tmp_path: Path) -> None:
+    project = tmp_path / "p"
+    project.mkdir()
+    (project / "cpython.tar.xz").write_bytes(b"x")
+    (project / "escape.tar.xz").symlink_to("/etc/hostname")
+    values = opts.read(opts.PACK, {}, env={}, pyproject={"cpython": ["cpython.tar.xz"]},
+                       project_dir=project)
+    assert values["cpython"] == (str(project / "cpython.tar.xz"),)
+    for name, why in (("../x.tar.xz", "not a path inside the project"),
+                      ("/etc/passwd.tar.gz", "not a path inside the project"),
+                      ("escape.tar.xz", "a link that leads out of the project"),
+                      ("missing.tar.xz", "no such file in the project")):
+        with pytest.raises(UsageError, match=why):
+            opts.read(opts.PACK, {}, env={}, pyproject={"cpython": [name]}, project_dir=project)
 
 
 def test_unknown_pyproject_keys_get_a_hint() -> None:
@@ -85,12 +114,6 @@ def test_bootstrap_reads_the_namespace_from_the_environment() -> None:
     assert values["namespace"] == "acme"
     values = opts.read(opts.BOOTSTRAP, {"namespace": "cli"}, env={"SNAKEPACKER_NAMESPACE": "acme"})
     assert values["namespace"] == "cli"
-
-
-def test_pyproject_paths_are_the_projects(tmp_path: Path) -> None:
-    values = opts.read(opts.PACK, {}, env={}, pyproject={"ca-certs": ["certs/extra.pem"]},
-                       project_dir=tmp_path)
-    assert values["ca-certs"] == (str(tmp_path / "certs/extra.pem"),)
 
 
 @pytest.mark.parametrize("command", ["images list", "images dockerfile", "images build",

@@ -15,8 +15,9 @@ from snakepacker.errors import UsageError
 from snakepacker.family.images import Family
 from snakepacker.options import PACK, pack_options, read
 from snakepacker.pack import pyversions
+from snakepacker.pack.context import write_pack_context
 from snakepacker.pack.dockerfile import render_build_stage, render_pack
-from snakepacker.pack.packing import parent_image, write_pack_context
+from snakepacker.pack.packing import parent_image
 from snakepacker.pack.plan import Plan, choose_entrypoint, choose_minor, make_plan
 from snakepacker.pack.project import SourceKind, inspect_source, is_pinned
 from snakepacker.platforms import get_platform
@@ -368,7 +369,7 @@ def test_context_leaves_out_junk(tmp_path: Path) -> None:
         "myenv/pyvenv.cfg": "", "build/lib/x": "", "p.egg-info/PKG-INFO": "",
     })
     out = tmp_path / "ctx"
-    write_pack_context(inspect_source(str(project)), "FROM scratch\n", out)
+    write_pack_context(inspect_source(str(project)).root, "FROM scratch\n", out)
     found = sorted(str(p.relative_to(out)) for p in out.rglob("*") if p.is_file())
     assert found == [".dockerignore", "Dockerfile", "p/__init__.py", "pyproject.toml"]
     assert "Dockerfile" in (out / ".dockerignore").read_text().split()
@@ -429,13 +430,13 @@ def test_context_keeps_nested_build_and_dist_and_leaves_out_credentials(tmp_path
     (project / "venv" / "x" / "keep.txt").unlink()
     (project / "venv" / "pyvenv.cfg").write_text("")
     out = tmp_path / "ctx"
-    copied = write_pack_context(inspect_source(str(project)), "FROM scratch\n", out,
-                           include=("src/p/certs/server.pem",))
+    copied = write_pack_context(inspect_source(str(project)).root, "FROM scratch\n", out,
+                                include=("src/p/certs/server.pem",))
     found = sorted(str(p.relative_to(out)) for p in out.rglob("*") if p.is_file())
     assert found == [".dockerignore", "Dockerfile", "pyproject.toml", "src/p/build/__init__.py",
                      "src/p/certs/server.pem", "src/p/node_modules/m.js",
                      "src/p/static/dist/app.js"]
-    assert copied.secrets == (".env", ".env.prod", ".ssh/")
+    assert copied.secrets == [".env", ".env.prod", ".ssh/"]
     assert set(copied.skipped) == {"dist/", "node_modules/", "venv/"}
 
 
@@ -443,7 +444,7 @@ def test_the_projects_dockerignore_is_kept_for_the_engine(tmp_path: Path) -> Non
     project = write(tmp_path / "p", {"pyproject.toml": pyproject(name="p"),
                                      ".dockerignore": "docs\n"})
     out = tmp_path / "ctx"
-    write_pack_context(inspect_source(str(project)), "FROM scratch\n", out)
+    write_pack_context(inspect_source(str(project)).root, "FROM scratch\n", out)
     assert (out / ".dockerignore").read_text().split() == ["docs", "Dockerfile", ".dockerignore"]
 
 

@@ -2,9 +2,10 @@
 handler (``configure`` and ``run``); this one puts them together and runs one.
 
 Every failure the user can act on is one line on stderr and an exit code (2 usage,
-3 engine, 4 build, 5 download). SIGTERM and SIGHUP become exceptions like Ctrl-C, so
-every `with` on the way out runs: build secrets and temporary directories are removed
-and the engine's build is stopped whatever ends the command.
+3 engine, 4 build, 5 download). Ctrl-C, SIGTERM and SIGHUP become one exception
+(snakepacker.stopping), so every `with` on the way out runs: build secrets and
+temporary directories are removed and the engine's build is stopped whatever ends the
+command.
 """
 
 from __future__ import annotations
@@ -15,10 +16,9 @@ import sys
 import tempfile
 import textwrap
 from collections.abc import Sequence
-from types import FrameType
 from typing import Any, NoReturn
 
-from snakepacker import __version__
+from snakepacker import __version__, stopping
 from snakepacker.cli import (
     bootstrap,
     images_build,
@@ -79,29 +79,13 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-class Terminated(BaseException):
-    """SIGTERM or SIGHUP: unwinds like KeyboardInterrupt, so every cleanup runs."""
-
-    def __init__(self, signum: int):
-        super().__init__(signum)
-        self.signum = signum
-
-
-def _raise_terminated(signum: int, _frame: FrameType | None) -> None:
-    # Further signals are ignored while the cleanup runs.
-    for sig in (signal.SIGTERM, signal.SIGHUP):
-        signal.signal(sig, signal.SIG_IGN)
-    raise Terminated(signum)
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     # The first tempfile call picks the temporary directory by creating and removing a
     # probe file in it; a signal raised between the two would leave that file behind
     # (seen: an empty 8-character file in TMPDIR). Pick it before the handlers go in.
     tempfile.gettempdir()
-    previous = {sig: signal.signal(sig, _raise_terminated)
-                for sig in (signal.SIGTERM, signal.SIGHUP)}
+    restore = stopping.install()
     try:
         return args.run(args)
     except SnakepackerError as exc:
@@ -110,15 +94,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         for line in rest:
             print(line, file=sys.stderr)
         return exc.exit_code
-    except KeyboardInterrupt:
-        print("snakepacker: interrupted", file=sys.stderr)
-        return 130
-    except Terminated as exc:
-        print(f"snakepacker: stopped by {signal.Signals(exc.signum).name}", file=sys.stderr)
-        return 128 + exc.signum
+    except (KeyboardInterrupt, stopping.Stopped) as exc:
+        signum = getattr(exc, "signum", signal.SIGINT)
+        if signum == signal.SIGINT:
+            print("snakepacker: interrupted", file=sys.stderr)
+        else:
+            print(f"snakepacker: stopped by {signal.Signals(signum).name}", file=sys.stderr)
+        return 128 + signum
     finally:
-        for sig, old in previous.items():
-            signal.signal(sig, old)
+        restore()
 
 
 if __name__ == "__main__":

@@ -24,6 +24,7 @@ from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 
 from snakepacker.errors import UsageError
+from snakepacker.pack.files import project_file, read_project_file
 
 LOCK_FILES = ("poetry.lock", "pdm.lock", "Pipfile.lock")
 
@@ -151,17 +152,18 @@ def pipfile_requirements(lock: dict[str, Any]) -> list[str]:
 
 
 def find_lock(root: Path) -> str | None:
-    return next((name for name in LOCK_FILES if (root / name).is_file()), None)
+    return next((name for name in LOCK_FILES if project_file(root, name) is not None), None)
 
 
 def read_lock(root: Path, name: str, pyproject: dict[str, Any],
               extras: tuple[str, ...]) -> tuple[str, ...]:
     """The requirement lines lock file NAME in ROOT pins; UsageError when unreadable."""
     path = root / name
+    text = read_project_file(root, name) or ""
     try:
         if name == "Pipfile.lock":
-            return tuple(pipfile_requirements(json.loads(path.read_text())))
-        data = tomllib.loads(path.read_text())
+            return tuple(pipfile_requirements(json.loads(text)))
+        data = tomllib.loads(text)
     except (ValueError, tomllib.TOMLDecodeError) as exc:
         raise UsageError(f"{path}: cannot read it ({exc})") from None
     if name == "pdm.lock":

@@ -10,9 +10,6 @@ and every tag was checked before the first build started.
 from __future__ import annotations
 
 import dataclasses
-import fnmatch
-import os
-import shutil
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -27,6 +24,7 @@ from snakepacker.errors import UsageError
 from snakepacker.family import labels
 from snakepacker.family.cpython import MINORS
 from snakepacker.family.images import Family
+from snakepacker.pack.context import describe_copy, write_pack_context
 from snakepacker.pack.dockerfile import (
     INFO,
     NETWORK_ARG,
@@ -34,6 +32,7 @@ from snakepacker.pack.dockerfile import (
     render_build_stage,
     render_pack,
 )
+from snakepacker.pack.files import project_file
 from snakepacker.pack.options import PackOptions, check_tags
 from snakepacker.pack.plan import (
     Plan,
@@ -42,7 +41,7 @@ from snakepacker.pack.plan import (
     entrypoint_known,
     make_plan,
 )
-from snakepacker.pack.project import Project, SourceKind
+from snakepacker.pack.project import SourceKind
 from snakepacker.pack.report import SizeReport, size_report
 from snakepacker.pack.requirements import for_uv
 from snakepacker.platforms import Platform
@@ -51,123 +50,20 @@ from snakepacker.tempdirs import temporary_directory
 
 Say = Callable[[str], None]
 
-# Left out wherever they are: version control data and caches, never program content.
-_SKIP_ANYWHERE = {".git", ".hg", ".svn", "__pycache__", ".tox", ".nox", ".pytest_cache",
-                  ".mypy_cache", ".ruff_cache"}
-# Left out at the project's root only: its own build output, virtualenvs and editor
-# settings. Deeper down, a `build/` or `dist/` is the project's code (a package named
-# build, a bundled frontend) and is copied.
-_SKIP_AT_ROOT = {".venv", "venv", "node_modules", ".idea", ".vscode", "build", "dist",
-                 ".eggs"}
-# Files that look like credentials: left out unless named with --include-secret.
-SECRET_PATTERNS = (".env", ".env.*", "*.env", ".ssh", ".aws", ".netrc", ".pypirc",
-                   ".git-credentials", ".npmrc", ".docker", "id_rsa*", "id_ecdsa*",
-                   "id_ed25519*", "*.pem", "*.key", "*.p12", "*.pfx")
-
-
-@dataclass(frozen=True)
-class Copied:
-    """What went into the build context."""
-
-    files: int
-    bytes: int
-    skipped: tuple[str, ...]  # relative paths, by rule
-    secrets: tuple[str, ...]  # relative paths that looked like credentials
-
-
-def _is_secret(name: str) -> bool:
-    return any(fnmatch.fnmatchcase(name, pattern) for pattern in SECRET_PATTERNS)
-
-
-def copy_project(root: Path, folder: Path, include: tuple[str, ...] = ()) -> Copied:
-    """ROOT's files into FOLDER, without VCS data, caches, the root's build output and
-    virtualenvs, and files that look like credentials (unless INCLUDE names them)."""
-    skipped: list[str] = []
-    secrets: list[str] = []
-    files = size = 0
-    for current, dirs, names in os.walk(root):
-        here = Path(current)
-        rel_dir = here.relative_to(root)
-        target_dir = folder / rel_dir
-        target_dir.mkdir(parents=True, exist_ok=True)
-        for name in sorted(dirs):
-            rel = (rel_dir / name).as_posix()
-            path = here / name
-            at_root = rel_dir == Path(".")
-            if name in _SKIP_ANYWHERE or name.endswith(".egg-info") or (at_root and (
-                    name in _SKIP_AT_ROOT or (path / "pyvenv.cfg").exists())):
-                skipped.append(rel + "/")
-            elif _is_secret(name) and rel not in include:
-                secrets.append(rel + "/")
-            elif path.is_symlink():
-                (target_dir / name).symlink_to(os.readlink(path))
-                files += 1
-            else:
-                continue
-            dirs.remove(name)
-        for name in names:
-            rel = (rel_dir / name).as_posix()
-            path = here / name
-            if name.endswith((".pyc", ".pyo")):
-                continue
-            if _is_secret(name) and rel not in include:
-                secrets.append(rel)
-                continue
-            if path.is_symlink():
-                (target_dir / name).symlink_to(os.readlink(path))
-            else:
-                shutil.copy2(path, target_dir / name)
-                size += path.stat().st_size
-            files += 1
-    return Copied(files, size, tuple(sorted(skipped)), tuple(sorted(secrets)))
-
-
-def write_pack_context(project: Project, dockerfile: str, folder: Path,
-                  include: tuple[str, ...] = ()) -> Copied:
-    """The build context: the project's files (see copy_project) and the Dockerfile.
-    The project's own .dockerignore is kept, so the engine applies it too."""
-    copied = Copied(0, 0, (), ())
-    if project.root is not None:
-        copied = copy_project(project.root, folder, include)
-    ignore = folder / ".dockerignore"
-    existing = ignore.read_text() if ignore.exists() else ""
-    ignore.write_text(existing.rstrip("\n") + ("\n" if existing else "")
-                      + "Dockerfile\n.dockerignore\n")
-    (folder / "Dockerfile").write_text(dockerfile)
-    return copied
-
-
 def requirements_for_installer(options: PackOptions, folder: Path, say: Say) -> None:
     """The project's requirements file, in the build context, in uv's spelling where
     pip's differs (see snakepacker.pack.requirements); the project's file is untouched."""
     lock = options.project.lock
     if options.installer != "uv" or not lock or lock == "uv.lock":
         return
-    path = folder / lock
-    if not path.is_file():
+    path = project_file(folder, lock)
+    if path is None:
         return
     text, notes = for_uv(path.read_text())
     if notes:
         path.write_text(text)
         for note in notes:
             say(f"{lock}: {note} (uv's spelling)")
-
-
-def describe_copy(copied: Copied, has_dockerignore: bool) -> str:
-    text = f"context: {copied.files} files, {copied.bytes / 1e6:.1f} MB"
-    if copied.skipped:
-        text += f"; left out: {', '.join(_printable(p) for p in copied.skipped[:6])}"
-        text += " ..." if len(copied.skipped) > 6 else ""
-    if copied.secrets:
-        text += (f"; left out as credentials: {', '.join(_printable(p) for p in copied.secrets)}"
-                 " (--include-secret PATH copies one)")
-    if has_dockerignore:
-        text += "; the project's .dockerignore applies"
-    return text
-
-
-def _printable(path: str) -> str:
-    return path.encode("unicode_escape").decode("ascii") if not path.isprintable() else path
 
 
 # -- the steps -------------------------------------------------------------------------
@@ -312,20 +208,21 @@ def pack(options: PackOptions, engine: Engine, *, say: Say, verbose: bool = Fals
     with network_secrets(options.family.network) as secrets, \
             temporary_directory(prefix="snakepacker-pack-") as tmp:
         context = Path(tmp)
-        has_ignore = project.root is not None and (project.root / ".dockerignore").is_file()
         unnamed = project.name is None and project.kind.installs
         if not entrypoint_known(options) or plan.version is None or unnamed:
             say("[1/2] build stage (to read the installed console scripts and version)")
-            copied = write_pack_context(project, render_build_stage(plan), context, include_secrets)
+            copied = write_pack_context(project.root, render_build_stage(plan), context,
+                                        include_secrets)
             requirements_for_installer(options, context, say)
-            say(describe_copy(copied, has_ignore))
+            say(describe_copy(copied, say))
             plan = _probe(engine, plan, context, secrets, say, verbose, parent_id, foreign)
             say("[2/2] final image")
             (context / "Dockerfile").write_text(render_pack(plan))
         else:
-            copied = write_pack_context(project, render_pack(plan), context, include_secrets)
+            copied = write_pack_context(project.root, render_pack(plan), context,
+                                        include_secrets)
             requirements_for_installer(options, context, say)
-            say(describe_copy(copied, has_ignore))
+            say(describe_copy(copied, say))
         image_id = engine.build(context, label=project.label, secrets=secrets,
                                 build_args=_pack_build_args(plan, parent_id), progress=say,
                                 verbose=verbose, no_cache=not options.cache, platform=foreign)

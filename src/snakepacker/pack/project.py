@@ -19,7 +19,7 @@ import re
 import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -29,6 +29,7 @@ from packaging.utils import canonicalize_name
 from snakepacker.cachedir import cache_dir
 from snakepacker.errors import UsageError
 from snakepacker.pack import locks
+from snakepacker.pack.files import project_file, read_project_file
 
 # The URL schemes a `name @ URL` requirement string may use.
 _DIRECT_SCHEMES = ("http", "https", "file")
@@ -155,8 +156,8 @@ def inspect_directory(
     lock = locks.find_lock(root) if project.lock is None else None
     if lock:
         # poetry.lock, pdm.lock, Pipfile.lock: what they pin is what is installed.
-        pyproject = root / "pyproject.toml"
-        data = tomllib.loads(pyproject.read_text()) if pyproject.is_file() else {}
+        text = read_project_file(root, "pyproject.toml")
+        data = tomllib.loads(text) if text is not None else {}
         project = dataclasses.replace(
             project, dependencies=locks.read_lock(root, lock, data, extras), complete=True,
             lock_source=lock)
@@ -168,9 +169,10 @@ def python_version_file(root: Path) -> str | None:
     "3.12.3", "cpython-3.12.3-linux-x86_64-gnu"; "3.13t" or "cpython-3.13.5+freethreaded"
     for a free-threaded build); its first line that names one wins."""
     path = root / ".python-version"
-    if not path.is_file():
+    text = read_project_file(root, ".python-version")
+    if text is None:
         return None
-    for line in path.read_text(errors="replace").splitlines():
+    for line in text.splitlines():
         line = line.split("#", 1)[0].strip()
         match = re.match(r"^(?:cpython-|python|py)?(3)\.(\d+)(t?)(?:[.\-+_a-z0-9]*)$", line)
         if match:
@@ -186,9 +188,10 @@ def _inspect_directory(
 ) -> Project:
     pyproject = root / "pyproject.toml"
     data: dict[str, Any] = {}
-    if pyproject.is_file():
+    text = read_project_file(root, "pyproject.toml")
+    if text is not None:
         try:
-            data = tomllib.loads(pyproject.read_text())
+            data = tomllib.loads(text)
         except tomllib.TOMLDecodeError as exc:
             raise UsageError(f"{pyproject}: not valid TOML ({exc})") from None
     tool = data.get("tool", {}).get("snakepacker", {})
@@ -289,14 +292,14 @@ def _lock_file(root: Path, named: object) -> str | None:
     if named:
         if not isinstance(named, str):
             raise UsageError("[tool.snakepacker] requirements must be a string")
-        if not (root / named).is_file():
+        if project_file(root, named) is None:
             raise UsageError(f"requirements file {root / named} does not exist")
-        return str(named)
-    if (root / "uv.lock").is_file():
+        return PurePosixPath(named).as_posix()
+    if project_file(root, "uv.lock") is not None:
         return "uv.lock"
     for candidate in REQUIREMENTS_FILES:
-        path = root / candidate
-        if path.is_file() and is_pinned(path.read_text()):
+        text = read_project_file(root, candidate)
+        if text is not None and is_pinned(text):
             return candidate
     return None
 
@@ -366,8 +369,12 @@ def _setuptools(
     root: Path, tool: dict[str, Any], lock: str | None, extras: tuple[str, ...]
 ) -> Project:
     cfg = configparser.ConfigParser(interpolation=None)
-    if (root / "setup.cfg").is_file():
-        cfg.read(root / "setup.cfg")
+    text = read_project_file(root, "setup.cfg")
+    if text is not None:
+        try:
+            cfg.read_string(text, "setup.cfg")
+        except configparser.Error as exc:
+            raise UsageError(f"{root / 'setup.cfg'}: cannot read it ({exc})") from None
 
     def get(section: str, key: str) -> str | None:
         return cfg.get(section, key, fallback=None)
