@@ -4,17 +4,41 @@ One environment, one set of macros: family images and pack's Dockerfiles share
 pieces (the network RUN step, labels), and identical text renders identical
 instructions, so the engine's cache serves both. This module knows templates, not
 images: it sits below the family renderer and pack, and imports neither.
+
+Values reach templates already quoted for their place (snakepacker.quoting, also
+offered as the filters ``sh``, ``comment`` and ``json``). As a last line of defence,
+every ``{{ }}`` is checked as it renders: one holding a line break stops the render,
+since it would end the instruction it is in, unless the template marks it ``| block``
+(a macro's own lines).
 """
 
 from __future__ import annotations
 
 import functools
+import hashlib
 import os
 from importlib import resources
+from pathlib import Path
 
 import jinja2
 
+from snakepacker import quoting
 from snakepacker.cachedir import cache_dir
+from snakepacker.errors import UsageError
+
+
+class Block(str):
+    """Text of several lines that a template made itself (a macro's body)."""
+
+
+def _finalize(value: object) -> object:
+    if isinstance(value, Block):
+        return value
+    text = str(value)
+    if "\n" in text or "\r" in text:
+        raise UsageError(f"{text[:60]!r}: a value with a line break cannot go into a "
+                         "Dockerfile")
+    return value
 
 
 def _bytecode_cache() -> jinja2.BytecodeCache | None:
@@ -22,7 +46,11 @@ def _bytecode_cache() -> jinja2.BytecodeCache | None:
     a tenth of a second of every pack in the edit-rebuild loop. Jinja checks each entry
     against its template's source, so an edited or upgraded template compiles anew. No
     cache where the directory cannot be written."""
-    folder = cache_dir() / "templates"
+    # Jinja keys its entries by each template's source alone, not by the environment
+    # that compiled it (its finalize above is compiled in): a folder per version of
+    # this module and of Jinja.
+    digest = hashlib.sha256(Path(__file__).read_bytes() + jinja2.__version__.encode())
+    folder = cache_dir() / f"templates-{digest.hexdigest()[:12]}"
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError:
@@ -33,7 +61,7 @@ def _bytecode_cache() -> jinja2.BytecodeCache | None:
 @functools.cache
 def _environment() -> jinja2.Environment:
     loader = jinja2.FileSystemLoader(str(resources.files("snakepacker").joinpath("templates")))
-    return jinja2.Environment(
+    environment = jinja2.Environment(
         loader=loader,
         bytecode_cache=_bytecode_cache(),
         undefined=jinja2.StrictUndefined,
@@ -41,7 +69,11 @@ def _environment() -> jinja2.Environment:
         lstrip_blocks=True,
         keep_trailing_newline=True,
         autoescape=False,
+        finalize=_finalize,
     )
+    environment.filters.update(block=Block, sh=quoting.shell_word, comment=quoting.comment,
+                               json=quoting.json_words)
+    return environment
 
 
 def render_template(name: str, context: dict[str, object]) -> str:

@@ -124,7 +124,9 @@ def test_build_record_names_the_tarball_and_its_sha256() -> None:
         {"minor": "3.10", "route": "distro"},
         {"minor": "3.12", "route": "source", "version": "3.12.3", "tarball": release.file,
          "sha256": release.sha256}]}
-    assert labels.quote_label('a"b$c\\') == '"a\\"b\\$c\\\\"'
+    written = labels.oci_labels([("t", 'a"b$c\\'), ("v", None)], "base", "{}")
+    assert written["t"] == '"a\\"b\\$c\\\\"' and "v" not in written
+    assert written["io.snakepacker.parent"] == '"${SNAKEPACKER_PARENT}"'  # a reference
 
 
 def _subject_and_inventory() -> tuple[sbom.Subject, object]:

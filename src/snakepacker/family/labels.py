@@ -1,8 +1,12 @@
-"""What the provenance labels say that follows from the family data alone.
+"""The labels every family image and packed image carries, written in one place.
 
-The build record (``io.snakepacker.build``) and the names of the build arguments that
-carry the values changing from build to build. Pure: the times and commits themselves
-are read by ``snakepacker.provenance``, which the orchestration calls.
+The OCI labels (title, description, version, source, base name and digest, revision,
+created) and snakepacker's own: the build record (``io.snakepacker.build``: distro,
+grade, CPython tarballs) and the parent's image id. Values that change from build to
+build (created, revision, the parent's id) are build arguments the LABEL refers to;
+every other value is quoted here (snakepacker.quoting) for the LABEL step the
+templates' ``label_step`` macro writes. Pure: the times and commits themselves are
+read where images are built (snakepacker.vcs).
 """
 
 from __future__ import annotations
@@ -10,6 +14,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 
+from snakepacker import quoting
 from snakepacker.family.cpython import PythonSpec, Route
 
 CREATED_ARG = "SNAKEPACKER_CREATED"
@@ -34,10 +39,26 @@ def build_record(distro: str, pythons: Sequence[PythonSpec], grade: str) -> str:
     return json.dumps(record, sort_keys=True, separators=(",", ":"))
 
 
-def quote_label(value: str) -> str:
-    """A LABEL value in double quotes: quotes, backslashes and $ escaped, one line."""
-    escaped = value.replace("\\", "\\\\").replace('"', '\\"').replace("$", "\\$")
-    return '"' + escaped.replace("\n", " ") + '"'
+class ArgRef(str):
+    """A label value that is a build argument's, written ``${NAME}``, never escaped."""
+
+
+def oci_labels(own: Sequence[tuple[str, str | None]], base_name: str | ArgRef,
+               record: str) -> dict[str, str]:
+    """The LABEL step's keys and quoted values: OWN first (pairs whose value is None are
+    left out), then the base image, the parent, the build RECORD, revision and time."""
+    pairs: list[tuple[str, str]] = [(key, value) for key, value in own if value is not None]
+    parent = ArgRef(quoting.arg_reference(PARENT_ARG))
+    pairs += [
+        ("org.opencontainers.image.base.name", base_name),
+        ("org.opencontainers.image.base.digest", parent),
+        ("io.snakepacker.parent", parent),
+        (BUILD_LABEL, record),
+        ("org.opencontainers.image.revision", ArgRef(quoting.arg_reference(REVISION_ARG))),
+        ("org.opencontainers.image.created", ArgRef(quoting.arg_reference(CREATED_ARG))),
+    ]
+    return {key: f'"{value}"' if isinstance(value, ArgRef) else quoting.label_value(value, key)
+            for key, value in pairs}
 
 
 def recorded_grade(record: str | None) -> str:

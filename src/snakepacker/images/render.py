@@ -48,6 +48,37 @@ def snakepacker_source() -> str:
     return ""
 
 
+def description(family: Family, image: Image) -> str:
+    """The image's OCI description, by its kind of template."""
+    distro, py = family.distro, image.python
+    minors = " ".join(p.minor for p in family.options.pythons)
+    return {
+        "base": f"snakepacker base: {distro.vendor} {distro.name} with locale, time zone "
+                "and tools",
+        "python": f"CPython {py.minor if py else ''} runtime on {distro.name}",
+        "python-pillow": f"CPython {py.minor if py else ''} runtime on {distro.name} with the "
+                         "libraries Pillow links against",
+        "all": f"snakepacker build stage: CPython {minors}, headers, compiler, Rust, pip, uv, "
+               "cython, poetry, tox",
+        "all-pillow": "snakepacker build stage: all + Pillow build headers",
+    }[image.template]
+
+
+def image_labels(family: Family, image: Image, carried: tuple[PythonSpec, ...],
+                 ) -> dict[str, str]:
+    """A family image's LABEL step (snakepacker.family.labels)."""
+    names = family.registry_names(image.name)
+    base_name = family.ref(image.parent) if image.parent else labels.ArgRef("${ROOT_IMAGE}")
+    record = labels.build_record(family.distro.name, carried, family.options.grade(carried))
+    return labels.oci_labels([
+        ("org.opencontainers.image.title", names[-1]),
+        ("org.opencontainers.image.description", description(family, image)),
+        ("org.opencontainers.image.vendor", "snakepacker"),
+        ("org.opencontainers.image.version", __version__),
+        ("org.opencontainers.image.source", snakepacker_source() or None),
+    ], base_name, record)
+
+
 def newest_gil(pythons: tuple[PythonSpec, ...]) -> PythonSpec:
     """The Python `all` runs its own tools with (the installer's venv, the Pillow probe):
     the newest one with a GIL, as most wheels are built for it; a free-threaded one only
@@ -90,13 +121,7 @@ def render_image(family: Family, image: Image) -> Rendered:
             "sysconfig_cc": SYSCONFIG_CC,
         },
         "cpython_record_script": CPYTHON_RECORD_SCRIPT,
-        "provenance": {
-            "version": __version__,
-            "source": snakepacker_source(),
-            "base_name": family.ref(image.parent) if image.parent else "${ROOT_IMAGE}",
-            "build": labels.quote_label(labels.build_record(
-                family.distro.name, carried, family.options.grade(carried))),
-        },
+        "labels": image_labels(family, image, carried),
     }
     text = render_template(f"{image.template}.j2", context)
 
