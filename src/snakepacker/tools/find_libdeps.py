@@ -171,15 +171,25 @@ class ElfFile:
         self.soname = soname
 
 
-def _pread(fd: int, size: int, offset: int, file_size: int) -> bytes:
-    # Offsets and sizes come from the file itself and may be anything: never
-    # read (nor allocate) beyond what the file holds because a header says so.
-    if offset < 0 or size < 0 or offset + size > file_size:
-        raise BadElf("%d bytes at offset %d are beyond the end of the file" % (size, offset))
-    data = os.pread(fd, size, offset)
-    if len(data) != size:
-        raise BadElf("truncated (wanted %d bytes at offset %d)" % (size, offset))
-    return data
+class FileReader:
+    """Reads of one open file, never beyond its end."""
+
+    __slots__ = ("fd", "size")
+
+    def __init__(self, fd: int, size: int) -> None:
+        self.fd = fd
+        self.size = size
+
+    def read(self, size: int, offset: int) -> bytes:
+        """size bytes at offset; BadElf unless the file holds them all."""
+        # Offsets and sizes come from the file itself and may be anything: never
+        # read (nor allocate) beyond what the file holds because a header says so.
+        if offset < 0 or size < 0 or offset + size > self.size:
+            raise BadElf("%d bytes at offset %d are beyond the end of the file" % (size, offset))
+        data = os.pread(self.fd, size, offset)
+        if len(data) != size:
+            raise BadElf("truncated (wanted %d bytes at offset %d)" % (size, offset))
+        return data
 
 
 def elf_kind(head: bytes) -> Optional[ElfKind]:
@@ -236,6 +246,45 @@ def host_kind() -> Optional[ElfKind]:
     return None
 
 
+class ElfHeader:
+    """The fields of an ELF header that lead to the dynamic section."""
+
+    __slots__ = ("end", "phentsize", "phnum", "phoff", "shentsize", "shoff", "type", "wide")
+
+    def __init__(self, head: bytes, kind: ElfKind) -> None:
+        elf_class, data, _machine = kind
+        self.wide = elf_class == ELFCLASS64
+        self.end = end = "<" if data == ELFDATA2LSB else ">"
+        if len(head) < (64 if self.wide else 52):
+            raise BadElf("truncated ELF header")
+        (self.type,) = struct.unpack_from(end + "H", head, 16)
+        self.phoff, self.shoff = struct.unpack_from(
+            end + ("QQ" if self.wide else "II"), head, 32 if self.wide else 28
+        )
+        self.phentsize, self.phnum, self.shentsize = struct.unpack_from(
+            end + "HHH", head, 54 if self.wide else 42
+        )
+
+
+class DynamicRefs:
+    """What the dynamic section says: string indexes, and where the strings are."""
+
+    __slots__ = ("needed", "rpath", "runpath", "soname", "strsz", "strtab")
+
+    def __init__(self) -> None:
+        self.needed: List[int] = []
+        self.rpath: List[int] = []
+        self.runpath: List[int] = []
+        self.soname = -1
+        self.strtab = -1
+        self.strsz = 0
+
+    def indexes(self) -> List[int]:
+        """Every string index the dynamic section names."""
+        soname = [self.soname] if self.soname >= 0 else []
+        return self.needed + self.rpath + self.runpath + soname
+
+
 def read_elf(fd: int, path: str, head: bytes, file_size: int) -> Optional[ElfFile]:
     """Parse the dynamic section of an ELF file whose first bytes are head.
 
@@ -246,49 +295,68 @@ def read_elf(fd: int, path: str, head: bytes, file_size: int) -> Optional[ElfFil
     kind = elf_kind(head)
     if kind is None:
         raise BadElf("unknown ELF class or data encoding")
-    elf_class, data, _machine = kind
-    end = "<" if data == ELFDATA2LSB else ">"
-    if elf_class == ELFCLASS64:
-        if len(head) < 64:
-            raise BadElf("truncated ELF header")
-        (e_type,) = struct.unpack_from(end + "H", head, 16)
-        e_phoff, e_shoff = struct.unpack_from(end + "QQ", head, 32)
-        e_phentsize, e_phnum, e_shentsize = struct.unpack_from(end + "HHH", head, 54)
-        ph_format, ph_size = end + "IIQQQQQQ", 56
-        dyn_format = end + "qQ"
-    else:
-        if len(head) < 52:
-            raise BadElf("truncated ELF header")
-        (e_type,) = struct.unpack_from(end + "H", head, 16)
-        e_phoff, e_shoff = struct.unpack_from(end + "II", head, 28)
-        e_phentsize, e_phnum, e_shentsize = struct.unpack_from(end + "HHH", head, 42)
-        ph_format, ph_size = end + "IIIIIIII", 32
-        dyn_format = end + "iI"
-    if e_type not in (ET_EXEC, ET_DYN):
+    header = ElfHeader(head, kind)
+    if header.type not in (ET_EXEC, ET_DYN):
         return None
-    if e_phnum == PN_XNUM:
-        # More program headers than fit in e_phnum: the count is in sh_info of
-        # section header 0.
-        if e_shoff == 0 or e_shentsize < (64 if elf_class == ELFCLASS64 else 40):
-            raise BadElf("bad extended program header count")
-        section0 = _pread(fd, e_shentsize, e_shoff, file_size)
-        e_phnum = struct.unpack_from(end + "I", section0, 44 if elf_class == ELFCLASS64 else 28)[0]
-    if e_phnum == 0 or e_phoff == 0:
+    reader = FileReader(fd, file_size)
+    phnum = _program_header_count(reader, header)
+    if phnum == 0 or header.phoff == 0:
         return None
-    if e_phentsize < ph_size:
-        raise BadElf("bad program header size %d" % e_phentsize)
-    table = _pread(fd, e_phentsize * e_phnum, e_phoff, file_size)
+    loads, dynamic = _program_headers(reader, header, phnum)
+    if dynamic is None:
+        return None  # statically linked
+    refs = _dynamic_refs(reader, header, dynamic)
+    indexes = refs.indexes()
+    if not indexes:
+        return ElfFile(path, kind, [], [], [], None)
+    if refs.strtab < 0:
+        raise BadElf("dynamic section has no string table")
+    base = _strtab_offset(loads, refs.strtab)
+    strings = _read_strings(reader, base, refs.strsz, indexes)
+    return ElfFile(
+        path,
+        kind,
+        [strings[i] for i in refs.needed],
+        [strings[i] for i in refs.rpath],
+        [strings[i] for i in refs.runpath],
+        strings[refs.soname] if refs.soname >= 0 else None,
+    )
 
-    loads: List[Tuple[int, int, int]] = []  # (vaddr, filesz, offset)
-    dynamic: Optional[Tuple[int, int]] = None  # (offset, filesz)
-    if e_phentsize == ph_size:
+
+def _program_header_count(reader: FileReader, header: ElfHeader) -> int:
+    """The number of program headers.
+
+    When there are more than fit in e_phnum, it says PN_XNUM and the count is
+    in sh_info of section header 0.
+    """
+    if header.phnum != PN_XNUM:
+        return header.phnum
+    if header.shoff == 0 or header.shentsize < (64 if header.wide else 40):
+        raise BadElf("bad extended program header count")
+    section0 = reader.read(header.shentsize, header.shoff)
+    return struct.unpack_from(header.end + "I", section0, 44 if header.wide else 28)[0]
+
+
+def _program_headers(
+    reader: FileReader, header: ElfHeader, phnum: int
+) -> Tuple[List[Tuple[int, int, int]], Optional[Tuple[int, int]]]:
+    """The loadable segments (vaddr, filesz, offset) and the dynamic one (offset, filesz)."""
+    ph_format, ph_size = (
+        (header.end + "IIQQQQQQ", 56) if header.wide else (header.end + "IIIIIIII", 32)
+    )
+    if header.phentsize < ph_size:
+        raise BadElf("bad program header size %d" % header.phentsize)
+    table = reader.read(header.phentsize * phnum, header.phoff)
+    if header.phentsize == ph_size:
         headers: Iterable[Tuple[int, ...]] = struct.iter_unpack(ph_format, table)
     else:
         headers = (
-            struct.unpack_from(ph_format, table, index * e_phentsize) for index in range(e_phnum)
+            struct.unpack_from(ph_format, table, index * header.phentsize) for index in range(phnum)
         )
+    loads: List[Tuple[int, int, int]] = []
+    dynamic: Optional[Tuple[int, int]] = None
     for fields in headers:
-        if elf_class == ELFCLASS64:
+        if header.wide:
             p_type, _flags, p_offset, p_vaddr, _paddr, p_filesz = fields[:6]
         else:
             p_type, p_offset, p_vaddr, _paddr, p_filesz = fields[:5]
@@ -296,63 +364,49 @@ def read_elf(fd: int, path: str, head: bytes, file_size: int) -> Optional[ElfFil
             loads.append((p_vaddr, p_filesz, p_offset))
         elif p_type == PT_DYNAMIC:
             dynamic = (p_offset, p_filesz)
-    if dynamic is None:
-        return None  # statically linked
+    return loads, dynamic
 
+
+def _dynamic_refs(reader: FileReader, header: ElfHeader, dynamic: Tuple[int, int]) -> DynamicRefs:
+    """The entries of the dynamic section that name libraries, paths and the string table."""
+    dyn_format = header.end + ("qQ" if header.wide else "iI")
     entry_size = struct.calcsize(dyn_format)
     dyn_offset, dyn_size = dynamic
-    dyn_size -= dyn_size % entry_size
-    raw = _pread(fd, dyn_size, dyn_offset, file_size)
-    needed_at: List[int] = []
-    rpath_at: List[int] = []
-    runpath_at: List[int] = []
-    soname_at = -1
-    strtab = -1
-    strsz = 0
+    raw = reader.read(dyn_size - dyn_size % entry_size, dyn_offset)
+    refs = DynamicRefs()
     for tag, value in struct.iter_unpack(dyn_format, raw):
         if tag == DT_NULL:
             break
         if tag == DT_NEEDED:
-            needed_at.append(value)
+            refs.needed.append(value)
         elif tag == DT_STRTAB:
-            strtab = value
+            refs.strtab = value
         elif tag == DT_STRSZ:
-            strsz = value
+            refs.strsz = value
         elif tag == DT_RPATH:
-            rpath_at.append(value)
+            refs.rpath.append(value)
         elif tag == DT_RUNPATH:
-            runpath_at.append(value)
+            refs.runpath.append(value)
         elif tag == DT_SONAME:
-            soname_at = value
-    wanted = needed_at + rpath_at + runpath_at + ([soname_at] if soname_at >= 0 else [])
-    if not wanted:
-        return ElfFile(path, kind, [], [], [], None)
-    if strtab < 0:
-        raise BadElf("dynamic section has no string table")
-    # DT_STRTAB is an address in memory: find the file offset through the
-    # loadable segment that holds it.
-    str_offset = -1
+            refs.soname = value
+    return refs
+
+
+def _strtab_offset(loads: List[Tuple[int, int, int]], strtab: int) -> int:
+    """The file offset of the string table, whose address DT_STRTAB gives.
+
+    The address is one in memory: the loadable segment that holds it says
+    where it is in the file.
+    """
     for vaddr, filesz, offset in loads:
         if vaddr <= strtab < vaddr + filesz:
-            str_offset = offset + (strtab - vaddr)
-            break
-    if str_offset < 0:
-        raise BadElf("string table is outside every loadable segment")
-    strings = _read_strings(fd, str_offset, strsz, wanted, file_size)
-    return ElfFile(
-        path,
-        kind,
-        [strings[i] for i in needed_at],
-        [strings[i] for i in rpath_at],
-        [strings[i] for i in runpath_at],
-        strings[soname_at] if soname_at >= 0 else None,
-    )
+            return offset + (strtab - vaddr)
+    raise BadElf("string table is outside every loadable segment")
 
 
-def _read_strings(
-    fd: int, base: int, size: int, indexes: List[int], file_size: int
-) -> Dict[int, str]:
+def _read_strings(reader: FileReader, base: int, size: int, indexes: List[int]) -> Dict[int, str]:
     """Read the NUL-terminated strings at base+index; only the bytes around them."""
+    fd, file_size = reader.fd, reader.size
     result: Dict[int, str] = {}
     low, high = min(indexes), max(indexes)
     if size and high >= size:
