@@ -172,20 +172,29 @@ class ElfFile:
 
 
 class FileReader:
-    """Reads of one open file, never beyond its end."""
+    """Reads of one open file that add up to no more than the file holds.
 
-    __slots__ = ("fd", "size")
+    Offsets, sizes and counts come from the file itself and may be anything:
+    no header may make find-libdeps read (nor allocate) beyond what the file
+    holds, neither at one read nor all reads together (overlapping tables
+    would otherwise have the same bytes read again and again).
+    """
 
-    def __init__(self, fd: int, size: int) -> None:
+    __slots__ = ("fd", "size", "unread")
+
+    def __init__(self, fd: int, size: int, spent: int = 0) -> None:
         self.fd = fd
         self.size = size
+        # What may still be read: spent bytes (the header) were read already.
+        self.unread = size - spent
 
     def read(self, size: int, offset: int) -> bytes:
-        """size bytes at offset; BadElf unless the file holds them all."""
-        # Offsets and sizes come from the file itself and may be anything: never
-        # read (nor allocate) beyond what the file holds because a header says so.
+        """size bytes at offset; BadElf unless the file holds them, and holds them unread."""
         if offset < 0 or size < 0 or offset + size > self.size:
             raise BadElf("%d bytes at offset %d are beyond the end of the file" % (size, offset))
+        if size > self.unread:
+            raise BadElf("its tables add up to more bytes than the file holds")
+        self.unread -= size
         data = os.pread(self.fd, size, offset)
         if len(data) != size:
             raise BadElf("truncated (wanted %d bytes at offset %d)" % (size, offset))
@@ -289,8 +298,9 @@ def read_elf(fd: int, path: str, head: bytes, file_size: int) -> Optional[ElfFil
     """Parse the dynamic section of an ELF file whose first bytes are head.
 
     Returns None for ELF files that load no libraries (static executables,
-    object files, core dumps); raises BadElf for broken ones.  No read goes
-    beyond file_size, whatever the headers say.
+    object files, core dumps); raises BadElf for broken ones.  Whatever the
+    headers say, the reads add up to no more than file_size, and so do the
+    strings taken from the string table.
     """
     kind = elf_kind(head)
     if kind is None:
@@ -298,7 +308,7 @@ def read_elf(fd: int, path: str, head: bytes, file_size: int) -> Optional[ElfFil
     header = ElfHeader(head, kind)
     if header.type not in (ET_EXEC, ET_DYN):
         return None
-    reader = FileReader(fd, file_size)
+    reader = FileReader(fd, file_size, len(head))
     phnum = _program_header_count(reader, header)
     if phnum == 0 or header.phoff == 0:
         return None
@@ -311,8 +321,8 @@ def read_elf(fd: int, path: str, head: bytes, file_size: int) -> Optional[ElfFil
         return ElfFile(path, kind, [], [], [], None)
     if refs.strtab < 0:
         raise BadElf("dynamic section has no string table")
-    base = _strtab_offset(loads, refs.strtab)
-    strings = _read_strings(reader, base, refs.strsz, indexes)
+    base, end = _strtab_extent(loads, refs.strtab, refs.strsz, file_size)
+    strings = _read_strings(StringTable(reader, base, end), indexes)
     return ElfFile(
         path,
         kind,
@@ -392,57 +402,104 @@ def _dynamic_refs(reader: FileReader, header: ElfHeader, dynamic: Tuple[int, int
     return refs
 
 
-def _strtab_offset(loads: List[Tuple[int, int, int]], strtab: int) -> int:
-    """The file offset of the string table, whose address DT_STRTAB gives.
+def _strtab_extent(
+    loads: List[Tuple[int, int, int]], strtab: int, strsz: int, file_size: int
+) -> Tuple[int, int]:
+    """Where the string table is in the file: its offset, and the offset it ends at.
 
-    The address is one in memory: the loadable segment that holds it says
-    where it is in the file.
+    DT_STRTAB is an address in memory: the loadable segment that holds it says
+    where it is in the file.  The table ends DT_STRSZ bytes further, or, if
+    DT_STRSZ is missing, where the segment's bytes in the file end; never
+    past the end of the file.
     """
     for vaddr, filesz, offset in loads:
         if vaddr <= strtab < vaddr + filesz:
-            return offset + (strtab - vaddr)
+            base = offset + (strtab - vaddr)
+            end = min(offset + filesz, file_size)
+            if strsz:
+                end = min(end, base + strsz)
+            return base, end
     raise BadElf("string table is outside every loadable segment")
 
 
-def _read_strings(reader: FileReader, base: int, size: int, indexes: List[int]) -> Dict[int, str]:
-    """Read the NUL-terminated strings at base+index; only the bytes around them."""
-    fd, file_size = reader.fd, reader.size
-    result: Dict[int, str] = {}
-    low, high = min(indexes), max(indexes)
-    if size and high >= size:
-        raise BadElf("string index beyond the string table")
-    if base < 0 or base + high >= file_size:
+# Dynamic strings less than this far apart come with one read.
+STRING_SPAN = 16384
+# Bytes read past the last string of a span, where it most likely ends.
+STRING_SLACK = 512
+
+
+class StringTable:
+    """A string table read forward only, and only as far as the strings asked for.
+
+    Strings are asked for in the order of their indexes: no byte of the table
+    is read twice, however the strings overlap.  The strings taken add up to
+    no more than the file holds: a few thousand indexes one byte apart in a
+    long run of letters would otherwise make gigabytes of distinct strings
+    out of a small file.
+    """
+
+    __slots__ = ("base", "end", "reader", "start", "text_left", "window")
+
+    def __init__(self, reader: FileReader, base: int, end: int) -> None:
+        self.reader = reader
+        self.base = base
+        self.end = end
+        self.window = b""  # the bytes of the table read and still needed
+        self.start = base  # the file offset of window[0]
+        self.text_left = reader.size
+
+    def prefetch(self, first: int, last: int) -> None:
+        """Hold the bytes from index first to a little past index last, reading what is missing."""
+        at = self.base + first
+        if at >= self.start + len(self.window):
+            self.window, self.start = b"", at  # the gap is never read
+        else:
+            self.window = self.window[at - self.start :]  # the strings before at are taken
+            self.start = at
+        self._read_to(self.base + last + STRING_SLACK)
+
+    def _read_to(self, offset: int) -> bool:
+        """Read on up to offset, never past the table's end; False if there was nothing left."""
+        read_to = self.start + len(self.window)
+        offset = min(offset, self.end)
+        if offset <= read_to:
+            return False
+        self.window += self.reader.read(offset - read_to, read_to)
+        return True
+
+    def string(self, index: int) -> str:
+        """The string at index, which the last prefetch covered."""
+        position = self.base + index - self.start
+        stop = self.window.find(b"\0", position)
+        while stop < 0:
+            searched = len(self.window)
+            # What is held doubles: a long string takes a few reads, not one per slack.
+            if not self._read_to(self.start + 2 * searched + STRING_SLACK):
+                raise BadElf("unterminated string in the string table")
+            stop = self.window.find(b"\0", searched)
+        self.text_left -= stop - position + 1
+        if self.text_left < 0:
+            raise BadElf("its strings add up to more bytes than the file holds")
+        return os.fsdecode(self.window[position:stop])
+
+
+def _read_strings(table: StringTable, indexes: List[int]) -> Dict[int, str]:
+    """The strings at indexes of table, by index, read in one pass through it."""
+    ordered = sorted(set(indexes))
+    if table.base + ordered[-1] >= table.end:
+        if table.end < table.reader.size:
+            raise BadElf("string index beyond the string table")
         raise BadElf("string table beyond the end of the file")
-    # The dynamic strings usually sit close together: one read for all of them
-    # when they do, one read each otherwise.
-    chunks: List[Tuple[int, bytes]] = []
-    if high - low < 16384:
-        length = min(high - low + 512, file_size - base - low)
-        chunks.append((low, os.pread(fd, length, base + low)))
-    for index in sorted(set(indexes)):
-        text = None
-        for start, chunk in chunks:
-            if start <= index < start + len(chunk):
-                stop = chunk.find(b"\0", index - start)
-                if stop >= 0:
-                    text = chunk[index - start : stop]
-                break
-        if text is None:
-            step = 512
-            buffer = b""
-            while True:
-                piece = os.pread(fd, step, base + index + len(buffer))
-                if not piece:
-                    raise BadElf("truncated string table")
-                buffer += piece
-                stop = buffer.find(b"\0")
-                if stop >= 0:
-                    text = buffer[:stop]
-                    break
-                if len(buffer) > 1 << 20:
-                    raise BadElf("unterminated string in the string table")
-                step *= 4
-        result[index] = os.fsdecode(text)
+    result: Dict[int, str] = {}
+    first = 0
+    while first < len(ordered):
+        last = first
+        while last + 1 < len(ordered) and ordered[last + 1] - ordered[first] < STRING_SPAN:
+            last += 1
+        table.prefetch(ordered[first], ordered[last])
+        for index in ordered[first : last + 1]:
+            result[index] = table.string(index)
+        first = last + 1
     return result
 
 
