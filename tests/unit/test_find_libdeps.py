@@ -1273,3 +1273,37 @@ def test_reads_add_up_to_no_more_than_the_file(
             assert elf is not None and elf.needed, (name, why)
         if name == "ssl.so":  # of a real library, only headers and tables: a small part
             assert sum(read) < len(content) // 4
+
+
+def test_many_missing_sonames_print_a_bounded_report(tmp_path: Path) -> None:
+    content, names = distinct_missing()
+    path = tmp_path / "hostile.so"
+    path.write_bytes(content)
+    size = len(content)
+    if shutil.which("readelf"):
+        assert needed_sonames(path) == names
+    measured = run_measured(str(path))
+    out, err = measured["stdout"], measured["stderr"]
+    assert measured["peak"] < 100 << 20, measured["peak"]
+    assert out[0] + err[0] < 2 * size, (out[0], err[0])
+    assert measured["status"] == 1  # libraries found nowhere
+    assert out[0] == 0
+    lines = err[1].splitlines()
+    assert lines[0].endswith("hostile.so needs 0000, which is found nowhere")
+    assert lines[9].endswith("hostile.so needs 0009, which is found nowhere")
+    assert lines[10].endswith(
+        f"hostile.so needs {len(names) - 10} more libraries found nowhere (--json lists them)"
+    )
+    assert len(lines) == 11
+    # Ignored sonames are noted (-v) the same way.
+    ignored = run("-v", "--ignore-missing=" + ",".join(names[:12]), str(path))
+    notes = [line for line in ignored.stderr.splitlines() if "ignored" in line]
+    assert len(notes) == 11, ignored.stderr[-2000:]
+    assert notes[-1].endswith(
+        "needs 2 more libraries found nowhere and ignored (--json lists them)"
+    )
+    # --json names every one of them, each once.
+    listed = run("--json", "--ignore-missing", str(path))
+    assert listed.returncode == 0
+    assert len(listed.stdout) < 2 * size
+    assert json.loads(listed.stdout)["missing"] == {str(path): sorted(names)}

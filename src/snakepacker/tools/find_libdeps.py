@@ -70,15 +70,17 @@ warnings (stderr, exit status stays 0):
   a file or directory that can not be read (permission denied) is named:
   what it needs is unknown (--strict makes this an error).
 
-notes (-v): files skipped as not ELF, as broken ELF, or as ELF for another
+notes (-v): files skipped as not ELF, as broken ELF (so are files whose
+tables or strings add up to more than the file holds), or as ELF for another
 machine (another architecture, word size or byte order than the Python
 running find-libdeps: such files are never loaded here).
 
 exit status:
   0    success (also with warnings)
   1    a needed library was found nowhere (the file and the soname are named
-       on stderr; --ignore-missing makes this a warning), or with --strict a
-       file or directory could not be read
+       on stderr, 10 sonames a file at most: --json lists them all;
+       --ignore-missing makes this a warning), or with --strict a file or
+       directory could not be read
   2    bad command line
   127  (from the shell header) no Python interpreter was found"""
 
@@ -1425,6 +1427,29 @@ def main(argv: Optional[List[str]] = None) -> int:
     return 0
 
 
+# Lines naming the sonames one file needs that are found nowhere: each line
+# repeats the file's path, and a file may name thousands of sonames.
+SONAMES_SHOWN = 10
+
+
+def soname_lines(sonames_of: Dict[str, Set[str]], why: str, why_more: str) -> Iterator[str]:
+    """The lines "FILE needs SONAME, why", SONAMES_SHOWN a file at most.
+
+    The sonames past those are counted on one more line: what is printed
+    about a file stays on the order of its size, and --json lists them all.
+    """
+    for user in sorted(sonames_of):
+        sonames = sorted(sonames_of[user])
+        for soname in sonames[:SONAMES_SHOWN]:
+            yield "%s needs %s, %s" % (shown(user), shown(soname), why)
+        if len(sonames) > SONAMES_SHOWN:
+            yield "%s needs %d more libraries %s (--json lists them)" % (
+                shown(user),
+                len(sonames) - SONAMES_SHOWN,
+                why_more,
+            )
+
+
 def report(result: Result, args: Options) -> None:
     """Notes, warnings and errors on stderr, every path and soname escaped."""
     err = sys.stderr
@@ -1450,19 +1475,16 @@ def report(result: Result, args: Options) -> None:
             for user in sorted(users)[1:]:
                 err.write("%s: note: %s also needed by %s\n" % (PROG, shown(library), shown(user)))
     level = "warning" if args.ignore_missing else "error"
-    for user in sorted(result.missing):
-        for soname in sorted(result.missing[user]):
-            err.write(
-                "%s: %s: %s needs %s, which is found nowhere\n"
-                % (PROG, level, shown(user), shown(soname))
-            )
+    for line in soname_lines(result.missing, "which is found nowhere", "found nowhere"):
+        err.write("%s: %s: %s\n" % (PROG, level, line))
     if args.verbose:
-        for user in sorted(result.ignored):
-            for soname in sorted(result.ignored[user]):
-                err.write(
-                    "%s: note: %s needs %s, found nowhere and ignored (--ignore-missing)\n"
-                    % (PROG, shown(user), shown(soname))
-                )
+        ignored = soname_lines(
+            result.ignored,
+            "found nowhere and ignored (--ignore-missing)",
+            "found nowhere and ignored",
+        )
+        for line in ignored:
+            err.write("%s: note: %s\n" % (PROG, line))
         err.write(
             "%s: %d files scanned, %d dynamic ELF files, %d packages\n"
             % (PROG, result.scanned, result.elf_files, len(result.packages))
