@@ -892,57 +892,32 @@ class DpkgDb:
         for path in list(wanted):
             if path in self.diverted_to:
                 wanted.update(usr_merge_aliases(self.diverted_to[path][0]))
-        found: Dict[str, Set[str]] = {}
         if not wanted or not self.available:
-            return found
-
-        # path -> indexes of the groups it settles; groups touched by a
-        # diversion are never settled early.
-        settles: Dict[bytes, List[int]] = {}
-        open_groups = set()
-        for index, group in enumerate(enough or []):
-            if any(p in self.diverted_to or p in self.diverted_from for p in group):
-                continue
-            open_groups.add(index)
-            for path in group:
-                settles.setdefault(os.fsencode(path), []).append(index)
-        wanted.update(p for group in enough or [] for p in group)
-        wanted_bytes = {os.fsencode(p) for p in wanted}
-        can_stop = enough is not None and len(open_groups) == len(enough)
-        done: Set[str] = set()  # list files read
-
-        def read_lists(names: Iterable[str]) -> bool:
-            """Read list files not read yet; True once every group is settled."""
-            for name in names:
-                if name in done:
-                    continue
-                done.add(name)
-                content = _read_file(os.path.join(self.info_dir, name))
-                if content is None:
-                    continue
-                hits = wanted_bytes.intersection(content.split(b"\n"))
-                if not hits:
-                    continue
-                # libfoo1:amd64.list belongs to the package libfoo1.
-                package = name[: -len(".list")].split(":", 1)[0]
-                for hit in hits:
-                    found.setdefault(os.fsdecode(hit), set()).add(package)
-                    for index in settles.get(hit, ()):
-                        open_groups.discard(index)
-                if can_stop and not open_groups:
-                    return True
-            return False
-
+            return {}
+        search = ListSearch(self, wanted, enough)
         # Most libraries are in the package named after them (libfoo.so.1 in
         # libfoo1): a handful of opens may settle everything, without listing
         # the thousands of files of the dpkg directory.
-        if can_stop and read_lists(hints):
-            return found
-
+        if search.can_stop and search.read(hints):
+            return search.found
         try:
             names = os.listdir(self.info_dir)
         except OSError:
-            return found
+            return search.found
+        search.read(self._lists_in_order(names, search.unsettled()))
+        return search.found
+
+    def is_diverted(self, path: str) -> bool:
+        """Whether a diversion moved the file at path away, or moved a file there."""
+        return path in self.diverted_to or path in self.diverted_from
+
+    def _lists_in_order(self, names: List[str], unsettled: List[List[str]]) -> List[str]:
+        """The list files among the names in the dpkg directory, likeliest first.
+
+        The shlibs files say which package provides which soname: the list
+        files of those packages for the unsettled groups of paths come first,
+        then those of library packages (with a shlibs or symbols file).
+        """
         lists = []
         library_packages = set()
         shlibs = []
@@ -954,9 +929,6 @@ class DpkgDb:
                 library_packages.add(name[: -len(".shlibs")])
             elif name.endswith(".symbols"):
                 library_packages.add(name[: -len(".symbols")])
-        # The shlibs files say which package provides which soname: the list
-        # files of those packages are read first.
-        unsettled = [group for index, group in enumerate(enough or []) if index in open_groups]
         hinted = self._packages_providing(
             shlibs, {os.path.basename(p) for group in unsettled for p in group}
         )
@@ -966,8 +938,7 @@ class DpkgDb:
             return 0 if stem in hinted else (1 if stem in library_packages else 2)
 
         lists.sort(key=order)
-        read_lists(lists)
-        return found
+        return lists
 
     def _packages_providing(self, shlibs: List[str], sonames: Set[str]) -> Set[str]:
         """Stems (package[:arch]) of the shlibs files that describe one of sonames."""
@@ -1013,6 +984,59 @@ class DpkgDb:
             # A local diversion (":") put a file of no package there.
             return {by} & listed.get(path, set())
         return set(listed.get(path, set()))
+
+
+class ListSearch:
+    """Reads dpkg list files for DpkgDb.owners, noting which packages list the paths wanted.
+
+    enough: groups of paths of which one found is enough; once every group
+    has one, the search can stop.  Groups touched by a diversion are never
+    settled early: the owner of a diverted path is the package it was
+    diverted from, which may be read last.
+    """
+
+    def __init__(self, db: DpkgDb, wanted: Set[str], enough: Optional[List[List[str]]]) -> None:
+        self.info_dir = db.info_dir
+        self.found: Dict[str, Set[str]] = {}
+        self.done: Set[str] = set()  # list files read
+        self.groups = enough or []
+        # path -> indexes of the groups it settles
+        self.settles: Dict[bytes, List[int]] = {}
+        self.open_groups: Set[int] = set()
+        for index, group in enumerate(self.groups):
+            if any(db.is_diverted(p) for p in group):
+                continue
+            self.open_groups.add(index)
+            for path in group:
+                self.settles.setdefault(os.fsencode(path), []).append(index)
+        self.wanted = {os.fsencode(p) for p in wanted.union(*self.groups)}
+        self.can_stop = enough is not None and len(self.open_groups) == len(self.groups)
+
+    def unsettled(self) -> List[List[str]]:
+        """The groups of paths none of which is found yet."""
+        return [group for index, group in enumerate(self.groups) if index in self.open_groups]
+
+    def read(self, names: Iterable[str]) -> bool:
+        """Read list files not read yet; True once every group is settled."""
+        for name in names:
+            if name in self.done:
+                continue
+            self.done.add(name)
+            content = _read_file(os.path.join(self.info_dir, name))
+            if content is None:
+                continue
+            hits = self.wanted.intersection(content.split(b"\n"))
+            if not hits:
+                continue
+            # libfoo1:amd64.list belongs to the package libfoo1.
+            package = name[: -len(".list")].split(":", 1)[0]
+            for hit in hits:
+                self.found.setdefault(os.fsdecode(hit), set()).add(package)
+                for index in self.settles.get(hit, ()):
+                    self.open_groups.discard(index)
+            if self.can_stop and not self.open_groups:
+                return True
+        return False
 
 
 def owner_candidates(path: str) -> List[str]:
@@ -1167,85 +1191,131 @@ def scan(
     result = Result()
     if host is None:
         host = host_kind()
+    real_roots = _distinct_roots(roots)
+
+    # 1. Walk the trees: parse every regular file that is ELF, and remember
+    #    every name a library inside the trees can be found under.
+    trees = Trees()
+    for root in real_roots:
+        if os.path.isdir(root):
+            _scan_tree(root, trees, result, verbose, host)
+        else:
+            _scan_file_root(root, trees, result, verbose, host)
+    result.elf_files = len(trees.elves)
+
+    # 2. Resolve every needed soname.
+    finder = Finder()
+    system = _resolve_needed(trees, real_roots, finder, ignore, result)
+
+    # 3. Map the system libraries to their packages.
+    if dpkg is None:
+        dpkg = DpkgDb()
+    _assign_packages(system, finder, dpkg, result)
+    return result
+
+
+def _distinct_roots(roots: List[str]) -> List[str]:
+    """The real paths of roots, sorted, without those inside another one."""
     real_roots: List[str] = []
     for root in sorted({os.path.realpath(r) for r in roots}):
         if not is_under(root, real_roots):
             real_roots.append(root)
+    return real_roots
 
-    # 1. Walk the trees: parse every regular file that is ELF, and remember
-    #    every name a library inside the trees can be found under.
-    elves: List[ElfFile] = []
-    # The names in the trees, one list per directory: made into a set only
-    # if some soname is found nowhere.
-    tree_lists: List[List[str]] = []
-    tree_sonames: List[str] = []
-    for root in real_roots:
-        if not os.path.isdir(root):
-            result.scanned += 1
+
+class Trees:
+    """What the walk found: the ELF files, and every name a library in the trees has."""
+
+    def __init__(self) -> None:
+        self.elves: List[ElfFile] = []
+        # The names in the trees, one list per directory: made into a set
+        # only if some soname is found nowhere.
+        self.name_lists: List[List[str]] = []
+        self.sonames: List[str] = []
+        self._names: Optional[Set[str]] = None
+
+    def has_name(self, name: str) -> bool:
+        """Whether a file inside the trees has this name, or this soname."""
+        if self._names is None:
+            self._names = {entry for names in self.name_lists for entry in names}
+            self._names.update(self.sonames)
+        return name in self._names
+
+
+def _scan_file_root(
+    root: str, trees: Trees, result: Result, verbose: int, host: Optional[ElfKind]
+) -> None:
+    """Look at a root that is no directory: the one file it names."""
+    result.scanned += 1
+    try:
+        elf, why = parse_file(root, host)
+    except OSError as exc:
+        result.unreadable[root] = exc.strerror or str(exc)
+        return
+    if elf is not None:
+        trees.elves.append(elf)
+    elif verbose:
+        result.notes.append("skipped %s: %s" % (shown(root), why))
+
+
+def _scan_tree(
+    root: str, trees: Trees, result: Result, verbose: int, host: Optional[ElfKind]
+) -> None:
+    """Parse every regular file under root that is ELF, and note every name in the tree."""
+    # This loop runs for every file of the trees, most of them not ELF:
+    # it is kept short.
+    os_open, os_read, os_close = os.open, os.read, os.close
+    flags, magic, notes = OPEN_FLAGS, ELF_MAGIC, result.notes
+    unreadable, elves, sonames = result.unreadable, trees.elves, trees.sonames
+    for directory, dir_fd, files, others in walk(root, unreadable):
+        trees.name_lists.append(files)
+        trees.name_lists.append(others)
+        result.scanned += len(files)
+        for name in files:
             try:
-                elf, why = parse_file(root, host)
+                fd = os_open(name, flags, dir_fd=dir_fd)
             except OSError as exc:
-                result.unreadable[root] = exc.strerror or str(exc)
+                unreadable[directory + "/" + name] = exc.strerror or str(exc)
                 continue
-            if elf is not None:
-                elves.append(elf)
-            elif verbose:
-                result.notes.append("skipped %s: %s" % (shown(root), why))
-            continue
-        # This loop runs for every file of the trees, most of them not ELF:
-        # it is kept short.
-        os_open, os_read, os_close = os.open, os.read, os.close
-        flags, magic, notes = OPEN_FLAGS, ELF_MAGIC, result.notes
-        unreadable = result.unreadable
-        for directory, dir_fd, files, others in walk(root, unreadable):
-            tree_lists.append(files)
-            tree_lists.append(others)
-            result.scanned += len(files)
-            for name in files:
-                try:
-                    fd = os_open(name, flags, dir_fd=dir_fd)
-                except OSError as exc:
-                    unreadable[directory + "/" + name] = exc.strerror or str(exc)
+            try:
+                head = os_read(fd, HEADER_SIZE)
+                if head[:4] != magic:
+                    if verbose >= 2 or (verbose and looks_like_library(name)):
+                        notes.append("skipped %s: not ELF" % shown(directory + "/" + name))
                     continue
-                try:
-                    head = os_read(fd, HEADER_SIZE)
-                    if head[:4] != magic:
-                        if verbose >= 2 or (verbose and looks_like_library(name)):
-                            notes.append("skipped %s: not ELF" % shown(directory + "/" + name))
-                        continue
-                    elf, why = read_open_file(fd, directory + "/" + name, head, host)
-                except OSError as exc:
-                    unreadable[directory + "/" + name] = exc.strerror or str(exc)
-                    continue
-                finally:
-                    os_close(fd)
-                if elf is None:
-                    if verbose:
-                        notes.append("skipped %s: %s" % (shown(directory + "/" + name), why))
-                    continue
-                elves.append(elf)
-                if elf.soname:
-                    tree_sonames.append(elf.soname)
-    result.elf_files = len(elves)
+                elf, why = read_open_file(fd, directory + "/" + name, head, host)
+            except OSError as exc:
+                unreadable[directory + "/" + name] = exc.strerror or str(exc)
+                continue
+            finally:
+                os_close(fd)
+            if elf is None:
+                if verbose:
+                    notes.append("skipped %s: %s" % (shown(directory + "/" + name), why))
+                continue
+            elves.append(elf)
+            if elf.soname:
+                sonames.append(elf.soname)
 
-    # 2. Resolve every needed soname.
-    tree_names: Optional[Set[str]] = None
-    finder = Finder()
+
+def _resolve_needed(
+    trees: Trees, real_roots: List[str], finder: Finder, ignore: FrozenSet[str], result: Result
+) -> Dict[str, Dict[str, Set[str]]]:
+    """The system libraries the ELF files need: library path -> file -> sonames.
+
+    Libraries inside the trees are no system libraries.  A soname found
+    nowhere is missing (or ignored), unless a file inside the trees has
+    that name: the vendored libraries of a wheel are found by name.
+    """
     real_paths: Dict[str, str] = {}
-    system: Dict[str, Dict[str, Set[str]]] = {}  # library path -> file -> sonames
-    for elf in elves:
+    system: Dict[str, Dict[str, Set[str]]] = {}
+    for elf in trees.elves:
         for soname in elf.needed:
             found = finder.find(soname, elf)
             if found is None:
-                if tree_names is None:
-                    tree_names = {name for names in tree_lists for name in names}
-                    tree_names.update(tree_sonames)
-                if os.path.basename(soname) in tree_names:
-                    continue
-                if soname in ignore:
-                    result.ignored.setdefault(elf.path, set()).add(soname)
-                else:
-                    result.missing.setdefault(elf.path, set()).add(soname)
+                if not trees.has_name(os.path.basename(soname)):
+                    absent = result.ignored if soname in ignore else result.missing
+                    absent.setdefault(elf.path, set()).add(soname)
                 continue
             if is_under(found, real_roots):
                 continue  # shipped inside the trees
@@ -1255,25 +1325,22 @@ def scan(
             if is_under(real, real_roots):
                 continue  # shipped inside the trees, through a link
             system.setdefault(found, {}).setdefault(elf.path, set()).add(soname)
+    return system
 
-    # 3. Map the system libraries to their packages.
-    if dpkg is None:
-        dpkg = DpkgDb()
+
+def _assign_packages(
+    system: Dict[str, Dict[str, Set[str]]], finder: Finder, dpkg: DpkgDb, result: Result
+) -> None:
+    """Record the packages owning each system library, or the library as owned by none."""
     if system and not dpkg.available:
         result.notes.append(
             "no dpkg database at %s: no library has an owner" % shown(dpkg.info_dir)
         )
     candidates = {path: owner_candidates(path) for path in system}
-    # Reading can stop early once the soname path of every library is found.
-    hints: List[str] = []
-    for path in system:
-        kind = finder.kind_of(path)
-        if kind is not None:
-            hints.extend(list_file_guesses(os.path.basename(path), kind))
     listed = dpkg.owners(
         (p for paths in candidates.values() for p in paths),
         [soname_candidates(path) for path in system],
-        hints,
+        _list_file_hints(system, finder),
     )
     for path, users in system.items():
         owners: Set[str] = set()
@@ -1282,16 +1349,23 @@ def scan(
             if owners:
                 break
         result.libraries[path] = sorted(owners)
-        if not owners:
-            target = result.unowned.setdefault(path, {})
+        targets = [result.packages.setdefault(package, {}) for package in owners]
+        for target in targets or [result.unowned.setdefault(path, {})]:
             for user, sonames in users.items():
                 target.setdefault(user, set()).update(sonames)
-            continue
-        for package in owners:
-            target = result.packages.setdefault(package, {})
-            for user, sonames in users.items():
-                target.setdefault(user, set()).update(sonames)
-    return result
+
+
+def _list_file_hints(system: Dict[str, Dict[str, Set[str]]], finder: Finder) -> List[str]:
+    """The dpkg list files likeliest to register the libraries, to be read first.
+
+    Reading can stop early once the soname path of every library is found.
+    """
+    hints: List[str] = []
+    for path in system:
+        kind = finder.kind_of(path)
+        if kind is not None:
+            hints.extend(list_file_guesses(os.path.basename(path), kind))
+    return hints
 
 
 USAGE = (
