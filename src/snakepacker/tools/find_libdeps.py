@@ -182,25 +182,30 @@ class FileReader:
     would otherwise have the same bytes read again and again).
     """
 
-    __slots__ = ("fd", "size", "unread")
+    __slots__ = ("fd", "head", "size", "unread")
 
-    def __init__(self, fd: int, size: int, spent: int = 0) -> None:
+    def __init__(self, fd: int, size: int, head: bytes = b"") -> None:
         self.fd = fd
         self.size = size
-        # What may still be read: spent bytes (the header) were read already.
-        self.unread = size - spent
+        # The first bytes, read already: never read again (the program
+        # headers of a 32-bit file start inside them).
+        self.head = head
+        self.unread = size - len(head)
 
     def read(self, size: int, offset: int) -> bytes:
         """size bytes at offset; BadElf unless the file holds them, and holds them unread."""
         if offset < 0 or size < 0 or offset + size > self.size:
             raise BadElf("%d bytes at offset %d are beyond the end of the file" % (size, offset))
+        known = self.head[offset : offset + size]
+        size -= len(known)
+        offset += len(known)
         if size > self.unread:
             raise BadElf("its tables add up to more bytes than the file holds")
         self.unread -= size
-        data = os.pread(self.fd, size, offset)
+        data = os.pread(self.fd, size, offset) if size else b""
         if len(data) != size:
             raise BadElf("truncated (wanted %d bytes at offset %d)" % (size, offset))
-        return data
+        return known + data
 
 
 def elf_kind(head: bytes) -> Optional[ElfKind]:
@@ -263,6 +268,7 @@ class ElfHeader:
     __slots__ = ("end", "phentsize", "phnum", "phoff", "shentsize", "shoff", "type", "wide")
 
     def __init__(self, head: bytes, kind: ElfKind) -> None:
+        """Read them from head, the first bytes of an ELF file of this kind."""
         elf_class, data, _machine = kind
         self.wide = elf_class == ELFCLASS64
         self.end = end = "<" if data == ELFDATA2LSB else ">"
@@ -310,7 +316,7 @@ def read_elf(fd: int, path: str, head: bytes, file_size: int) -> Optional[ElfFil
     header = ElfHeader(head, kind)
     if header.type not in (ET_EXEC, ET_DYN):
         return None
-    reader = FileReader(fd, file_size, len(head))
+    reader = FileReader(fd, file_size, head)
     phnum = _program_header_count(reader, header)
     if phnum == 0 or header.phoff == 0:
         return None
