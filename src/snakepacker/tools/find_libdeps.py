@@ -1002,6 +1002,7 @@ class ListSearch:
     """
 
     def __init__(self, db: DpkgDb, wanted: Set[str], enough: Optional[List[List[str]]]) -> None:
+        """Note which group each path of enough settles; the paths of enough are wanted too."""
         self.info_dir = db.info_dir
         self.found: Dict[str, Set[str]] = {}
         self.done: Set[str] = set()  # list files read
