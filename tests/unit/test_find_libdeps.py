@@ -20,6 +20,7 @@ import tempfile
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -1074,3 +1075,249 @@ def test_fuzzed_elf_files_are_skipped_never_fatal(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr[-3000:]
     crashes = json.loads(result.stdout)
     assert crashes == [], crashes[:3]
+
+
+# --- hostile ELF files: memory and output stay on the order of the file's size -----------
+
+# The tool run in a child of its own, so that RUSAGE_CHILDREN's peak is the tool's
+# alone (the test process has run compilers and other tools before).  Its address
+# space and CPU time are capped so that a regression can not take the machine down;
+# its output is counted as it comes, not kept.
+MEASURE_RUNNER = r"""
+import json, resource, subprocess, sys, threading
+limit = int(sys.argv[1])
+
+def cap():
+    resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+    resource.setrlimit(resource.RLIMIT_CPU, (120, 120))
+
+child = subprocess.Popen(
+    sys.argv[2:], stdout=subprocess.PIPE, stderr=subprocess.PIPE, preexec_fn=cap
+)
+counted = {}
+
+def drain(name, stream):
+    total, head = 0, b""
+    for chunk in iter(lambda: stream.read(1 << 16), b""):
+        total += len(chunk)
+        if len(head) < 4096:
+            head = (head + chunk)[:4096]
+    counted[name] = [total, head.decode("utf-8", "replace")]
+
+threads = [
+    threading.Thread(target=drain, args=(name, stream))
+    for name, stream in (("stdout", child.stdout), ("stderr", child.stderr))
+]
+for thread in threads:
+    thread.start()
+for thread in threads:
+    thread.join()
+status = child.wait()
+peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024
+print(json.dumps({"status": status, "peak": peak, **counted}))
+"""
+
+
+def run_measured(*args: str) -> dict[str, Any]:
+    """find-libdeps ARGS in a child: its exit status, peak RSS (bytes) and output."""
+    result = subprocess.run(
+        [sys.executable, "-c", MEASURE_RUNNER, str(1 << 30), sys.executable, str(TOOL), *args],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+def crafted_elf(
+    entries: list[tuple[int, int]],
+    strings: bytes,
+    strsz: int = 0,
+    dynamic_to_end: bool = False,
+    kind: tuple[int, int, int] | None = None,
+) -> bytes:
+    """A minimal shared object for this machine (or kind), made from scratch.
+
+    One PT_LOAD maps the whole file at address 0, so that the string table's
+    address is its offset; PT_DYNAMIC holds DT_STRTAB, DT_STRSZ (0 by default:
+    no size, nothing but the file bounds the strings), entries, then DT_NULL.
+    dynamic_to_end: PT_DYNAMIC says it runs on over the strings to the end.
+    """
+    if kind is None:
+        kind = find_libdeps.host_kind()
+        if kind is None:
+            pytest.skip("the interpreter's ELF kind is unknown")
+    elf_class, data, machine = kind
+    end = "<" if data == 1 else ">"
+    wide = elf_class == 2
+    header_size, ph_size, dyn_size = (64, 56, 16) if wide else (52, 32, 8)
+    dynamic = [(5, 0), (10, strsz), *entries, (0, 0)]  # DT_STRTAB, DT_STRSZ, ..., DT_NULL
+    dyn_offset = header_size + 2 * ph_size
+    str_offset = dyn_offset + len(dynamic) * dyn_size
+    dynamic[0] = (5, str_offset)
+    total = str_offset + len(strings)
+    length = (total if dynamic_to_end else str_offset) - dyn_offset
+    ident = b"\x7fELF" + bytes([elf_class, data, 1]) + bytes(9)
+    if wide:
+        header = struct.pack(
+            end + "16sHHIQQQIHHHHHH", ident, 3, machine, 1, 0, 64, 0, 0, 64, 56, 2, 64, 0, 0
+        )
+        load = struct.pack(end + "IIQQQQQQ", 1, 5, 0, 0, 0, total, total, 4096)
+        dyn = struct.pack(end + "IIQQQQQQ", 2, 6, dyn_offset, dyn_offset, 0, length, length, 8)
+    else:
+        header = struct.pack(
+            end + "16sHHIIIIIHHHHHH", ident, 3, machine, 1, 0, 52, 0, 0, 52, 32, 2, 40, 0, 0
+        )
+        load = struct.pack(end + "IIIIIIII", 1, 0, 0, 0, total, total, 5, 4096)
+        dyn = struct.pack(end + "IIIIIIII", 2, dyn_offset, dyn_offset, 0, length, length, 6, 4)
+    body = b"".join(struct.pack(end + ("qQ" if wide else "iI"), *entry) for entry in dynamic)
+    return header + load + dyn + body + strings
+
+
+DT_NEEDED, DT_RUNPATH = 1, 29
+# 60000 entries naming the 32768 suffixes of one 32 KiB run: a file of about
+# 1 MB whose strings, taken one by one, add up to half a gigabyte.
+RUN = 1 << 15
+HOSTILE_ENTRIES = 60000
+
+
+def overlapping(tag: int, strsz: int, kind: tuple[int, int, int] | None = None) -> bytes:
+    strings = b"a" * RUN + b"\0"
+    entries = [(tag, index % RUN) for index in range(HOSTILE_ENTRIES)]
+    return crafted_elf(entries, strings, strsz, kind=kind)
+
+
+def distinct_missing(kind: tuple[int, int, int] | None = None) -> tuple[bytes, list[str]]:
+    """60000 short sonames, none found anywhere: a file of about 1.3 MB."""
+    names = [f"{index:04x}" for index in range(HOSTILE_ENTRIES)]
+    strings = b"".join(name.encode() + b"\0" for name in names)
+    entries = [(DT_NEEDED, index * 5) for index in range(len(names))]
+    return crafted_elf(entries, strings, len(strings), kind=kind), names
+
+
+def test_crafted_elf_is_read_like_any_other(tmp_path: Path) -> None:
+    # The hostile files below are made the same way: only their size and
+    # their overlapping strings are odd, not their headers.
+    path = tmp_path / "small.so"
+    strings = b"libsnakeb.so\0$ORIGIN\0"
+    entries = [(DT_NEEDED, 0), (DT_NEEDED, 3), (DT_RUNPATH, 13)]
+    path.write_bytes(crafted_elf(entries, strings, len(strings)))
+    elf, why = find_libdeps.parse_file(str(path))
+    assert elf is not None, why
+    assert elf.needed == ["libsnakeb.so", "snakeb.so"]  # a shared tail, as linkers make
+    assert elf.runpath == ["$ORIGIN"]
+    if shutil.which("readelf"):
+        assert needed_sonames(path) == ["libsnakeb.so", "snakeb.so"]
+    result = run(str(tmp_path))
+    assert result.returncode == 1  # needed libraries found nowhere
+    assert result.stderr.count("found nowhere") == 2
+
+
+@pytest.mark.parametrize(
+    ("tag", "strsz"),
+    [(DT_NEEDED, 0), (DT_RUNPATH, 0), (DT_NEEDED, RUN + 1)],
+    ids=["needed-no-strsz", "runpath-no-strsz", "needed-strsz"],
+)
+def test_overlapping_strings_do_not_multiply_memory_or_output(
+    tmp_path: Path, tag: int, strsz: int
+) -> None:
+    path = tmp_path / "hostile.so"
+    path.write_bytes(overlapping(tag, strsz))
+    size = path.stat().st_size
+    assert size < 1 << 20
+    measured = run_measured("-v", str(path))
+    out, err = measured["stdout"], measured["stderr"]
+    assert measured["peak"] < 100 << 20, measured["peak"]
+    assert out[0] + err[0] < 2 * size, (out[0], err[0])
+    # A broken ELF file is skipped, named with -v; exit status 0.
+    assert measured["status"] == 0, err[1]
+    assert out[0] == 0
+    assert "hostile.so: broken ELF" in err[1]
+    assert "Traceback" not in err[1]
+
+
+# parse_file reads ELF files for any machine (scan skips those not for this one).
+KINDS = {"this-machine": None, "i386": (1, 1, 3), "s390x": (2, 2, 22), "powerpc": (1, 2, 20)}
+
+
+@pytest.mark.parametrize("kind", list(KINDS.values()), ids=list(KINDS))
+def test_reads_add_up_to_no_more_than_the_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, kind: tuple[int, int, int] | None
+) -> None:
+    strings = b"libsnakeb.so\0" * 64
+    files = {
+        "overlapping.so": (overlapping(DT_NEEDED, 0, kind), "strings add up to more"),
+        # Read as the dynamic section, the strings could be read a second time.
+        "dynamic-over-strings.so": (
+            crafted_elf([(DT_NEEDED, 0)], strings, dynamic_to_end=True, kind=kind),
+            "tables add up to more",
+        ),
+        # Nothing but tables: every byte is read, none twice (the program
+        # headers of a 32-bit file start inside the 64 bytes read first).
+        "many-missing.so": (distinct_missing(kind)[0], ""),
+    }
+    if kind is None:
+        files["ssl.so"] = (ssl_module().read_bytes(), "")
+    read: list[int] = []
+    real_read, real_pread = os.read, os.pread
+
+    def counted_read(fd: int, size: int) -> bytes:
+        data = real_read(fd, size)
+        read.append(len(data))
+        return data
+
+    def counted_pread(fd: int, size: int, offset: int) -> bytes:
+        data = real_pread(fd, size, offset)
+        read.append(len(data))
+        return data
+
+    for name, (content, why_skipped) in files.items():
+        path = tmp_path / name
+        path.write_bytes(content)
+        read.clear()
+        with monkeypatch.context() as patch:
+            patch.setattr(os, "read", counted_read)
+            patch.setattr(os, "pread", counted_pread)
+            elf, why = find_libdeps.parse_file(str(path))
+        assert sum(read) <= len(content), name
+        if why_skipped:
+            assert elf is None and why_skipped in why, (name, why)
+        else:
+            assert elf is not None and elf.needed, (name, why)
+        if name == "ssl.so":  # of a real library, only headers and tables: a small part
+            assert sum(read) < len(content) // 4
+
+
+def test_many_missing_sonames_print_a_bounded_report(tmp_path: Path) -> None:
+    content, names = distinct_missing()
+    path = tmp_path / "hostile.so"
+    path.write_bytes(content)
+    size = len(content)
+    if shutil.which("readelf"):
+        assert needed_sonames(path) == names
+    measured = run_measured(str(path))
+    out, err = measured["stdout"], measured["stderr"]
+    assert measured["peak"] < 100 << 20, measured["peak"]
+    assert out[0] + err[0] < 2 * size, (out[0], err[0])
+    assert measured["status"] == 1  # libraries found nowhere
+    assert out[0] == 0
+    lines = err[1].splitlines()
+    assert lines[0].endswith("hostile.so needs 0000, which is found nowhere")
+    assert lines[9].endswith("hostile.so needs 0009, which is found nowhere")
+    assert lines[10].endswith(
+        f"hostile.so needs {len(names) - 10} more libraries found nowhere (--json lists them)"
+    )
+    assert len(lines) == 11
+    # Ignored sonames are noted (-v) the same way.
+    ignored = run("-v", "--ignore-missing=" + ",".join(names[:12]), str(path))
+    notes = [line for line in ignored.stderr.splitlines() if "ignored" in line]
+    assert len(notes) == 11, ignored.stderr[-2000:]
+    assert notes[-1].endswith(
+        "needs 2 more libraries found nowhere and ignored (--json lists them)"
+    )
+    # --json names every one of them, each once.
+    listed = run("--json", "--ignore-missing", str(path))
+    assert listed.returncode == 0
+    assert len(listed.stdout) < 2 * size
+    assert json.loads(listed.stdout)["missing"] == {str(path): sorted(names)}

@@ -70,15 +70,17 @@ warnings (stderr, exit status stays 0):
   a file or directory that can not be read (permission denied) is named:
   what it needs is unknown (--strict makes this an error).
 
-notes (-v): files skipped as not ELF, as broken ELF, or as ELF for another
+notes (-v): files skipped as not ELF, as broken ELF (so are files whose
+tables or strings add up to more than the file holds), or as ELF for another
 machine (another architecture, word size or byte order than the Python
 running find-libdeps: such files are never loaded here).
 
 exit status:
   0    success (also with warnings)
   1    a needed library was found nowhere (the file and the soname are named
-       on stderr; --ignore-missing makes this a warning), or with --strict a
-       file or directory could not be read
+       on stderr, 10 sonames a file at most: --json lists them all;
+       --ignore-missing makes this a warning), or with --strict a file or
+       directory could not be read
   2    bad command line
   127  (from the shell header) no Python interpreter was found"""
 
@@ -171,15 +173,39 @@ class ElfFile:
         self.soname = soname
 
 
-def _pread(fd: int, size: int, offset: int, file_size: int) -> bytes:
-    # Offsets and sizes come from the file itself and may be anything: never
-    # read (nor allocate) beyond what the file holds because a header says so.
-    if offset < 0 or size < 0 or offset + size > file_size:
-        raise BadElf("%d bytes at offset %d are beyond the end of the file" % (size, offset))
-    data = os.pread(fd, size, offset)
-    if len(data) != size:
-        raise BadElf("truncated (wanted %d bytes at offset %d)" % (size, offset))
-    return data
+class FileReader:
+    """Reads of one open file that add up to no more than the file holds.
+
+    Offsets, sizes and counts come from the file itself and may be anything:
+    no header may make find-libdeps read (nor allocate) beyond what the file
+    holds, neither at one read nor all reads together (overlapping tables
+    would otherwise have the same bytes read again and again).
+    """
+
+    __slots__ = ("fd", "head", "size", "unread")
+
+    def __init__(self, fd: int, size: int, head: bytes = b"") -> None:
+        self.fd = fd
+        self.size = size
+        # The first bytes, read already: never read again (the program
+        # headers of a 32-bit file start inside them).
+        self.head = head
+        self.unread = size - len(head)
+
+    def read(self, size: int, offset: int) -> bytes:
+        """size bytes at offset; BadElf unless the file holds them, and holds them unread."""
+        if offset < 0 or size < 0 or offset + size > self.size:
+            raise BadElf("%d bytes at offset %d are beyond the end of the file" % (size, offset))
+        known = self.head[offset : offset + size]
+        size -= len(known)
+        offset += len(known)
+        if size > self.unread:
+            raise BadElf("its tables add up to more bytes than the file holds")
+        self.unread -= size
+        data = os.pread(self.fd, size, offset) if size else b""
+        if len(data) != size:
+            raise BadElf("truncated (wanted %d bytes at offset %d)" % (size, offset))
+        return known + data
 
 
 def elf_kind(head: bytes) -> Optional[ElfKind]:
@@ -236,59 +262,119 @@ def host_kind() -> Optional[ElfKind]:
     return None
 
 
+class ElfHeader:
+    """The fields of an ELF header that lead to the dynamic section."""
+
+    __slots__ = ("end", "phentsize", "phnum", "phoff", "shentsize", "shoff", "type", "wide")
+
+    def __init__(self, head: bytes, kind: ElfKind) -> None:
+        """Read them from head, the first bytes of an ELF file of this kind."""
+        elf_class, data, _machine = kind
+        self.wide = elf_class == ELFCLASS64
+        self.end = end = "<" if data == ELFDATA2LSB else ">"
+        if len(head) < (64 if self.wide else 52):
+            raise BadElf("truncated ELF header")
+        (self.type,) = struct.unpack_from(end + "H", head, 16)
+        self.phoff, self.shoff = struct.unpack_from(
+            end + ("QQ" if self.wide else "II"), head, 32 if self.wide else 28
+        )
+        self.phentsize, self.phnum, self.shentsize = struct.unpack_from(
+            end + "HHH", head, 54 if self.wide else 42
+        )
+
+
+class DynamicRefs:
+    """What the dynamic section says: string indexes, and where the strings are."""
+
+    __slots__ = ("needed", "rpath", "runpath", "soname", "strsz", "strtab")
+
+    def __init__(self) -> None:
+        self.needed: List[int] = []
+        self.rpath: List[int] = []
+        self.runpath: List[int] = []
+        self.soname = -1
+        self.strtab = -1
+        self.strsz = 0
+
+    def indexes(self) -> List[int]:
+        """Every string index the dynamic section names."""
+        soname = [self.soname] if self.soname >= 0 else []
+        return self.needed + self.rpath + self.runpath + soname
+
+
 def read_elf(fd: int, path: str, head: bytes, file_size: int) -> Optional[ElfFile]:
     """Parse the dynamic section of an ELF file whose first bytes are head.
 
     Returns None for ELF files that load no libraries (static executables,
-    object files, core dumps); raises BadElf for broken ones.  No read goes
-    beyond file_size, whatever the headers say.
+    object files, core dumps); raises BadElf for broken ones.  Whatever the
+    headers say, the reads add up to no more than file_size, and so do the
+    strings taken from the string table.
     """
     kind = elf_kind(head)
     if kind is None:
         raise BadElf("unknown ELF class or data encoding")
-    elf_class, data, _machine = kind
-    end = "<" if data == ELFDATA2LSB else ">"
-    if elf_class == ELFCLASS64:
-        if len(head) < 64:
-            raise BadElf("truncated ELF header")
-        (e_type,) = struct.unpack_from(end + "H", head, 16)
-        e_phoff, e_shoff = struct.unpack_from(end + "QQ", head, 32)
-        e_phentsize, e_phnum, e_shentsize = struct.unpack_from(end + "HHH", head, 54)
-        ph_format, ph_size = end + "IIQQQQQQ", 56
-        dyn_format = end + "qQ"
-    else:
-        if len(head) < 52:
-            raise BadElf("truncated ELF header")
-        (e_type,) = struct.unpack_from(end + "H", head, 16)
-        e_phoff, e_shoff = struct.unpack_from(end + "II", head, 28)
-        e_phentsize, e_phnum, e_shentsize = struct.unpack_from(end + "HHH", head, 42)
-        ph_format, ph_size = end + "IIIIIIII", 32
-        dyn_format = end + "iI"
-    if e_type not in (ET_EXEC, ET_DYN):
+    header = ElfHeader(head, kind)
+    if header.type not in (ET_EXEC, ET_DYN):
         return None
-    if e_phnum == PN_XNUM:
-        # More program headers than fit in e_phnum: the count is in sh_info of
-        # section header 0.
-        if e_shoff == 0 or e_shentsize < (64 if elf_class == ELFCLASS64 else 40):
-            raise BadElf("bad extended program header count")
-        section0 = _pread(fd, e_shentsize, e_shoff, file_size)
-        e_phnum = struct.unpack_from(end + "I", section0, 44 if elf_class == ELFCLASS64 else 28)[0]
-    if e_phnum == 0 or e_phoff == 0:
+    reader = FileReader(fd, file_size, head)
+    phnum = _program_header_count(reader, header)
+    if phnum == 0 or header.phoff == 0:
         return None
-    if e_phentsize < ph_size:
-        raise BadElf("bad program header size %d" % e_phentsize)
-    table = _pread(fd, e_phentsize * e_phnum, e_phoff, file_size)
+    loads, dynamic = _program_headers(reader, header, phnum)
+    if dynamic is None:
+        return None  # statically linked
+    refs = _dynamic_refs(reader, header, dynamic)
+    indexes = refs.indexes()
+    if not indexes:
+        return ElfFile(path, kind, [], [], [], None)
+    if refs.strtab < 0:
+        raise BadElf("dynamic section has no string table")
+    base, end = _strtab_extent(loads, refs.strtab, refs.strsz, file_size)
+    strings = _read_strings(StringTable(reader, base, end), indexes)
+    return ElfFile(
+        path,
+        kind,
+        [strings[i] for i in refs.needed],
+        [strings[i] for i in refs.rpath],
+        [strings[i] for i in refs.runpath],
+        strings[refs.soname] if refs.soname >= 0 else None,
+    )
 
-    loads: List[Tuple[int, int, int]] = []  # (vaddr, filesz, offset)
-    dynamic: Optional[Tuple[int, int]] = None  # (offset, filesz)
-    if e_phentsize == ph_size:
+
+def _program_header_count(reader: FileReader, header: ElfHeader) -> int:
+    """The number of program headers.
+
+    When there are more than fit in e_phnum, it says PN_XNUM and the count is
+    in sh_info of section header 0.
+    """
+    if header.phnum != PN_XNUM:
+        return header.phnum
+    if header.shoff == 0 or header.shentsize < (64 if header.wide else 40):
+        raise BadElf("bad extended program header count")
+    section0 = reader.read(header.shentsize, header.shoff)
+    return struct.unpack_from(header.end + "I", section0, 44 if header.wide else 28)[0]
+
+
+def _program_headers(
+    reader: FileReader, header: ElfHeader, phnum: int
+) -> Tuple[List[Tuple[int, int, int]], Optional[Tuple[int, int]]]:
+    """The loadable segments (vaddr, filesz, offset) and the dynamic one (offset, filesz)."""
+    ph_format, ph_size = (
+        (header.end + "IIQQQQQQ", 56) if header.wide else (header.end + "IIIIIIII", 32)
+    )
+    if header.phentsize < ph_size:
+        raise BadElf("bad program header size %d" % header.phentsize)
+    table = reader.read(header.phentsize * phnum, header.phoff)
+    if header.phentsize == ph_size:
         headers: Iterable[Tuple[int, ...]] = struct.iter_unpack(ph_format, table)
     else:
         headers = (
-            struct.unpack_from(ph_format, table, index * e_phentsize) for index in range(e_phnum)
+            struct.unpack_from(ph_format, table, index * header.phentsize) for index in range(phnum)
         )
+    loads: List[Tuple[int, int, int]] = []
+    dynamic: Optional[Tuple[int, int]] = None
     for fields in headers:
-        if elf_class == ELFCLASS64:
+        if header.wide:
             p_type, _flags, p_offset, p_vaddr, _paddr, p_filesz = fields[:6]
         else:
             p_type, p_offset, p_vaddr, _paddr, p_filesz = fields[:5]
@@ -296,99 +382,132 @@ def read_elf(fd: int, path: str, head: bytes, file_size: int) -> Optional[ElfFil
             loads.append((p_vaddr, p_filesz, p_offset))
         elif p_type == PT_DYNAMIC:
             dynamic = (p_offset, p_filesz)
-    if dynamic is None:
-        return None  # statically linked
+    return loads, dynamic
 
+
+def _dynamic_refs(reader: FileReader, header: ElfHeader, dynamic: Tuple[int, int]) -> DynamicRefs:
+    """The entries of the dynamic section that name libraries, paths and the string table."""
+    dyn_format = header.end + ("qQ" if header.wide else "iI")
     entry_size = struct.calcsize(dyn_format)
     dyn_offset, dyn_size = dynamic
-    dyn_size -= dyn_size % entry_size
-    raw = _pread(fd, dyn_size, dyn_offset, file_size)
-    needed_at: List[int] = []
-    rpath_at: List[int] = []
-    runpath_at: List[int] = []
-    soname_at = -1
-    strtab = -1
-    strsz = 0
+    raw = reader.read(dyn_size - dyn_size % entry_size, dyn_offset)
+    refs = DynamicRefs()
     for tag, value in struct.iter_unpack(dyn_format, raw):
         if tag == DT_NULL:
             break
         if tag == DT_NEEDED:
-            needed_at.append(value)
+            refs.needed.append(value)
         elif tag == DT_STRTAB:
-            strtab = value
+            refs.strtab = value
         elif tag == DT_STRSZ:
-            strsz = value
+            refs.strsz = value
         elif tag == DT_RPATH:
-            rpath_at.append(value)
+            refs.rpath.append(value)
         elif tag == DT_RUNPATH:
-            runpath_at.append(value)
+            refs.runpath.append(value)
         elif tag == DT_SONAME:
-            soname_at = value
-    wanted = needed_at + rpath_at + runpath_at + ([soname_at] if soname_at >= 0 else [])
-    if not wanted:
-        return ElfFile(path, kind, [], [], [], None)
-    if strtab < 0:
-        raise BadElf("dynamic section has no string table")
-    # DT_STRTAB is an address in memory: find the file offset through the
-    # loadable segment that holds it.
-    str_offset = -1
+            refs.soname = value
+    return refs
+
+
+def _strtab_extent(
+    loads: List[Tuple[int, int, int]], strtab: int, strsz: int, file_size: int
+) -> Tuple[int, int]:
+    """Where the string table is in the file: its offset, and the offset it ends at.
+
+    DT_STRTAB is an address in memory: the loadable segment that holds it says
+    where it is in the file.  The table ends DT_STRSZ bytes further, or, if
+    DT_STRSZ is missing, where the segment's bytes in the file end; never
+    past the end of the file.
+    """
     for vaddr, filesz, offset in loads:
         if vaddr <= strtab < vaddr + filesz:
-            str_offset = offset + (strtab - vaddr)
-            break
-    if str_offset < 0:
-        raise BadElf("string table is outside every loadable segment")
-    strings = _read_strings(fd, str_offset, strsz, wanted, file_size)
-    return ElfFile(
-        path,
-        kind,
-        [strings[i] for i in needed_at],
-        [strings[i] for i in rpath_at],
-        [strings[i] for i in runpath_at],
-        strings[soname_at] if soname_at >= 0 else None,
-    )
+            base = offset + (strtab - vaddr)
+            end = min(offset + filesz, file_size)
+            if strsz:
+                end = min(end, base + strsz)
+            return base, end
+    raise BadElf("string table is outside every loadable segment")
 
 
-def _read_strings(
-    fd: int, base: int, size: int, indexes: List[int], file_size: int
-) -> Dict[int, str]:
-    """Read the NUL-terminated strings at base+index; only the bytes around them."""
-    result: Dict[int, str] = {}
-    low, high = min(indexes), max(indexes)
-    if size and high >= size:
-        raise BadElf("string index beyond the string table")
-    if base < 0 or base + high >= file_size:
+# Dynamic strings less than this far apart come with one read.
+STRING_SPAN = 16384
+# Bytes read past the last string of a span, where it most likely ends.
+STRING_SLACK = 512
+
+
+class StringTable:
+    """A string table read forward only, and only as far as the strings asked for.
+
+    Strings are asked for in the order of their indexes: no byte of the table
+    is read twice, however the strings overlap.  The strings taken add up to
+    no more than the file holds: a few thousand indexes one byte apart in a
+    long run of letters would otherwise make gigabytes of distinct strings
+    out of a small file.
+    """
+
+    __slots__ = ("base", "end", "reader", "start", "text_left", "window")
+
+    def __init__(self, reader: FileReader, base: int, end: int) -> None:
+        self.reader = reader
+        self.base = base
+        self.end = end
+        self.window = b""  # the bytes of the table read and still needed
+        self.start = base  # the file offset of window[0]
+        self.text_left = reader.size
+
+    def prefetch(self, first: int, last: int) -> None:
+        """Hold the bytes from index first to a little past index last, reading what is missing."""
+        at = self.base + first
+        if at >= self.start + len(self.window):
+            self.window, self.start = b"", at  # the gap is never read
+        else:
+            self.window = self.window[at - self.start :]  # the strings before at are taken
+            self.start = at
+        self._read_to(self.base + last + STRING_SLACK)
+
+    def _read_to(self, offset: int) -> bool:
+        """Read on up to offset, never past the table's end; False if there was nothing left."""
+        read_to = self.start + len(self.window)
+        offset = min(offset, self.end)
+        if offset <= read_to:
+            return False
+        self.window += self.reader.read(offset - read_to, read_to)
+        return True
+
+    def string(self, index: int) -> str:
+        """The string at index, which the last prefetch covered."""
+        position = self.base + index - self.start
+        stop = self.window.find(b"\0", position)
+        while stop < 0:
+            searched = len(self.window)
+            # What is held doubles: a long string takes a few reads, not one per slack.
+            if not self._read_to(self.start + 2 * searched + STRING_SLACK):
+                raise BadElf("unterminated string in the string table")
+            stop = self.window.find(b"\0", searched)
+        self.text_left -= stop - position + 1
+        if self.text_left < 0:
+            raise BadElf("its strings add up to more bytes than the file holds")
+        return os.fsdecode(self.window[position:stop])
+
+
+def _read_strings(table: StringTable, indexes: List[int]) -> Dict[int, str]:
+    """The strings at indexes of table, by index, read in one pass through it."""
+    ordered = sorted(set(indexes))
+    if table.base + ordered[-1] >= table.end:
+        if table.end < table.reader.size:
+            raise BadElf("string index beyond the string table")
         raise BadElf("string table beyond the end of the file")
-    # The dynamic strings usually sit close together: one read for all of them
-    # when they do, one read each otherwise.
-    chunks: List[Tuple[int, bytes]] = []
-    if high - low < 16384:
-        length = min(high - low + 512, file_size - base - low)
-        chunks.append((low, os.pread(fd, length, base + low)))
-    for index in sorted(set(indexes)):
-        text = None
-        for start, chunk in chunks:
-            if start <= index < start + len(chunk):
-                stop = chunk.find(b"\0", index - start)
-                if stop >= 0:
-                    text = chunk[index - start : stop]
-                break
-        if text is None:
-            step = 512
-            buffer = b""
-            while True:
-                piece = os.pread(fd, step, base + index + len(buffer))
-                if not piece:
-                    raise BadElf("truncated string table")
-                buffer += piece
-                stop = buffer.find(b"\0")
-                if stop >= 0:
-                    text = buffer[:stop]
-                    break
-                if len(buffer) > 1 << 20:
-                    raise BadElf("unterminated string in the string table")
-                step *= 4
-        result[index] = os.fsdecode(text)
+    result: Dict[int, str] = {}
+    first = 0
+    while first < len(ordered):
+        last = first
+        while last + 1 < len(ordered) and ordered[last + 1] - ordered[first] < STRING_SPAN:
+            last += 1
+        table.prefetch(ordered[first], ordered[last])
+        for index in ordered[first : last + 1]:
+            result[index] = table.string(index)
+        first = last + 1
     return result
 
 
@@ -779,57 +898,32 @@ class DpkgDb:
         for path in list(wanted):
             if path in self.diverted_to:
                 wanted.update(usr_merge_aliases(self.diverted_to[path][0]))
-        found: Dict[str, Set[str]] = {}
         if not wanted or not self.available:
-            return found
-
-        # path -> indexes of the groups it settles; groups touched by a
-        # diversion are never settled early.
-        settles: Dict[bytes, List[int]] = {}
-        open_groups = set()
-        for index, group in enumerate(enough or []):
-            if any(p in self.diverted_to or p in self.diverted_from for p in group):
-                continue
-            open_groups.add(index)
-            for path in group:
-                settles.setdefault(os.fsencode(path), []).append(index)
-        wanted.update(p for group in enough or [] for p in group)
-        wanted_bytes = {os.fsencode(p) for p in wanted}
-        can_stop = enough is not None and len(open_groups) == len(enough)
-        done: Set[str] = set()  # list files read
-
-        def read_lists(names: Iterable[str]) -> bool:
-            """Read list files not read yet; True once every group is settled."""
-            for name in names:
-                if name in done:
-                    continue
-                done.add(name)
-                content = _read_file(os.path.join(self.info_dir, name))
-                if content is None:
-                    continue
-                hits = wanted_bytes.intersection(content.split(b"\n"))
-                if not hits:
-                    continue
-                # libfoo1:amd64.list belongs to the package libfoo1.
-                package = name[: -len(".list")].split(":", 1)[0]
-                for hit in hits:
-                    found.setdefault(os.fsdecode(hit), set()).add(package)
-                    for index in settles.get(hit, ()):
-                        open_groups.discard(index)
-                if can_stop and not open_groups:
-                    return True
-            return False
-
+            return {}
+        search = ListSearch(self, wanted, enough)
         # Most libraries are in the package named after them (libfoo.so.1 in
         # libfoo1): a handful of opens may settle everything, without listing
         # the thousands of files of the dpkg directory.
-        if can_stop and read_lists(hints):
-            return found
-
+        if search.can_stop and search.read(hints):
+            return search.found
         try:
             names = os.listdir(self.info_dir)
         except OSError:
-            return found
+            return search.found
+        search.read(self._lists_in_order(names, search.unsettled()))
+        return search.found
+
+    def is_diverted(self, path: str) -> bool:
+        """Whether a diversion moved the file at path away, or moved a file there."""
+        return path in self.diverted_to or path in self.diverted_from
+
+    def _lists_in_order(self, names: List[str], unsettled: List[List[str]]) -> List[str]:
+        """The list files among the names in the dpkg directory, likeliest first.
+
+        The shlibs files say which package provides which soname: the list
+        files of those packages for the unsettled groups of paths come first,
+        then those of library packages (with a shlibs or symbols file).
+        """
         lists = []
         library_packages = set()
         shlibs = []
@@ -841,9 +935,6 @@ class DpkgDb:
                 library_packages.add(name[: -len(".shlibs")])
             elif name.endswith(".symbols"):
                 library_packages.add(name[: -len(".symbols")])
-        # The shlibs files say which package provides which soname: the list
-        # files of those packages are read first.
-        unsettled = [group for index, group in enumerate(enough or []) if index in open_groups]
         hinted = self._packages_providing(
             shlibs, {os.path.basename(p) for group in unsettled for p in group}
         )
@@ -853,8 +944,7 @@ class DpkgDb:
             return 0 if stem in hinted else (1 if stem in library_packages else 2)
 
         lists.sort(key=order)
-        read_lists(lists)
-        return found
+        return lists
 
     def _packages_providing(self, shlibs: List[str], sonames: Set[str]) -> Set[str]:
         """Stems (package[:arch]) of the shlibs files that describe one of sonames."""
@@ -900,6 +990,60 @@ class DpkgDb:
             # A local diversion (":") put a file of no package there.
             return {by} & listed.get(path, set())
         return set(listed.get(path, set()))
+
+
+class ListSearch:
+    """Reads dpkg list files for DpkgDb.owners, noting which packages list the paths wanted.
+
+    enough: groups of paths of which one found is enough; once every group
+    has one, the search can stop.  Groups touched by a diversion are never
+    settled early: the owner of a diverted path is the package it was
+    diverted from, which may be read last.
+    """
+
+    def __init__(self, db: DpkgDb, wanted: Set[str], enough: Optional[List[List[str]]]) -> None:
+        """Note which group each path of enough settles; the paths of enough are wanted too."""
+        self.info_dir = db.info_dir
+        self.found: Dict[str, Set[str]] = {}
+        self.done: Set[str] = set()  # list files read
+        self.groups = enough or []
+        # path -> indexes of the groups it settles
+        self.settles: Dict[bytes, List[int]] = {}
+        self.open_groups: Set[int] = set()
+        for index, group in enumerate(self.groups):
+            if any(db.is_diverted(p) for p in group):
+                continue
+            self.open_groups.add(index)
+            for path in group:
+                self.settles.setdefault(os.fsencode(path), []).append(index)
+        self.wanted = {os.fsencode(p) for p in wanted.union(*self.groups)}
+        self.can_stop = enough is not None and len(self.open_groups) == len(self.groups)
+
+    def unsettled(self) -> List[List[str]]:
+        """The groups of paths none of which is found yet."""
+        return [group for index, group in enumerate(self.groups) if index in self.open_groups]
+
+    def read(self, names: Iterable[str]) -> bool:
+        """Read list files not read yet; True once every group is settled."""
+        for name in names:
+            if name in self.done:
+                continue
+            self.done.add(name)
+            content = _read_file(os.path.join(self.info_dir, name))
+            if content is None:
+                continue
+            hits = self.wanted.intersection(content.split(b"\n"))
+            if not hits:
+                continue
+            # libfoo1:amd64.list belongs to the package libfoo1.
+            package = name[: -len(".list")].split(":", 1)[0]
+            for hit in hits:
+                self.found.setdefault(os.fsdecode(hit), set()).add(package)
+                for index in self.settles.get(hit, ()):
+                    self.open_groups.discard(index)
+            if self.can_stop and not self.open_groups:
+                return True
+        return False
 
 
 def owner_candidates(path: str) -> List[str]:
@@ -1054,85 +1198,131 @@ def scan(
     result = Result()
     if host is None:
         host = host_kind()
+    real_roots = _distinct_roots(roots)
+
+    # 1. Walk the trees: parse every regular file that is ELF, and remember
+    #    every name a library inside the trees can be found under.
+    trees = Trees()
+    for root in real_roots:
+        if os.path.isdir(root):
+            _scan_tree(root, trees, result, verbose, host)
+        else:
+            _scan_file_root(root, trees, result, verbose, host)
+    result.elf_files = len(trees.elves)
+
+    # 2. Resolve every needed soname.
+    finder = Finder()
+    system = _resolve_needed(trees, real_roots, finder, ignore, result)
+
+    # 3. Map the system libraries to their packages.
+    if dpkg is None:
+        dpkg = DpkgDb()
+    _assign_packages(system, finder, dpkg, result)
+    return result
+
+
+def _distinct_roots(roots: List[str]) -> List[str]:
+    """The real paths of roots, sorted, without those inside another one."""
     real_roots: List[str] = []
     for root in sorted({os.path.realpath(r) for r in roots}):
         if not is_under(root, real_roots):
             real_roots.append(root)
+    return real_roots
 
-    # 1. Walk the trees: parse every regular file that is ELF, and remember
-    #    every name a library inside the trees can be found under.
-    elves: List[ElfFile] = []
-    # The names in the trees, one list per directory: made into a set only
-    # if some soname is found nowhere.
-    tree_lists: List[List[str]] = []
-    tree_sonames: List[str] = []
-    for root in real_roots:
-        if not os.path.isdir(root):
-            result.scanned += 1
+
+class Trees:
+    """What the walk found: the ELF files, and every name a library in the trees has."""
+
+    def __init__(self) -> None:
+        self.elves: List[ElfFile] = []
+        # The names in the trees, one list per directory: made into a set
+        # only if some soname is found nowhere.
+        self.name_lists: List[List[str]] = []
+        self.sonames: List[str] = []
+        self._names: Optional[Set[str]] = None
+
+    def has_name(self, name: str) -> bool:
+        """Whether a file inside the trees has this name, or this soname."""
+        if self._names is None:
+            self._names = {entry for names in self.name_lists for entry in names}
+            self._names.update(self.sonames)
+        return name in self._names
+
+
+def _scan_file_root(
+    root: str, trees: Trees, result: Result, verbose: int, host: Optional[ElfKind]
+) -> None:
+    """Look at a root that is no directory: the one file it names."""
+    result.scanned += 1
+    try:
+        elf, why = parse_file(root, host)
+    except OSError as exc:
+        result.unreadable[root] = exc.strerror or str(exc)
+        return
+    if elf is not None:
+        trees.elves.append(elf)
+    elif verbose:
+        result.notes.append("skipped %s: %s" % (shown(root), why))
+
+
+def _scan_tree(
+    root: str, trees: Trees, result: Result, verbose: int, host: Optional[ElfKind]
+) -> None:
+    """Parse every regular file under root that is ELF, and note every name in the tree."""
+    # This loop runs for every file of the trees, most of them not ELF:
+    # it is kept short.
+    os_open, os_read, os_close = os.open, os.read, os.close
+    flags, magic, notes = OPEN_FLAGS, ELF_MAGIC, result.notes
+    unreadable, elves, sonames = result.unreadable, trees.elves, trees.sonames
+    for directory, dir_fd, files, others in walk(root, unreadable):
+        trees.name_lists.append(files)
+        trees.name_lists.append(others)
+        result.scanned += len(files)
+        for name in files:
             try:
-                elf, why = parse_file(root, host)
+                fd = os_open(name, flags, dir_fd=dir_fd)
             except OSError as exc:
-                result.unreadable[root] = exc.strerror or str(exc)
+                unreadable[directory + "/" + name] = exc.strerror or str(exc)
                 continue
-            if elf is not None:
-                elves.append(elf)
-            elif verbose:
-                result.notes.append("skipped %s: %s" % (shown(root), why))
-            continue
-        # This loop runs for every file of the trees, most of them not ELF:
-        # it is kept short.
-        os_open, os_read, os_close = os.open, os.read, os.close
-        flags, magic, notes = OPEN_FLAGS, ELF_MAGIC, result.notes
-        unreadable = result.unreadable
-        for directory, dir_fd, files, others in walk(root, unreadable):
-            tree_lists.append(files)
-            tree_lists.append(others)
-            result.scanned += len(files)
-            for name in files:
-                try:
-                    fd = os_open(name, flags, dir_fd=dir_fd)
-                except OSError as exc:
-                    unreadable[directory + "/" + name] = exc.strerror or str(exc)
+            try:
+                head = os_read(fd, HEADER_SIZE)
+                if head[:4] != magic:
+                    if verbose >= 2 or (verbose and looks_like_library(name)):
+                        notes.append("skipped %s: not ELF" % shown(directory + "/" + name))
                     continue
-                try:
-                    head = os_read(fd, HEADER_SIZE)
-                    if head[:4] != magic:
-                        if verbose >= 2 or (verbose and looks_like_library(name)):
-                            notes.append("skipped %s: not ELF" % shown(directory + "/" + name))
-                        continue
-                    elf, why = read_open_file(fd, directory + "/" + name, head, host)
-                except OSError as exc:
-                    unreadable[directory + "/" + name] = exc.strerror or str(exc)
-                    continue
-                finally:
-                    os_close(fd)
-                if elf is None:
-                    if verbose:
-                        notes.append("skipped %s: %s" % (shown(directory + "/" + name), why))
-                    continue
-                elves.append(elf)
-                if elf.soname:
-                    tree_sonames.append(elf.soname)
-    result.elf_files = len(elves)
+                elf, why = read_open_file(fd, directory + "/" + name, head, host)
+            except OSError as exc:
+                unreadable[directory + "/" + name] = exc.strerror or str(exc)
+                continue
+            finally:
+                os_close(fd)
+            if elf is None:
+                if verbose:
+                    notes.append("skipped %s: %s" % (shown(directory + "/" + name), why))
+                continue
+            elves.append(elf)
+            if elf.soname:
+                sonames.append(elf.soname)
 
-    # 2. Resolve every needed soname.
-    tree_names: Optional[Set[str]] = None
-    finder = Finder()
+
+def _resolve_needed(
+    trees: Trees, real_roots: List[str], finder: Finder, ignore: FrozenSet[str], result: Result
+) -> Dict[str, Dict[str, Set[str]]]:
+    """The system libraries the ELF files need: library path -> file -> sonames.
+
+    Libraries inside the trees are no system libraries.  A soname found
+    nowhere is missing (or ignored), unless a file inside the trees has
+    that name: the vendored libraries of a wheel are found by name.
+    """
     real_paths: Dict[str, str] = {}
-    system: Dict[str, Dict[str, Set[str]]] = {}  # library path -> file -> sonames
-    for elf in elves:
+    system: Dict[str, Dict[str, Set[str]]] = {}
+    for elf in trees.elves:
         for soname in elf.needed:
             found = finder.find(soname, elf)
             if found is None:
-                if tree_names is None:
-                    tree_names = {name for names in tree_lists for name in names}
-                    tree_names.update(tree_sonames)
-                if os.path.basename(soname) in tree_names:
-                    continue
-                if soname in ignore:
-                    result.ignored.setdefault(elf.path, set()).add(soname)
-                else:
-                    result.missing.setdefault(elf.path, set()).add(soname)
+                if not trees.has_name(os.path.basename(soname)):
+                    absent = result.ignored if soname in ignore else result.missing
+                    absent.setdefault(elf.path, set()).add(soname)
                 continue
             if is_under(found, real_roots):
                 continue  # shipped inside the trees
@@ -1142,25 +1332,22 @@ def scan(
             if is_under(real, real_roots):
                 continue  # shipped inside the trees, through a link
             system.setdefault(found, {}).setdefault(elf.path, set()).add(soname)
+    return system
 
-    # 3. Map the system libraries to their packages.
-    if dpkg is None:
-        dpkg = DpkgDb()
+
+def _assign_packages(
+    system: Dict[str, Dict[str, Set[str]]], finder: Finder, dpkg: DpkgDb, result: Result
+) -> None:
+    """Record the packages owning each system library, or the library as owned by none."""
     if system and not dpkg.available:
         result.notes.append(
             "no dpkg database at %s: no library has an owner" % shown(dpkg.info_dir)
         )
     candidates = {path: owner_candidates(path) for path in system}
-    # Reading can stop early once the soname path of every library is found.
-    hints: List[str] = []
-    for path in system:
-        kind = finder.kind_of(path)
-        if kind is not None:
-            hints.extend(list_file_guesses(os.path.basename(path), kind))
     listed = dpkg.owners(
         (p for paths in candidates.values() for p in paths),
         [soname_candidates(path) for path in system],
-        hints,
+        _list_file_hints(system, finder),
     )
     for path, users in system.items():
         owners: Set[str] = set()
@@ -1169,16 +1356,23 @@ def scan(
             if owners:
                 break
         result.libraries[path] = sorted(owners)
-        if not owners:
-            target = result.unowned.setdefault(path, {})
+        targets = [result.packages.setdefault(package, {}) for package in owners]
+        for target in targets or [result.unowned.setdefault(path, {})]:
             for user, sonames in users.items():
                 target.setdefault(user, set()).update(sonames)
-            continue
-        for package in owners:
-            target = result.packages.setdefault(package, {})
-            for user, sonames in users.items():
-                target.setdefault(user, set()).update(sonames)
-    return result
+
+
+def _list_file_hints(system: Dict[str, Dict[str, Set[str]]], finder: Finder) -> List[str]:
+    """The dpkg list files likeliest to register the libraries, to be read first.
+
+    Reading can stop early once the soname path of every library is found.
+    """
+    hints: List[str] = []
+    for path in system:
+        kind = finder.kind_of(path)
+        if kind is not None:
+            hints.extend(list_file_guesses(os.path.basename(path), kind))
+    return hints
 
 
 USAGE = (
@@ -1314,6 +1508,29 @@ def main(argv: Optional[List[str]] = None) -> int:
     return 0
 
 
+# Lines naming the sonames one file needs that are found nowhere: each line
+# repeats the file's path, and a file may name thousands of sonames.
+SONAMES_SHOWN = 10
+
+
+def soname_lines(sonames_of: Dict[str, Set[str]], why: str, why_more: str) -> Iterator[str]:
+    """The lines "FILE needs SONAME, why", SONAMES_SHOWN a file at most.
+
+    The sonames past those are counted on one more line: what is printed
+    about a file stays on the order of its size, and --json lists them all.
+    """
+    for user in sorted(sonames_of):
+        sonames = sorted(sonames_of[user])
+        for soname in sonames[:SONAMES_SHOWN]:
+            yield "%s needs %s, %s" % (shown(user), shown(soname), why)
+        if len(sonames) > SONAMES_SHOWN:
+            yield "%s needs %d more libraries %s (--json lists them)" % (
+                shown(user),
+                len(sonames) - SONAMES_SHOWN,
+                why_more,
+            )
+
+
 def report(result: Result, args: Options) -> None:
     """Notes, warnings and errors on stderr, every path and soname escaped."""
     err = sys.stderr
@@ -1339,19 +1556,16 @@ def report(result: Result, args: Options) -> None:
             for user in sorted(users)[1:]:
                 err.write("%s: note: %s also needed by %s\n" % (PROG, shown(library), shown(user)))
     level = "warning" if args.ignore_missing else "error"
-    for user in sorted(result.missing):
-        for soname in sorted(result.missing[user]):
-            err.write(
-                "%s: %s: %s needs %s, which is found nowhere\n"
-                % (PROG, level, shown(user), shown(soname))
-            )
+    for line in soname_lines(result.missing, "which is found nowhere", "found nowhere"):
+        err.write("%s: %s: %s\n" % (PROG, level, line))
     if args.verbose:
-        for user in sorted(result.ignored):
-            for soname in sorted(result.ignored[user]):
-                err.write(
-                    "%s: note: %s needs %s, found nowhere and ignored (--ignore-missing)\n"
-                    % (PROG, shown(user), shown(soname))
-                )
+        ignored = soname_lines(
+            result.ignored,
+            "found nowhere and ignored (--ignore-missing)",
+            "found nowhere and ignored",
+        )
+        for line in ignored:
+            err.write("%s: note: %s\n" % (PROG, line))
         err.write(
             "%s: %d files scanned, %d dynamic ELF files, %d packages\n"
             % (PROG, result.scanned, result.elf_files, len(result.packages))
