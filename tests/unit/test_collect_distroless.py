@@ -22,7 +22,7 @@ from snakepacker.errors import UsageError
 from snakepacker.pack.dockerfile import (
     DISTROLESS_PATHS,
     DISTROLESS_SEEDS,
-    collector_chunks,
+    embedded_chunks,
     render_pack,
 )
 from snakepacker.pack.options import DISTROLESS_LEFT_OUT
@@ -284,7 +284,7 @@ def test_cli_names_packages_not_installed(tmp_path: Path) -> None:
 
 
 def test_embedded_collector_is_the_tool() -> None:
-    blob = base64.b64decode("".join(collector_chunks()))
+    blob = base64.b64decode("".join(embedded_chunks("collect_distroless.py")))
     assert zlib.decompress(blob) == TOOL.read_bytes()
 
 

@@ -351,14 +351,15 @@ def test_dockerfile_uv_lock_and_requirements_only(tmp_path: Path) -> None:
     write(tmp_path / "locked", {"pyproject.toml": pyproject(name="l", scripts={"l": "l:m"}),
                                 "uv.lock": "version = 1\n"})
     text = render_pack(plan_for(tmp_path / "locked"))
-    assert "COPY pyproject.toml uv.lock /tmp/lock/" in text
-    assert "uv export --quiet --frozen --no-dev --no-emit-project" in text
+    assert 'COPY ["pyproject.toml", "uv.lock", "/tmp/lock/"]' in text
+    assert "uv export --quiet --frozen --no-dev --no-emit-project --project" in text
+    assert "--no-hashes" not in text  # the lock's hashes are checked by the install
     write(tmp_path / "plain", {"requirements.txt": "flask\n", "app.py": "\n"})
     text = render_pack(plan_for(tmp_path / "plain", "--entrypoint", "python app.py"))
     steps = instructions(text)
-    assert "COPY requirements.txt /tmp/lock/requirements.txt" in steps
+    assert 'COPY ["requirements.txt", "/tmp/lock/requirements.txt"]' in steps
     assert "COPY . /app" in steps and "COPY --from=project /tmp/snakepacker-layer/ /" in steps
-    assert "find /app ! -type d >> /tmp/new" in text  # the code is the project's layer
+    assert "--root /usr/share/python3/app --whole /app" in text  # the code is the layer
     assert 'ENTRYPOINT ["dumb-init", "--", "python", "app.py"]' in steps
 
 
@@ -549,13 +550,15 @@ def test_final_stage_has_dependency_and_project_layers_apart() -> None:
                     "COPY --from=build", "WORKDIR /app", "COPY --from=project"]
     assert final[-1] == "CMD []" and "COPY --from=project /tmp/snakepacker-layer/ /" in final
     # Nothing compiles the interpreter's stdlib (the X.Y image has it), and the project
-    # stage compiles only the files the project's install added (the third compiles the
-    # build stage's backend venv, which never reaches the final image).
-    assert "sysconfig" not in text and text.count("compileall") == 3
+    # stage compiles only the files the project's install added (pack-layer's --compile;
+    # the second compileall is the build stage's backend venv, which never reaches the
+    # final image).
+    assert "sysconfig" not in text and text.count("compileall") == 2
     assert "/opt/snakepacker/backend/bin/python -m compileall -q -j0 /opt/snakepacker/backend" \
         in text and "/opt/snakepacker/backend" not in text[text.index("AS project"):].split(
             "# ============================== final stage")[1]
-    assert "grep '\\.py$' | /usr/share/python3/app/bin/python -m compileall" in text
+    assert "pack-layer.py gather /tmp/snakepacker-state.json /tmp/snakepacker-layer " \
+        "--root /usr/share/python3/app \\\n        --compile" in text
     # The code reaches neither the build stage nor the final one directly.
     build = text[text.index("AS build"):text.index("AS project")]
     assert "COPY . " not in build

@@ -23,12 +23,12 @@ import pytest
 
 from snakepacker.family.cpython import GIL_MINORS
 from snakepacker.pack.options import DEFAULT_VENV
-from snakepacker.tools import STAGE_SCRIPTS, TOOL_FILES
+from snakepacker.tools import EMBEDDED_SCRIPTS, STAGE_SCRIPTS, TOOL_FILES
 
 PYTHON_TOOLS = {name: TOOL_FILES[name] for name in ("wait-for-port", "find-libdeps")}
 # Every stdlib-only script an image or a build stage runs (sysconfig-cc is given to a
 # freshly built CPython by its build stage, so it has no header).
-STDLIB_SCRIPTS = {**PYTHON_TOOLS, **STAGE_SCRIPTS}
+STDLIB_SCRIPTS = {**PYTHON_TOOLS, **STAGE_SCRIPTS, **EMBEDDED_SCRIPTS}
 OLDEST = (3, 7)
 
 

@@ -9,13 +9,11 @@ from __future__ import annotations
 
 import base64
 import functools
-import json
-import shlex
 import zlib
 from dataclasses import dataclass
 from importlib import resources
 
-from snakepacker import __version__
+from snakepacker import __version__, quoting
 from snakepacker.family import labels as provenance
 from snakepacker.family.cpython import Route
 from snakepacker.pack.installer import INSTALLERS
@@ -29,6 +27,8 @@ INFO = "/usr/share/snakepacker/pack"  # the lists the build stage hands to the f
 # Where the project stage gathers what installing the project added: the final image's
 # last layer, copied to / as it is.
 LAYER = "/tmp/snakepacker-layer"
+# pack-layer (tools/pack_layer.py), written into the build stage: it gathers that layer.
+LAYER_TOOL = "/opt/snakepacker/pack-layer.py"
 # The project's build backend, in a venv of its own in the build stage, and where the
 # project stage puts the wheel it builds with it.
 BACKEND = "/opt/snakepacker/backend"
@@ -83,10 +83,6 @@ def needs_metadata_stage(plan: Plan) -> bool:
         and not project.lock
 
 
-def _quote_label(value: str) -> str:
-    return '"' + value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", " ") + '"'
-
-
 def _program(plan: Plan) -> str | None:
     """The program the container starts, checked to exist when the image is built."""
     words = plan.entrypoint or plan.cmd or ()
@@ -107,12 +103,6 @@ def _needs_arg(value: str) -> bool:
     return "\n" in value or "\r" in value
 
 
-def _env_value(value: str) -> str:
-    """VALUE as a double-quoted ENV word that the engine reads back unchanged."""
-    escaped = value.replace("\\", "\\\\").replace('"', '\\"').replace("$", "\\$")
-    return f'"{escaped}"'
-
-
 def env_build_args(plan: Plan) -> dict[str, str]:
     """The build arguments the Dockerfile expects: --env values with line breaks."""
     return {ENV_ARG_PREFIX + key: value for key, value in plan.options.env
@@ -120,7 +110,8 @@ def env_build_args(plan: Plan) -> dict[str, str]:
 
 
 def _env_words(plan: Plan) -> list[tuple[str, str]]:
-    return [(key, "${" + ENV_ARG_PREFIX + key + "}" if _needs_arg(value) else _env_value(value))
+    return [(key, quoting.arg_reference(ENV_ARG_PREFIX + key) if _needs_arg(value)
+             else quoting.env_value(value, f"--env {key}"))
             for key, value in plan.options.env]
 
 
@@ -131,16 +122,6 @@ def _compiler(plan: Plan) -> str:
             "--invalidation-mode unchecked-hash")
 
 
-# Run by the venv's Python with the list of the files the project added: exit 0 when
-# one of them is an ELF file (then find-libdeps looks at the venv again). Double quotes
-# only: it sits in single ones.
-_HAS_ELF = (
-    "import os, sys; "
-    "paths = open(sys.argv[1]).read().splitlines(); "
-    "elf = lambda p: os.path.isfile(p) and not os.path.islink(p) "
-    "and open(p, \"rb\").read(4) == b\"\\x7fELF\"; "
-    "sys.exit(0 if any(elf(p) for p in paths) else 1)"
-)
 # The installer's record of which cache entry a distribution came from holds the time
 # it was built: dropped, from the files and from RECORD, so the same inputs give the
 # same files.
@@ -152,10 +133,9 @@ _STRIP_STAMPS = (
 )
 
 
-def _listing(plan: Plan) -> str:
-    """Every file of the venv with its size and time: what the project step changed is
-    the difference of two such lists."""
-    return f"find {plan.options.venv_path} ! -type d -printf '%p\\t%s\\t%T@\\n'"
+def _layer_tool(plan: Plan) -> str:
+    """How the build's own Python runs pack-layer (tools/pack_layer.py)."""
+    return f"{plan.python.executable} -I -S {LAYER_TOOL}"
 
 
 @dataclass(frozen=True)
@@ -181,7 +161,7 @@ def _wheel_build(plan: Plan) -> WheelBuild | None:
     if installer.wheel_build is None or not project.build_requires \
             or not project.kind.installs or not _no_deps(plan):
         return None
-    requires = [shlex.quote(r) for r in project.build_requires]
+    requires = [quoting.shell_word(r, "[build-system] requires") for r in project.build_requires]
     backend = (
         f"{plan.python.executable} -m venv --without-pip {BACKEND}",
         installer.install_command(BACKEND, requires),
@@ -205,122 +185,149 @@ def _steps(plan: Plan) -> tuple[list[str], str | None, str | None]:
     project_step = None
     if project.kind is SourceKind.REQUIREMENT:
         assert project.requirement is not None
-        pins = [shlex.quote(d) for d in project.dependencies]
-        deps.append(_install(plan, [shlex.quote(project.requirement), *pins]))
+        words = [project.requirement, *project.dependencies]
+        deps.append(_install(plan, [quoting.shell_word(w, "a requirement") for w in words]))
         return deps, None, None
     if project.lock == "uv.lock":
-        lock_copy = "pyproject.toml uv.lock /tmp/lock/"
-        extras = " ".join(f"--extra {shlex.quote(e)}" for e in opts.extras)
+        # The lock's hashes go into the list, and the install checks them.
+        lock_copy = quoting.json_words(["pyproject.toml", "uv.lock", "/tmp/lock/"])
+        extras = " ".join(f"--extra {quoting.shell_word(e, 'an extra')}" for e in opts.extras)
         deps.append(
-            "uv export --quiet --frozen --no-dev --no-emit-project --no-hashes "
+            "uv export --quiet --frozen --no-dev --no-emit-project "
             + (extras + " " if extras else "")
             + "--project /tmp/lock --output-file /tmp/lock/requirements.txt"
         )
         deps.append(_install(plan, ["--requirement", "/tmp/lock/requirements.txt"]))
     elif project.lock:
-        lock_copy = f"{shlex.quote(project.lock)} /tmp/lock/requirements.txt"
+        lock_copy = quoting.json_words([project.lock, "/tmp/lock/requirements.txt"],
+                                       "the requirements file")
         deps.append(_install(plan, ["--requirement", "/tmp/lock/requirements.txt"]))
     elif needs_metadata_stage(plan):
-        lock_copy = f"--from=metadata /tmp/metadata/requirements.txt {METADATA_LIST}"
+        lock_copy = "--from=metadata " + quoting.json_words(
+            ["/tmp/metadata/requirements.txt", METADATA_LIST])
         deps.append(f"if [ -s {METADATA_LIST} ]; then "
                     + _install(plan, ["--requirement", METADATA_LIST]) + "; fi")
     elif project.dependencies:
-        deps.append(_install(plan, [shlex.quote(d) for d in project.dependencies]))
+        deps.append(_install(plan, [quoting.shell_word(d, "a dependency")
+                                    for d in project.dependencies]))
     if project.kind is not SourceKind.REQUIREMENTS:
         target = SRC + (f"[{','.join(opts.extras)}]" if opts.extras else "")
         no_deps = ["--no-deps"] if _no_deps(plan) else []
-        project_step = plan.installer.project_command(opts.venv_path,
-                                                      [*no_deps, shlex.quote(target)])
+        project_step = plan.installer.project_command(
+            opts.venv_path, [*no_deps, quoting.shell_word(target, "an extra")])
     return deps, project_step, lock_copy
 
 
-def render_pack(plan: Plan) -> str:
-    opts = plan.options
-    project = opts.project
-    venv = opts.venv_path
-    deps, project_step, lock_copy = _steps(plan)
-    wheel = _wheel_build(plan)
-    installer = plan.installer
-    names = [project.name] if project.name else []
-    labels = {
-        "org.opencontainers.image.title": project.name or project.label,
-        "org.opencontainers.image.source": project.source_url or project.label,
-        "org.opencontainers.image.description":
-            f"{project.label}, packed by snakepacker on CPython {plan.python.minor}",
-        "io.snakepacker.python": plan.python.minor,
-        "io.snakepacker.venv": venv,
-    }
-    if plan.version:
-        labels["org.opencontainers.image.version"] = plan.version
-    family = opts.family
-    labels.update({
-        "org.opencontainers.image.base.name": plan.final_ref,
-        "org.opencontainers.image.base.digest": "${SNAKEPACKER_PARENT}",
-        "io.snakepacker.parent": "${SNAKEPACKER_PARENT}",
-        provenance.BUILD_LABEL: provenance.build_record(
-            family.distro.name, (plan.python,), plan.parent_grade),
-        "org.opencontainers.image.revision": "${SNAKEPACKER_REVISION}",
-        "org.opencontainers.image.created": "${SNAKEPACKER_CREATED}",
-    })
-    code_dir = opts.workdir if project.kind is SourceKind.REQUIREMENTS else None
-    context = {
+def _labels(plan: Plan) -> dict[str, str]:
+    """The packed image's LABEL step (snakepacker.family.labels)."""
+    project = plan.project
+    record = provenance.build_record(plan.options.family.distro.name, (plan.python,),
+                                     plan.parent_grade)
+    return provenance.oci_labels([
+        ("org.opencontainers.image.title", project.name or project.label),
+        ("org.opencontainers.image.source", project.source_url or project.label),
+        ("org.opencontainers.image.description",
+         f"{project.label}, packed by snakepacker on CPython {plan.python.minor}"),
+        ("io.snakepacker.python", plan.python.minor),
+        ("io.snakepacker.venv", plan.options.venv_path),
+        ("org.opencontainers.image.version", plan.version),
+    ], plan.final_ref, record)
+
+
+def _header(plan: Plan) -> dict[str, object]:
+    """What the first lines say: who made the file, for what, how to build it."""
+    project = plan.project
+    return {
         "version": __version__,
-        "label": project.label,
-        "tags": opts.tags,
+        "label": quoting.comment(project.label, "the project's name"),
+        "tags": plan.options.tags,
+        "context_needed": project.kind is not SourceKind.REQUIREMENT,
+    }
+
+
+def _build_stage(plan: Plan) -> dict[str, object]:
+    """The metadata stage (when there is one) and the dependencies' venv."""
+    opts = plan.options
+    installer = plan.installer
+    deps, project_step, lock_copy = _steps(plan)
+    return {
         "build_ref": plan.build_ref,
-        "final_ref": plan.final_ref,
         "py": plan.python,
-        "venv": venv,
+        "venv": opts.venv_path,
         "installer": installer,
         "cache_mount": installer.cache_mount(plan.cache_scope),
         "deps_step": deps,
-        "lock_file": lock_copy is not None,
         "lock_copy": lock_copy,
         "project_step": project_step,
-        "wheel": wheel,
-        "build_requires": ", ".join(project.build_requires),
-        "src": code_dir or SRC,
-        "code_dir": code_dir,
-        "context_needed": project.kind is not SourceKind.REQUIREMENT,
+        "wheel": _wheel_build(plan),
+        "build_requires": quoting.comment(", ".join(plan.project.build_requires),
+                                          "[build-system] requires"),
         "keep_pip": opts.keep_pip,
         "metadata_stage": needs_metadata_stage(plan),
         "metadata_script": _METADATA,
         "metadata_mount": INSTALLERS["pip"].cache_mount(plan.cache_scope),
-        "metadata_extras": " ".join(shlex.quote(e) for e in opts.extras),
+        "metadata_extras": quoting.shell_words(opts.extras, "an extra"),
         # Both installers only warn, and exit 0, for a package that is not there.
-        "uninstall": installer.uninstall_command(venv),
-        "info": INFO,
-        "probe": _PROBE,
-        "names": " ".join(shlex.quote(n) for n in names),
-        "apt": opts.apt,
+        "uninstall": installer.uninstall_command(opts.venv_path),
         "build_apt": opts.build_apt,
-        "healthcheck": opts.healthcheck,
-        "create_user": opts.user != "root" and not opts.user[0].isdigit(),
-        "user": opts.user,
-        # USER names the created user by uid: hosts (and runAsNonRoot) need a number.
-        "user_id": f"{APP_UID}:{APP_UID}" if opts.user != "root" and not opts.user[0].isdigit()
-        else opts.user,
-        "uid": APP_UID,
-        "workdir": opts.workdir,
-        "labels": {k: _quote_label(v) for k, v in labels.items()},
-        "env": _env_words(plan),
-        "env_args": sorted(env_build_args(plan)),
         "network_arg": NETWORK_ARG,
         "compile": _compiler(plan),
-        "compile_list": f"{_compiler(plan)} -i -",
-        "listing": _listing(plan),
-        "strip_stamps": _STRIP_STAMPS.format(venv=venv),
-        "has_elf": _HAS_ELF,
-        "layer": LAYER,
+        "strip_stamps": _STRIP_STAMPS.format(venv=opts.venv_path),
         "ignore_missing": ",".join(opts.ignore_missing_libs),
-        "volumes": json.dumps(list(opts.volumes)) if opts.volumes else None,
-        "ports": " ".join(str(p) for p in opts.ports),
-        "entrypoint": json.dumps([*INIT, *(plan.entrypoint or ())]),
-        "program": shlex.quote(_program(plan)) if _program(plan) else None,
-        "cmd": json.dumps(list(plan.cmd)) if plan.cmd else None,
+        "layer_tool": _layer_tool(plan),
+        "layer_tool_path": LAYER_TOOL,
+        "layer_tool_dir": LAYER_TOOL.rpartition("/")[0],
+        "layer_tool_chunks": embedded_chunks("pack_layer.py"),
     }
-    text = render_template("pack.j2", {**context, "distroless": opts.distroless})
-    if opts.distroless:
+
+
+def _project_stage(plan: Plan) -> dict[str, object]:
+    """The project installed on the venv, and what that added gathered as one layer."""
+    opts = plan.options
+    project = opts.project
+    code_dir = opts.workdir if project.kind is SourceKind.REQUIREMENTS else None
+    program = _program(plan)
+    return {
+        "src": code_dir or SRC,
+        "code_dir": code_dir,
+        "info": INFO,
+        "probe": _PROBE,
+        "names": quoting.shell_words([project.name] if project.name else [], "a name"),
+        "layer": LAYER,
+        "program": quoting.shell_word(program, "the entry point") if program else None,
+    }
+
+
+def _final_stage(plan: Plan) -> dict[str, object]:
+    """The runtime image: system packages, the user, the two layers, its settings."""
+    opts = plan.options
+    own_user = opts.user != "root" and not opts.user[0].isdigit()
+    return {
+        "final_ref": plan.final_ref,
+        "apt": opts.apt,
+        "healthcheck": opts.healthcheck,
+        "create_user": own_user,
+        "user": opts.user,
+        # USER names the created user by uid: hosts (and runAsNonRoot) need a number.
+        "user_id": f"{APP_UID}:{APP_UID}" if own_user else opts.user,
+        "uid": APP_UID,
+        "workdir": opts.workdir,
+        "labels": _labels(plan),
+        "env": _env_words(plan),
+        "env_args": sorted(env_build_args(plan)),
+        "volumes": quoting.json_words(opts.volumes, "--volume") if opts.volumes else None,
+        "ports": " ".join(str(p) for p in opts.ports),
+        "entrypoint": quoting.json_words([*INIT, *(plan.entrypoint or ())], "--entrypoint"),
+        "cmd": quoting.json_words(plan.cmd, "--cmd") if plan.cmd else None,
+    }
+
+
+def render_pack(plan: Plan) -> str:
+    """pack's Dockerfile for PLAN: its stages, each from its own piece of context."""
+    context = {**_header(plan), **_build_stage(plan), **_project_stage(plan),
+               **_final_stage(plan), "distroless": plan.options.distroless}
+    text = render_template("pack.j2", context)
+    if plan.options.distroless:
         text += "\n" + render_template("pack-distroless.j2", {**context, **_distroless(plan)})
     return text
 
@@ -343,9 +350,10 @@ DISTROLESS_PATHS = ("/etc/ssl/certs", "/usr/lib/ssl", "/etc/ssl/openssl.cnf",
 
 
 @functools.cache
-def collector_chunks() -> tuple[str, ...]:
-    """tools/collect_distroless.py, compressed and base64-encoded, in lines of 96."""
-    source = resources.files("snakepacker").joinpath("tools/collect_distroless.py")
+def embedded_chunks(tool: str) -> tuple[str, ...]:
+    """tools/TOOL, compressed and base64-encoded, in lines of 96: the Dockerfile carries
+    it, so it builds with no file beside it."""
+    source = resources.files("snakepacker").joinpath(f"tools/{tool}")
     blob = base64.b64encode(zlib.compress(source.read_bytes(), 9)).decode("ascii")
     return tuple(blob[i:i + 96] for i in range(0, len(blob), 96))
 
@@ -369,7 +377,7 @@ def _distroless(plan: Plan) -> dict[str, object]:
     elif py.route is Route.DEADSNAKES:
         paths.append("/usr/local/bin/python3")
     return {
-        "collector": collector_chunks(),
+        "collector": embedded_chunks("collect_distroless.py"),
         "shallow": [*DISTROLESS_SEEDS, *interpreter],
         "apt": list(opts.apt),
         "left_out": [m for m in DISTROLESS_LEFT_OUT if m not in opts.distroless_keep],

@@ -8,7 +8,9 @@ are console scripts of the snakepacker package.
 
 sysconfig_cc.py is not copied into images: a build stage that compiles CPython with
 clang runs it (mounted from the build context) with the new interpreter, so it is
-standard-library only for the same reason.
+standard-library only for the same reason. So are collect_distroless.py and
+pack_layer.py, which pack's Dockerfiles carry compressed and run with the image's
+Python.
 """
 
 from __future__ import annotations
@@ -29,6 +31,12 @@ TOOL_FILES: dict[str, Path] = {
 #: Scripts only build stages run, by their name in the build context's tools/.
 STAGE_SCRIPTS: dict[str, Path] = {
     "sysconfig-cc": TOOLS_DIR / "sysconfig_cc.py",
+}
+
+#: Scripts pack's Dockerfiles carry inside themselves (compressed), by command name.
+EMBEDDED_SCRIPTS: dict[str, Path] = {
+    "collect-distroless": TOOLS_DIR / "collect_distroless.py",
+    "pack-layer": TOOLS_DIR / "pack_layer.py",
 }
 
 
