@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from snakepacker import redact
 from snakepacker.errors import UsageError
 from snakepacker.family.cpython import MINORS, Route, check_route
 from snakepacker.family.distros import DEFAULT_DISTRO, DISTROS, Distro, get_distro
@@ -493,6 +494,8 @@ def family_options(values: Values) -> FamilyOptions:
         if not tarball.is_file():
             raise UsageError(f"CPython tarball not found: {tarball}")
     chosen, files = parse_releases(values["cpython"])
+    redact.register_url(values["index-url"])
+    redact.register_url(values["cpython-mirror"])
     certs = tuple(Path(p) for p in values["ca-certs"])
     for cert in certs:
         if not cert.is_file():

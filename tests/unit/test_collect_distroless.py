@@ -164,6 +164,22 @@ def test_collect_stages_files_status_and_accounts(tmp_path: Path) -> None:
     assert (dest / "etc/ssl/certs/ca-certificates.crt").is_file()
 
 
+def test_setuid_and_setgid_bits_are_not_staged(tmp_path: Path) -> None:
+    """A distroless image runs one app as its user: su's and passwd's setuid bits (on
+    the host, in packages such as login) are not carried into it."""
+    root = tmp_path / "root"
+    (root / "usr/bin").mkdir(parents=True)
+    for name, mode in (("su", 0o4755), ("wall", 0o2755), ("plain", 0o755)):
+        (root / "usr/bin" / name).write_text("#!/bin/sh\n")
+        os.chmod(root / "usr/bin" / name, mode)
+    (tmp_path / "dest").mkdir()
+    stager = cd.Stager(str(root), str(tmp_path / "dest"))
+    for name in ("su", "wall", "plain"):
+        stager.copy(f"/usr/bin/{name}")
+        staged = tmp_path / "dest/usr/bin" / name
+        assert stat.S_IMODE(staged.stat().st_mode) == 0o755, name
+
+
 LEFT_OUT = ",".join(DISTROLESS_LEFT_OUT)
 
 

@@ -11,14 +11,16 @@ command.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import io
 import signal
 import sys
 import tempfile
 import textwrap
 from collections.abc import Sequence
-from typing import Any, NoReturn
+from typing import Any, NoReturn, TextIO
 
-from snakepacker import __version__, stopping
+from snakepacker import __version__, redact, stopping
 from snakepacker.cli import (
     bootstrap,
     images_build,
@@ -39,6 +41,28 @@ IMAGES_COMMANDS = (images_list, images_dockerfile, images_build, images_matrix, 
                    images_diff, images_push)
 # The other commands, after `images`.
 COMMANDS = (sbom, verify, bootstrap, pack)
+
+
+class Redacting(io.TextIOBase):
+    """A text stream that writes through another with every known secret masked
+    (snakepacker.redact): what the command prints, its engines' lines included."""
+
+    def __init__(self, stream: TextIO):
+        super().__init__()
+        self._stream = stream
+
+    def write(self, text: str) -> int:
+        self._stream.write(redact.text(text))
+        return len(text)
+
+    def flush(self) -> None:
+        self._stream.flush()
+
+    def fileno(self) -> int:
+        return self._stream.fileno()
+
+    def isatty(self) -> bool:
+        return self._stream.isatty()
 
 
 class HelpFormatter(argparse.RawDescriptionHelpFormatter):
@@ -80,6 +104,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    redact.register_environment()
+    with contextlib.redirect_stdout(Redacting(sys.stdout)), \
+            contextlib.redirect_stderr(Redacting(sys.stderr)):
+        return _main(argv)
+
+
+def _main(argv: Sequence[str] | None) -> int:
     args = build_parser().parse_args(argv)
     # The first tempfile call picks the temporary directory by creating and removing a
     # probe file in it; a signal raised between the two would leave that file behind

@@ -42,9 +42,17 @@ def _flags(ref: str) -> list[str]:
         ref) else []
 
 
+# cosign talks to the registry: a few requests, never minutes of them.
+COSIGN_SECONDS = 600.0
+
+
 def _run(args: list[str], what: str) -> str:
     env = {**os.environ, "COSIGN_PASSWORD": os.environ.get("COSIGN_PASSWORD", "")}
-    proc = subprocess.run(args, capture_output=True, text=True, env=env)
+    try:
+        proc = subprocess.run(args, capture_output=True, text=True, env=env,
+                              timeout=COSIGN_SECONDS, stdin=subprocess.DEVNULL)
+    except subprocess.TimeoutExpired:
+        raise EngineError(f"{what}: cosign did not finish within {COSIGN_SECONDS:g} s") from None
     if proc.returncode != 0:
         lines = [line for line in proc.stderr.strip().splitlines() if line.strip()]
         raise EngineError(f"{what} failed: {lines[-1] if lines else proc.returncode}")

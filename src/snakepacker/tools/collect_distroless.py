@@ -242,6 +242,9 @@ class Stager:
                 self.dropped.setdefault(parent, set()).add(module)
                 return
             shutil.copy2(src, dst)
+            # No setuid or setgid program in an image that runs one app as its user
+            # (su, mount and passwd come with packages the app never needs to run).
+            os.chmod(dst, stat.S_IMODE(info.st_mode) & ~(stat.S_ISUID | stat.S_ISGID))
             self.files += 1
             self.bytes += info.st_size
 
