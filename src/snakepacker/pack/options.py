@@ -64,6 +64,23 @@ class PackOptions:
     distroless_keep: tuple[str, ...] = ()  # of DISTROLESS_LEFT_OUT, the modules kept
 
 
+def check_extras(extras: tuple[str, ...]) -> tuple[str, ...]:
+    """Extras as PEP 685 names them (letters, digits, and -_. inside)."""
+    for extra in extras:
+        if not re.fullmatch(r"[A-Za-z0-9]([A-Za-z0-9._-]*[A-Za-z0-9])?", extra):
+            raise UsageError(f"--extras {extra!r}: not an extra's name")
+    return extras
+
+
+def check_words(words: tuple[str, ...] | None, flag: str) -> tuple[str, ...] | None:
+    """An ENTRYPOINT or CMD: words of one line each (they are also checked in a shell)."""
+    for word in words or ():
+        if re.search(r"[\x00-\x08\x0a-\x1f\x7f]", word):
+            raise UsageError(f"{flag} {word!r}: a line break or control character cannot go "
+                             "into a Dockerfile")
+    return words
+
+
 def check_installer(name: str) -> str:
     if name not in INSTALLERS:
         raise UsageError(f"unknown installer {name!r} (choose: {', '.join(INSTALLERS)})")

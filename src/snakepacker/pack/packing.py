@@ -47,6 +47,7 @@ from snakepacker.pack.requirements import for_uv
 from snakepacker.platforms import Platform
 from snakepacker.refs import repository, tag_of
 from snakepacker.tempdirs import temporary_directory
+from snakepacker.tools.pack_layer import SCRIPT_NAME
 
 Say = Callable[[str], None]
 
@@ -125,7 +126,9 @@ def _probe(engine: Engine, plan: Plan, context: Path, secrets: list[Secret], say
         # The stage stays in the build cache; its exported image is not kept around.
         engine.remove([stage_id])
     found_scripts, _, dists = probe.stdout.partition("---\n")
-    found = tuple(s for s in found_scripts.split() if s)
+    # Names the project chose: only plain file names can be an entry point (pack-layer
+    # links no other into /usr/bin either).
+    found = tuple(s for s in found_scripts.split("\n") if SCRIPT_NAME.match(s))
     entrypoint, cmd = plan.entrypoint, plan.cmd
     if not entrypoint_known(plan.options):
         entrypoint, cmd = choose_entrypoint(project, None, None, found)

@@ -213,6 +213,10 @@ def _build_requires(pyproject: Path, data: dict[str, Any]) -> tuple[str, ...]:
         return LEGACY_BUILD_REQUIRES
     if not isinstance(requires, list) or not all(isinstance(r, str) for r in requires):
         raise UsageError(f"{pyproject}: [build-system] requires must be a list of strings")
+    for requirement in requires:
+        if parse_requirement(requirement) is None:
+            raise UsageError(f"{pyproject}: [build-system] requires: {requirement!r} is not "
+                             "a requirement")
     return tuple(requires)
 
 
