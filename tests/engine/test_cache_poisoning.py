@@ -1,9 +1,11 @@
 """One project's build code against the package cache the next project installs from.
 
-Project A's setup.py runs in the project stage, where the installer's cache is mounted
-(the same cache id every project on this `all` image gets), and rewrites every cached
-copy of six it can find. Project B, packed after it, installs the same six: its files
-must be six's own, as the wheel's RECORD hashes them.
+Project A's setup.py runs in the project stage, where the installer's cache is mounted,
+and rewrites every cached copy of six it can find. Project B, packed after it, installs
+the same six: its files must be six's own, as the wheel's RECORD hashes them. With one
+cache for every project on an `all` image, B's six carried A's line. (Packed with
+--no-cache, B got an empty cache of its own and proved nothing: the engine gives a
+--no-cache build fresh cache mounts.) Each project has its own cache now.
 """
 
 from __future__ import annotations
@@ -50,16 +52,18 @@ CHECK = (
 def test_a_project_cannot_change_what_the_next_one_installs(
     family_images: dict[str, str], docker: Docker, tmp_path: Path
 ) -> None:
-    poisoner = write(tmp_path / "a", {"setup.py": POISON, "poisoner.py": "def main(): pass\n"})
-    victim = write(tmp_path / "b", {"requirements.txt": f"six=={SIX}\n", "app.py": ""})
+    poisoner = write(tmp_path / "a", {"setup.py": POISON,
+                                      "poisoner.py": f"def main(): pass  # {tmp_path.name}\n"})
+    # A line of its own, so that no earlier build of the same list stands in the cache.
+    victim = write(tmp_path / "b", {"requirements.txt": f"six=={SIX}  # {tmp_path.name}\n",
+                                    "app.py": ""})
     a_tag, b_tag = "snakepacker-test/poison-a:pytest", "snakepacker-test/poison-b:pytest"
     try:
         first = snakepacker("pack", str(poisoner), "-t", a_tag, "-v")
         assert first.returncode == 0, first.stderr[-3000:]
         said = [line for line in first.stderr.splitlines() if "project A changed:" in line]
         assert said, "project A's build code must have run"
-        second = snakepacker("pack", str(victim), "-t", b_tag, "--entrypoint", "python app.py",
-                             "--no-cache")
+        second = snakepacker("pack", str(victim), "-t", b_tag, "--entrypoint", "python app.py")
         assert second.returncode == 0, second.stderr[-3000:]
         checked = json.loads(docker.run(b_tag, ["python", "-c", CHECK],
                                         "--entrypoint", "").stdout)

@@ -58,6 +58,16 @@ def test_git_metadata_runs_nothing_on_the_host(family_images: dict[str, str], do
            "GIT_COMMITTER_EMAIL": "t@t", "HOME": str(tmp_path)}
     for args in (["init", "-q"], ["add", "."], ["commit", "-qm", "x"]):
         subprocess.run(["git", *args], cwd=project, env=env, check=True)
+    # A signature for log.showSignature to check: git hands it to gpg.program.
+    body = subprocess.run(["git", "cat-file", "commit", "HEAD"], cwd=project, env=env,
+                          capture_output=True, text=True, check=True).stdout
+    head, _, message = body.partition("\n\n")
+    signature = ("gpgsig -----BEGIN PGP SIGNATURE-----\n \n iQEzBAABCAAdFiEE\n"
+                 " -----END PGP SIGNATURE-----")
+    signed = subprocess.run(["git", "hash-object", "-t", "commit", "-w", "--stdin"],
+                            cwd=project, env=env, input=f"{head}\n{signature}\n\n{message}",
+                            capture_output=True, text=True, check=True).stdout.strip()
+    subprocess.run(["git", "update-ref", "HEAD", signed], cwd=project, env=env, check=True)
     evil = f"{project}/evil.sh"
     with (project / ".git" / "config").open("a") as config:
         config.write(f"[log]\n\tshowSignature = true\n[gpg]\n\tprogram = {evil}\n"
@@ -82,9 +92,7 @@ def test_git_metadata_runs_nothing_on_the_host(family_images: dict[str, str], do
         revision = docker("image", "inspect", "--format",
                           '{{index .Config.Labels "org.opencontainers.image.revision"}}',
                           tag).stdout.strip()
-        head = subprocess.run(["git", "-C", str(project), "rev-parse", "HEAD"],
-                              capture_output=True, text=True, env=env).stdout.strip()
-        assert revision == head  # still read, safely
+        assert revision == signed  # still read, safely
     finally:
         untag(docker, tag)
 

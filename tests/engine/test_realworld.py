@@ -8,6 +8,7 @@ through SNAKEPACKER_CA_CERTS, as `scripts/test` sets it.
 
 from __future__ import annotations
 
+import re
 import time
 from pathlib import Path
 
@@ -108,7 +109,8 @@ def test_a_failed_install_says_why_first(docker: Docker, family_images: dict[str
     assert not exists(docker, tag)
     message = proc.stderr.split("snakepacker: error: ", 1)[1]
     first = message.splitlines()[0]
-    assert first.startswith("building missing failed at [build 4/")
+    # The build stage's last step: the dependencies' install.
+    assert re.match(r"building missing failed at \[build (\d+)/\1\]", first), first
     assert "snakepacker-no-such-package-4711 was not found in the package registry" in first
     assert "--mount" not in message and "/run/secrets" not in message
 
@@ -221,23 +223,4 @@ def test_requirements_in_pips_spelling_and_a_healthcheck(
         assert status == "healthy"
     finally:
         docker("rm", "--force", name, check=False)
-        untag(docker, tag)
-
-
-def test_poetry_lock_versions_are_the_packed_versions(docker: Docker,
-                                                      family_images: dict[str, str]) -> None:
-    """tests/data/poetry-app allows any attrs and idna; its poetry.lock pins older
-    releases, and those are what the image has (its dev group is left out)."""
-    tag = f"{PREFIX}-poetry:pytest"
-    untag(docker, tag)
-    app = Path(__file__).resolve().parents[1] / "data" / "poetry-app"
-    proc = pack(str(app), "-t", tag, "--python", "3.12")
-    assert proc.returncode == 0, proc.stderr[-4000:]
-    try:
-        out = docker.run(tag, [], "--read-only").stdout.split()
-        assert out == ["attrs", "23.1.0", "idna", "3.4"]
-        missing = docker.run(tag, ["-c", "import iniconfig"], "--entrypoint", "python",
-                             check=False)
-        assert missing.returncode != 0
-    finally:
         untag(docker, tag)

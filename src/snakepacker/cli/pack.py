@@ -8,6 +8,7 @@ from snakepacker import options as opts
 from snakepacker.cli.common import engine_of, publish_of, say
 from snakepacker.errors import UsageError
 from snakepacker.family.images import Family
+from snakepacker.pack.options import check_extras
 from snakepacker.pack.project import SourceKind, inspect_source
 from snakepacker.platforms import Platform
 
@@ -61,6 +62,7 @@ def run(args: argparse.Namespace) -> int:
 
     project = inspect_source(args.source)
     values = opts.read(opts.PACK, args, pyproject=project.tool, project_dir=project.root)
+    check_extras(values["extras"])
     if values["extras"] or values["requirements"]:
         if project.kind is SourceKind.REQUIREMENT:
             raise UsageError("--extras and --requirements are for projects; put extras in "

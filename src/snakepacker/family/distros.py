@@ -133,6 +133,7 @@ class Distro:
     components: tuple[str, ...]
     mysql_dev: str  # the client library headers go by two names
     rust: RustToolchain
+    glibc: tuple[int, int]  # the C library's version: which manylinux wheels run on it
     default: bool = False
     time64: bool = False  # libraries renamed by the 64-bit time_t transition (…t64)
     # The release's base-files lays out the merged /usr itself and its archive has no
@@ -220,15 +221,17 @@ DISTROS: dict[str, Distro] = {
     for d in (
         Distro(
             "jammy", "ubuntu", "22.04", "3.10", ("main", "universe"),
-            mysql_dev="libmysqlclient-dev", rust=RustToolchain.versioned("1.91"), default=True,
+            mysql_dev="libmysqlclient-dev", rust=RustToolchain.versioned("1.91"),
+            glibc=(2, 35), default=True,
         ),
         Distro("noble", "ubuntu", "24.04", "3.12", ("main", "universe"), "libmysqlclient-dev",
-               rust=RustToolchain.versioned("1.97"), time64=True, bolt="18", clang="18",
+               rust=RustToolchain.versioned("1.97"), glibc=(2, 39), time64=True, bolt="18",
+               clang="18",
                merged_usr_by_base_files=True),
         Distro("bookworm", "debian", "12", "3.11", ("main",), "default-libmysqlclient-dev",
-               rust=_RUST_WEB),
+               rust=_RUST_WEB, glibc=(2, 36)),
         Distro("trixie", "debian", "13", "3.13", ("main",), "default-libmysqlclient-dev",
-               rust=_RUST_WEB, time64=True),
+               rust=_RUST_WEB, glibc=(2, 41), time64=True),
     )
 }
 

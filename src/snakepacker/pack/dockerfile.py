@@ -16,6 +16,7 @@ from importlib import resources
 from snakepacker import __version__, quoting
 from snakepacker.family import labels as provenance
 from snakepacker.family.cpython import Route
+from snakepacker.pack import locks
 from snakepacker.pack.installer import INSTALLERS
 from snakepacker.pack.options import DISTROLESS_LEFT_OUT
 from snakepacker.pack.plan import Plan
@@ -174,6 +175,29 @@ def _wheel_build(plan: Plan) -> WheelBuild | None:
     )
 
 
+LOCKED_LIST = "/tmp/lock/locked.txt"
+UNCHECKED_LIST = "/tmp/lock/unchecked.txt"
+
+
+def _locked_lists(plan: Plan) -> dict[str, str]:
+    """The lock's packages as requirements files, by path: those with hashes, checked
+    by the install, and those the lock names by URL or commit (no hash to check)."""
+    hashed = [p for p in plan.locked if p.all_hashes]
+    other = [p for p in plan.locked if not p.all_hashes]
+    lists = {LOCKED_LIST: locks.requirements_text(hashed)}
+    if other:
+        lists[UNCHECKED_LIST] = locks.requirements_text(other)
+    return lists
+
+
+def _locked_installs(plan: Plan) -> list[str]:
+    lists = _locked_lists(plan)
+    steps = [_install(plan, ["--require-hashes", "--no-deps", "--requirement", LOCKED_LIST])]
+    if UNCHECKED_LIST in lists:
+        steps.append(_install(plan, ["--no-deps", "--requirement", UNCHECKED_LIST]))
+    return steps
+
+
 def _steps(plan: Plan) -> tuple[list[str], str | None, str | None]:
     """The dependency step's shell lines, the project step, and the lock COPY."""
     opts = plan.options
@@ -188,7 +212,10 @@ def _steps(plan: Plan) -> tuple[list[str], str | None, str | None]:
         words = [project.requirement, *project.dependencies]
         deps.append(_install(plan, [quoting.shell_word(w, "a requirement") for w in words]))
         return deps, None, None
-    if project.lock == "uv.lock":
+    if project.locked is not None:
+        lock_copy = None
+        deps += _locked_installs(plan)
+    elif project.lock == "uv.lock":
         # The lock's hashes go into the list, and the install checks them.
         lock_copy = quoting.json_words(["pyproject.toml", "uv.lock", "/tmp/lock/"])
         extras = " ".join(f"--extra {quoting.shell_word(e, 'an extra')}" for e in opts.extras)
@@ -278,6 +305,10 @@ def _build_stage(plan: Plan) -> dict[str, object]:
         "layer_tool_path": LAYER_TOOL,
         "layer_tool_dir": LAYER_TOOL.rpartition("/")[0],
         "layer_tool_chunks": embedded_chunks("pack_layer.py"),
+        "locked_source": plan.project.locked.source if plan.project.locked else None,
+        "locked_files": [(path, blob_chunks(text.encode()))
+                         for path, text in _locked_lists(plan).items()]
+        if plan.project.locked else [],
     }
 
 
@@ -349,13 +380,17 @@ DISTROLESS_PATHS = ("/etc/ssl/certs", "/usr/lib/ssl", "/etc/ssl/openssl.cnf",
                     "/usr/local/bin/wait-for-port")
 
 
+def blob_chunks(data: bytes) -> tuple[str, ...]:
+    """DATA compressed and base64-encoded, in lines of 96, for a Dockerfile to carry."""
+    blob = base64.b64encode(zlib.compress(data, 9)).decode("ascii")
+    return tuple(blob[i:i + 96] for i in range(0, len(blob), 96))
+
+
 @functools.cache
 def embedded_chunks(tool: str) -> tuple[str, ...]:
-    """tools/TOOL, compressed and base64-encoded, in lines of 96: the Dockerfile carries
-    it, so it builds with no file beside it."""
-    source = resources.files("snakepacker").joinpath(f"tools/{tool}")
-    blob = base64.b64encode(zlib.compress(source.read_bytes(), 9)).decode("ascii")
-    return tuple(blob[i:i + 96] for i in range(0, len(blob), 96))
+    """tools/TOOL as blob_chunks: the Dockerfile carries it, so it builds with no file
+    beside it."""
+    return blob_chunks(resources.files("snakepacker").joinpath(f"tools/{tool}").read_bytes())
 
 
 def _distroless(plan: Plan) -> dict[str, object]:

@@ -10,6 +10,7 @@ and every tag was checked before the first build started.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -92,6 +93,24 @@ def plan_for(options: PackOptions, family: Family, supported: list[str], *,
     requested = options.python or options.project.python_version
     minor = choose_minor(requested, options.project.requires_python, supported)
     return make_plan(options, family, minor, decide_entrypoint=decide_entrypoint)
+
+
+def cache_scope(plan: Plan, build_id: str) -> str:
+    """The installer cache this pack may use: one per build image (the very image: a
+    rebuilt `all` may link wheels built from sdists against other libraries), per
+    project and per index.
+
+    Per project because build code runs with that cache mounted: a project's setup.py,
+    or a dependency's it chose, could rewrite what is cached, and the next project to
+    install the same package from the cache would run the rewritten code. A project
+    is told apart by its directory's path on this machine (or by the requirement it
+    is), which another project cannot take; per index, so a package cached from one
+    index is never taken for another's. The key is a digest: neither shows in the id."""
+    project = plan.project
+    identity = str(project.root) if project.root is not None else f"requirement:{project.label}"
+    network = network_fingerprint(plan.options.family.network)
+    key = hashlib.sha256(f"{identity}\0{network}".encode()).hexdigest()[:12]
+    return f"{plan.cache_scope}-{build_id.removeprefix('sha256:')[:12]}-{key}"
 
 
 def _pack_build_args(plan: Plan, parent_id: str) -> dict[str, str]:
@@ -198,12 +217,9 @@ def pack(options: PackOptions, engine: Engine, *, say: Say, verbose: bool = Fals
                 where = f" --platform {family.platform.name}"
             raise UsageError(f"{ref} is not built here: run `snakepacker images build "
                              f"{name}{where}`")
-    # Wheels built from sdists are cached per build image: the very image, since a
-    # rebuilt `all` may link against other libraries than the one that built them.
     build_id = ids[plan.build_ref] or ""
-    plan = dataclasses.replace(
-        plan, cache_scope=f"{plan.cache_scope}-{build_id.removeprefix('sha256:')[:12]}",
-        parent_grade=grade)
+    plan = dataclasses.replace(plan, cache_scope=cache_scope(plan, build_id),
+                               parent_grade=grade)
     parent_id = final_id or "unknown"
     say(f"packing {project.label} with Python {plan.python.minor} "
         f"({plan.python.executable}), installer {options.installer}, on {plan.final_ref}")

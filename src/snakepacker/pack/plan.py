@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from snakepacker.errors import UsageError
 from snakepacker.family.cpython import PythonSpec, check_minor, is_free_threaded, minor_key
 from snakepacker.family.images import Family
-from snakepacker.pack import pyversions
+from snakepacker.pack import locks, pyversions, wheels
 from snakepacker.pack.installer import INSTALLERS, Installer
 from snakepacker.pack.options import PackOptions
 from snakepacker.pack.project import Project
@@ -33,6 +33,8 @@ class Plan:
     # How the X.Y image's CPython was compiled, as its own build record says: the app
     # runs on that interpreter, so its record repeats the parent's grade.
     parent_grade: str = "unknown"
+    # What the project's lock pins for this Python and platform (see pack.locks).
+    locked: tuple[locks.Locked, ...] = ()
 
     @property
     def project(self) -> Project:
@@ -107,9 +109,15 @@ def make_plan(options: PackOptions, family: Family, minor: str, *,
     if decide_entrypoint or entrypoint_known(options):
         entrypoint, cmd = choose_entrypoint(options.project, options.entrypoint, options.cmd,
                                             options.project.scripts)
+    lock = options.project.locked
+    machine = family.platform.machine
+    locked = () if lock is None else locks.for_target(
+        lock, locks.target_environments(minor, machine),
+        wheels.target_tags(minor, family.distro.glibc, machine))
     return Plan(
         options=options,
         python=options.family.python(minor),
+        locked=locked,
         build_ref=family.ref(build),
         final_ref=family.ref(final),
         entrypoint=entrypoint,

@@ -88,7 +88,8 @@ class Project:
     source_url: str | None = None
     tool: dict[str, Any] = field(default_factory=dict)  # [tool.snakepacker]
     python_version: str | None = None  # the minor .python-version names (pyenv, uv)
-    lock_source: str | None = None  # poetry.lock, pdm.lock or Pipfile.lock, read here
+    # poetry.lock, pdm.lock, Pipfile.lock or pylock.toml, read here for the extras asked
+    locked: locks.Lock | None = None
     # What its build backend needs ([build-system] requires; setuptools without one):
     # the build stage installs it once, so a code change builds the wheel without
     # setting up a fresh isolated environment.
@@ -155,12 +156,11 @@ def inspect_directory(
         project = dataclasses.replace(project, python_version=pinned)
     lock = locks.find_lock(root) if project.lock is None else None
     if lock:
-        # poetry.lock, pdm.lock, Pipfile.lock: what they pin is what is installed.
+        # What the lock pins is what is installed.
         text = read_project_file(root, "pyproject.toml")
         data = tomllib.loads(text) if text is not None else {}
-        project = dataclasses.replace(
-            project, dependencies=locks.read_lock(root, lock, data, extras), complete=True,
-            lock_source=lock)
+        project = dataclasses.replace(project, dependencies=(), complete=True,
+                                      locked=locks.read_lock(root, lock, data, extras))
     return project
 
 
@@ -243,7 +243,7 @@ def _project_of(
     for candidate in REQUIREMENTS_FILES:
         if (root / candidate).is_file():
             return _requirements_project(root, candidate, tool)
-    if locks.find_lock(root) == "Pipfile.lock":  # a Pipfile project: code and a lock
+    if locks.find_lock(root) in ("Pipfile.lock", "pylock.toml"):  # code and a lock
         return _requirements_project(root, "", tool)
     if pyproject.is_file():
         raise UsageError(
