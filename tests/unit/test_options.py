@@ -121,8 +121,9 @@ def test_bootstrap_reads_the_namespace_from_the_environment() -> None:
 def test_help_names_each_options_environment_variable(
     command: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    with pytest.raises(SystemExit):
+    with pytest.raises(SystemExit) as exited:
         main([*command.split(), "--help"])
+    assert exited.value.code == 0
     out = re.sub(r"\s+", " ", capsys.readouterr().out)
     for option in opts.options_of(command):
         assert option.flag in out and option.env in out, option.name
