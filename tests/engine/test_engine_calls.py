@@ -4,13 +4,14 @@ that an interrupted build stops on the daemon too."""
 from __future__ import annotations
 
 import json
+import re
 import signal
 import uuid
 from pathlib import Path
 
 import pytest
 
-from snakepacker.engine import Engine
+from snakepacker.engine import Engine, Secret
 from snakepacker.errors import BuildError
 from tests.helpers import (
     NAMESPACE,
@@ -51,9 +52,28 @@ def test_interrupting_a_build_stops_the_client_and_the_daemon_side_build(
 
 
 @pytest.mark.engine
-def test_find_picks_a_client_that_builds_with_buildkit(engine: Engine, docker: Docker) -> None:
-    assert docker("version", "--format", "{{.Server.Version}}").stdout.strip()
-    assert engine.env["DOCKER_BUILDKIT"] == "1"
+def test_find_picks_a_client_that_builds_with_buildkit(
+    engine: Engine, family_images: dict[str, str], tmp_path: Path
+) -> None:
+    """The client the engine was found with builds with BuildKit: a RUN step with a
+    tmpfs mount and a secret mount (which the legacy builder refuses) builds, sees both,
+    and its progress is BuildKit's numbered steps."""
+    token = uuid.uuid4().hex  # a step no cache holds
+    (tmp_path / "probe.txt").write_text(token)
+    (tmp_path / "Dockerfile").write_text(
+        f"FROM {family_images['base']}\n"
+        "RUN --mount=type=tmpfs,target=/scratch --mount=type=secret,id=probe "
+        f"grep -q ' /scratch tmpfs ' /proc/mounts && [ \"$(cat /run/secrets/probe)\" = {token} ]\n"
+    )
+    steps: list[str] = []
+    image_id = engine.build(tmp_path, label="buildkit probe", progress=steps.append,
+                            secrets=[Secret("probe", tmp_path / "probe.txt")])
+    try:
+        assert engine.image_id(image_id) == image_id
+        assert any(re.match(r"\s*#\d+ \[2/2\] RUN --mount=type=tmpfs", step) for step in steps), \
+            steps
+    finally:
+        engine.remove([image_id])
 
 
 @pytest.mark.engine

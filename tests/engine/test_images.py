@@ -6,6 +6,7 @@ The ``family_images`` fixture builds (or finds in the engine's cache) base, 3.10
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import textwrap
@@ -13,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import NAMESPACE, Docker, snakepacker
+from tests.helpers import FAMILY_ARGS, NAMESPACE, Docker, snakepacker
 
 pytestmark = pytest.mark.engine
 
@@ -61,6 +62,24 @@ def test_base_holds_locale_timezone_certificates_and_tools(
         echo ok
     """
     assert docker.sh(family_images["base"], script).stdout.strip().endswith("ok")
+
+
+def test_images_list_sizes_are_the_engines_and_only_for_built_images(
+    docker: Docker, family_images: dict[str, str]
+) -> None:
+    """`images list --json` gives each built image the size the engine reports for it;
+    under a namespace where nothing is built, no image has a size."""
+    on_docker = {"SNAKEPACKER_ENGINE": "docker"}  # the engine family_images built with
+    proc = snakepacker("images", "list", "--json", *FAMILY_ARGS, env=on_docker)
+    assert proc.returncode == 0, proc.stderr
+    rows = {row["tag"]: row for row in json.loads(proc.stdout)}
+    for tag, ref in family_images.items():
+        size = int(docker("image", "inspect", "--format", "{{.Size}}", ref).stdout)
+        assert rows[tag]["size"] == size > 0, tag
+    empty = snakepacker("images", "list", "--json", *FAMILY_ARGS,
+                        "--namespace", "sptest-list-never-built", env=on_docker)
+    assert empty.returncode == 0, empty.stderr
+    assert [row["size"] for row in json.loads(empty.stdout)] == [None] * len(rows)
 
 
 def test_python_tools_say_clearly_when_an_image_has_no_python(

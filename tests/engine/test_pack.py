@@ -381,8 +381,10 @@ def project(folder: Path, body: str) -> Path:
 
 
 def assert_clean_failure(proc, docker: Docker, tag: str, message: str,
-                         one_line: bool = True) -> None:
-    assert proc.returncode != 0
+                         one_line: bool = True, code: int = 2) -> None:
+    """PROC failed with exit code CODE (2: bad input), one error line saying MESSAGE
+    (and nothing else when ONE_LINE), and TAG was not made."""
+    assert proc.returncode == code, proc.stderr[-3000:]
     err = proc.stderr.strip().splitlines()
     errors = [line for line in err if line.startswith("snakepacker: error: ")]
     assert len(errors) == 1 and message in errors[0], proc.stderr[-3000:]
@@ -431,9 +433,8 @@ def test_dependency_that_fails_to_build(docker: Docker, family_images: dict[str,
     """)
     proc = pack(str(broken), "-t", tag)
     assert_clean_failure(proc, docker, tag, "building broken failed at [build ",
-                         one_line=False)
+                         one_line=False, code=4)
     # The build stage's last step: the dependencies' install.
     assert re.search(r"failed at \[build (\d+)/\1\]", proc.stderr), proc.stderr[-2000:]
-    assert proc.returncode == 4
     tail = proc.stderr.split("snakepacker: error:", 1)[1]
     assert "No package 'cairo' found" in tail  # pkg-config's word, as the build said it

@@ -218,7 +218,7 @@ def test_a_signal_mid_pack_leaves_no_secret_and_no_build(
             break
     proc.send_signal(sig)  # to snakepacker's pid alone, not its process group
     proc.wait(timeout=120)
-    assert proc.returncode in (128 + sig, 130)
+    assert proc.returncode == 128 + sig  # each stopping signal exits with its own code
     leftovers = [p for p in temp.rglob("*") if p.is_file()
                  and secret.encode() in p.read_bytes()]
     assert leftovers == []

@@ -48,11 +48,16 @@ def test_the_family_slice_builds_and_its_python_runs(
 def test_short_names_in_from_find_the_images_podman_tagged(
     podman_engine: Engine, podman_family: dict[str, str]
 ) -> None:
-    """`FROM snakepacker/python:base` resolved to the local image, not to a registry."""
+    """`FROM snakepacker/python:base` resolved to the local image, not to a registry:
+    3.10 stands on the very layers of the base podman tagged, and its label names that
+    base by id."""
     base_id = podman_engine.image_id(podman_family["base"])
     assert base_id and base_id == podman_engine.image_id(f"ghcr.io/{NAMESPACE}/python/base")
-    parent = podman_engine.history(podman_family["3.10"])
-    assert len(parent) > len(podman_engine.history(podman_family["base"]))
+    base_layers = podman_engine.inspect(podman_family["base"])["RootFS"]["Layers"]
+    layers = podman_engine.inspect(podman_family["3.10"])["RootFS"]["Layers"]
+    assert layers[:len(base_layers)] == base_layers and len(layers) > len(base_layers)
+    _id, labels = podman_engine.id_and_labels(podman_family["3.10"]) or ("", {})
+    assert labels["io.snakepacker.parent"] == base_id
 
 
 @pytest.fixture(scope="module")

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -19,14 +22,47 @@ from snakepacker.images.bootstrap import (
 from snakepacker.images.mirrors import archive_mirror
 from snakepacker.platforms import PLATFORMS, native_platform
 
-DEBIAN_KEYRING = Path("/usr/share/keyrings/debian-archive-keyring.gpg")
+
+@pytest.fixture
+def keyring(tmp_path: Path) -> Iterator[tuple[Path, str]]:
+    """A keyring made here, holding one new signing key: (its file, the fingerprint)."""
+    home = tmp_path / "gnupg"
+    home.mkdir(mode=0o700)
+    env = {**os.environ, "GNUPGHOME": str(home)}
+
+    def gpg(*args: str) -> str:
+        return subprocess.run(["gpg", "--batch", *args], env=env, check=True,
+                              capture_output=True, text=True).stdout
+
+    try:
+        gpg("--passphrase", "", "--quick-gen-key", "snakepacker test <test@example.invalid>",
+            "ed25519", "sign", "never")
+        fingerprint = next(line.split(":")[9] for line in
+                           gpg("--with-colons", "--list-keys").splitlines()
+                           if line.startswith("fpr:"))
+        path = tmp_path / "test-keyring.gpg"
+        path.write_bytes(subprocess.run(["gpg", "--batch", "--export"], env=env, check=True,
+                                        capture_output=True).stdout)
+        yield path, fingerprint
+    finally:
+        subprocess.run(["gpgconf", "--kill", "all"], env=env, capture_output=True, check=False)
 
 
-@pytest.mark.skipif(not DEBIAN_KEYRING.exists(), reason="needs a Debian keyring to refuse")
-def test_a_keyring_without_the_pinned_keys_is_refused(tmp_path: Path) -> None:
+def test_a_keyring_without_the_pinned_keys_is_refused(
+        tmp_path: Path, keyring: tuple[Path, str]) -> None:
+    path, _fingerprint = keyring
     with pytest.raises(SnakepackerError, match="lacks the pinned archive key"):
-        pinned_keyring(DEBIAN_KEYRING, PINNED_KEYS["ubuntu"], tmp_path / "out.gpg")
+        pinned_keyring(path, PINNED_KEYS["ubuntu"], tmp_path / "out.gpg")
     assert not (tmp_path / "out.gpg").exists()
+
+
+def test_the_pinned_keys_are_exported_alone(tmp_path: Path, keyring: tuple[Path, str]) -> None:
+    path, fingerprint = keyring
+    out = pinned_keyring(path, (fingerprint,), tmp_path / "out.gpg")
+    shown = subprocess.run(["gpg", "--batch", "--with-colons", "--show-keys", str(out)],
+                           capture_output=True, text=True, check=True).stdout
+    assert [line.split(":")[9] for line in shown.splitlines() if line.startswith("fpr:")] \
+        == [fingerprint]
 
 
 def test_sources_name_the_release_updates_and_security_pockets() -> None:

@@ -17,6 +17,7 @@ from snakepacker.images import build
 from snakepacker.images.build import build_images, resolve_root
 from snakepacker.options import FamilyOptions
 from snakepacker.pack.report import size_report
+from snakepacker.platforms import get_platform
 
 ROOT = "snakepacker/root:jammy"
 
@@ -58,6 +59,30 @@ def test_a_successful_build_tags_every_name_and_passes_the_root_to_base_only() -
     assert [a["SNAKEPACKER_PARENT"] for a in args] == ["sha256:root", built[0].image_id]
     assert fake.image_id(fam.ref("3.10")) == built[1].image_id
     assert fake.image_id("ghcr.io/snakepacker/python/3.10") == built[1].image_id
+    assert [b.platform for b in fake.builds] == [None, None]  # the engine's own platform
+
+
+def test_a_foreign_family_asks_for_its_platform_and_stands_on_its_own_chain() -> None:
+    """Every build of an arm64 family is asked for linux/arm64; base starts from the
+    arm64 root and 3.10 from the arm64 base, by its local -arm64 name; the interpreter's
+    version is asked under that platform; the tags carry the platform's suffix."""
+    arm64 = get_platform("linux/arm64")
+    fake = FakeEngine(images={ROOT: "sha256:root", "snakepacker/root:jammy-arm64": "sha256:arm"},
+                      platforms={"sha256:root": "linux/amd64", "sha256:arm": "linux/arm64"})
+    fam = Family(FamilyOptions(distro=DISTROS["jammy"], minors=("3.10",)), platform=arm64)
+    built = build_images(fake, fam, ["3.10"], progress=quiet)
+    assert [(b.label, b.platform) for b in fake.builds] == [
+        ("base for linux/arm64", "linux/arm64"), ("3.10 for linux/arm64", "linux/arm64")]
+    base, ten = fake.builds
+    assert base.build_args["ROOT_IMAGE"] == "snakepacker/root:jammy-arm64"
+    assert base.build_args["SNAKEPACKER_PARENT"] == "sha256:arm"
+    assert ten.froms == ["snakepacker/python:base-arm64"]
+    assert ten.build_args["SNAKEPACKER_PARENT"] == built[0].image_id
+    (probe,) = [args for (args,) in fake.called("run")]
+    assert probe[:3] == ("--rm", "--platform", "linux/arm64") and built[1].image_id in probe
+    assert {ref for _id, refs in fake.called("tag") for ref in refs} == {
+        "snakepacker/python:base-arm64", "snakepacker/python:3.10-arm64",
+        "snakepacker/python:3.10.0-arm64"}
 
 
 def test_every_tarball_is_fetched_before_the_first_build(

@@ -6,7 +6,6 @@ from __future__ import annotations
 import resource
 import shutil
 import socket
-import subprocess
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -120,14 +119,47 @@ def test_a_client_that_does_not_run_is_named() -> None:
     assert expected in proc.stderr
 
 
-def test_a_new_client_without_buildx_is_refused() -> None:
-    client = Path("/usr/local/bin/docker")
-    if not client.exists():
-        pytest.skip("this machine has no second docker client")
-    if subprocess.run([client, "buildx", "version"], capture_output=True).returncode == 0:
-        pytest.skip(f"{client} has buildx")
+def docker_client(folder: Path, version: str, buildx: bool) -> Path:
+    """A docker client of VERSION (with a daemon that answers), with or without the
+    buildx plugin; every command it is given is noted in FOLDER/asked."""
+    plugin = ("echo 'github.com/docker/buildx v0.12.1'" if buildx else
+              "echo \"docker: 'buildx' is not a docker command.\" >&2; exit 1")
+    client = folder / "docker"
+    client.write_text(f"""#!/bin/sh
+echo "$*" >> {folder}/asked
+case "$1" in
+    version) echo "{version} {version}" ;;
+    buildx) {plugin} ;;
+    *) exit 1 ;;
+esac
+""")
+    client.chmod(0o755)
+    return client
+
+
+def test_a_new_client_without_buildx_is_refused(tmp_path: Path) -> None:
+    """Since 23.0 `docker build` is buildx's: without the plugin the client falls back
+    to the legacy builder, so such a client is refused, whatever this machine has."""
+    client = docker_client(tmp_path, "25.0.3", buildx=False)
     proc = cli_with({"SNAKEPACKER_DOCKER": str(client)}, "images", "build", "base")
-    assert proc.returncode == 3 and "needs the buildx plugin" in proc.stderr
+    assert proc.returncode == 3, proc.stderr
+    assert proc.stderr == (f"snakepacker: error: no docker client that can build with "
+                           f"BuildKit: {client}: client 25.0.3 needs the buildx plugin for "
+                           "BuildKit, and it is missing\n")
+    assert "buildx version" in (tmp_path / "asked").read_text().splitlines()
+
+
+@pytest.mark.parametrize(("version", "buildx"), [("25.0.3", True), ("20.10.24", False)])
+def test_a_client_that_builds_with_buildkit_is_taken(
+    tmp_path: Path, version: str, buildx: bool
+) -> None:
+    """A new client with buildx, and an old one (BuildKit built in) without asking."""
+    client = docker_client(tmp_path, version, buildx=buildx)
+    env = {"SNAKEPACKER_DOCKER": str(client), "PATH": "/usr/bin:/bin"}
+    engine = find_engine("docker", env=env)
+    assert (engine.client, engine.version) == (str(client), version)
+    asked = (tmp_path / "asked").read_text().splitlines()
+    assert ("buildx version" in asked) is (version == "25.0.3")
 
 
 @pytest.fixture

@@ -24,7 +24,10 @@ def family(**values: object) -> Family:
 
 def test_free_threaded_builds_follow_their_minor_in_the_default_family() -> None:
     assert MINORS[-4:] == ("3.13", "3.13t", "3.14", "3.14t")
-    assert sorted(MINORS, key=minor_key) == list(MINORS)
+    # The order itself: by number, not as text, and each free-threaded build right
+    # after its minor's GIL build.
+    assert sorted(["3.14t", "3.10", "3.13t", "3.9", "3.14", "3.13"], key=minor_key) == [
+        "3.9", "3.10", "3.13", "3.13t", "3.14", "3.14t"]
     assert [base_minor(m) for m in ("3.13t", "3.14", "3.14t")] == ["3.13", "3.14", "3.14"]
     assert [m for m in MINORS if is_free_threaded(m)] == ["3.13t", "3.14t"]
     fam = family()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 
@@ -54,7 +55,17 @@ def test_every_option_has_one_environment_name_and_one_key() -> None:
     keys = [o.toml_key for o in opts.OPTIONS if o.toml_key]
     assert len(envs) == len(set(envs)) and len(keys) == len(set(keys))
     assert all(re.fullmatch(r"SNAKEPACKER_[A-Z_]+", env) for env in envs)
-    assert opts.BY_NAME["ca-certs"].env == "SNAKEPACKER_CA_CERTS"
+
+
+def test_ca_certificates_come_from_the_variable_scripts_test_exports() -> None:
+    """scripts/test and the README name SNAKEPACKER_CA_CERTS: a list split like PATH,
+    which --ca-cert replaces."""
+    env = {"SNAKEPACKER_CA_CERTS": os.pathsep.join(["/a.pem", "/b.pem"])}
+    values = opts.read(opts.BUILD, {}, env=env)
+    assert values["ca-certs"] == ("/a.pem", "/b.pem") and values.given("ca-certs")
+    args = build_parser().parse_args(["images", "build", "base", "--ca-cert", "/c.pem"])
+    assert opts.read(opts.BUILD, args, env=env)["ca-certs"] == ("/c.pem",)
+    assert "SNAKEPACKER_CA_CERTS" in (ROOT / "scripts" / "test").read_text()
 
 
 @pytest.mark.parametrize("key", ["ca-certs", "ca_certs", "index-url", "cpython-mirror",
@@ -121,8 +132,9 @@ def test_bootstrap_reads_the_namespace_from_the_environment() -> None:
 def test_help_names_each_options_environment_variable(
     command: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    with pytest.raises(SystemExit):
+    with pytest.raises(SystemExit) as exited:
         main([*command.split(), "--help"])
+    assert exited.value.code == 0
     out = re.sub(r"\s+", " ", capsys.readouterr().out)
     for option in opts.options_of(command):
         assert option.flag in out and option.env in out, option.name

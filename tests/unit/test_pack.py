@@ -252,13 +252,19 @@ def test_tool_table_rejects_unknown_keys(tmp_path: Path) -> None:
         options_for(tmp_path)
 
 
-@pytest.mark.parametrize("argv", [
-    ("--installer", "conda"), ("--venv-path", "relative"), ("--user", "Bad User"),
-    ("--apt", "rm -rf"), ("--port", "70000"), ("--port", "http"), ("--env", "1X=y"),
-    ("--volume", "data"),
+@pytest.mark.parametrize(("argv", "message"), [
+    (("--installer", "conda"), "unknown installer 'conda' (choose: uv, pip)"),
+    (("--venv-path", "relative"), "--venv-path 'relative': not an absolute path"),
+    (("--user", "Bad User"), "--user 'Bad User': not a user name or uid"),
+    (("--apt", "rm -rf"), "--apt '-rf': not a Debian package name"),
+    (("--port", "70000"), "--port '70000': not a TCP port (1-65535)"),
+    (("--port", "http"), "--port 'http': not a TCP port (1-65535)"),
+    (("--env", "1X=y"), "--env '1X': not a variable name (KEY=VALUE)"),
+    (("--volume", "data"), "--volume 'data': not an absolute path"),
 ])
-def test_bad_option_values(argv: tuple[str, ...]) -> None:
-    with pytest.raises((UsageError, SystemExit)):
+def test_bad_option_values(argv: tuple[str, ...], message: str) -> None:
+    """Each is snakepacker's own check, named in its one line (exit code 2)."""
+    with pytest.raises(UsageError, match=re.escape(message)):
         options_for(DEMO, *argv)
 
 
@@ -394,7 +400,7 @@ def test_cli_dockerfile(capsys: pytest.CaptureFixture[str]) -> None:
 def test_cli_errors_are_one_line(
     argv: list[str], message: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert main(["pack", *argv, "--dockerfile"]) != 0
+    assert main(["pack", *argv, "--dockerfile"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("snakepacker: error: ") and message in err[0]
 
@@ -409,8 +415,9 @@ def test_cli_requires_python_none_fits(tmp_path: Path,
 
 
 def test_cli_help_mentions_every_option(capsys: pytest.CaptureFixture[str]) -> None:
-    with pytest.raises(SystemExit):
+    with pytest.raises(SystemExit) as exited:
         main(["pack", "--help"])
+    assert exited.value.code == 0
     out = capsys.readouterr().out
     for option in ("--tag", "--python", "--installer", "--pillow", "--venv-path",
                    "--keep-pip", "--apt", "--entrypoint", "--cmd", "--user", "--workdir",
@@ -691,10 +698,17 @@ def test_a_parent_not_built_has_no_id_and_no_grade() -> None:
     assert parent_image(FakeEngine(), "acme/python:3.12") == (None, "unknown")
 
 
-def test_pack_has_no_grade_options_of_its_own() -> None:
-    for flag in ("--quick", "--bolt"):
-        with pytest.raises(SystemExit):
-            pack_args(str(DEMO), flag)
+@pytest.mark.parametrize("flag", ["--quick", "--bolt"])
+def test_pack_has_no_grade_options_of_its_own(
+        flag: str, capsys: pytest.CaptureFixture[str]) -> None:
+    """The grade is the parent image's: pack refuses the family's grade options as bad
+    usage, one line and exit code 2, before anything else."""
+    with pytest.raises(SystemExit) as exited:
+        main(["pack", str(DEMO), flag, "--dockerfile"])
+    assert exited.value.code == 2
+    err = capsys.readouterr().err
+    assert re.fullmatch(rf"snakepacker: error: unrecognized arguments: {flag} "
+                        r"\(see `snakepacker[a-z ]*--help`\)\n", err), err
 
 
 def test_compiled_templates_are_kept_in_the_cache_directory(

@@ -25,8 +25,10 @@ def test_an_index_urls_credentials_and_path_tokens_are_masked() -> None:
     line = (f"error: Failed to fetch https://user:{PASSWORD}@idx.invalid/{TOKEN}/simple/x "
             f"(password {PASSWORD}, token {TOKEN})")
     out = redact.text(line)
-    assert PASSWORD not in out and TOKEN not in out and "***" in out
-    assert "idx.invalid" not in out.split("(")[0] or "***" in out
+    assert PASSWORD not in out and TOKEN not in out
+    # The URL as registered goes whole; what follows it, and each part on its own, stay
+    # readable around the masks.
+    assert out == "error: Failed to fetch ***/x (password ***, token ***)"
 
 
 def test_a_token_as_the_user_and_a_percent_encoded_password() -> None:

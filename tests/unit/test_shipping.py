@@ -11,10 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from snakepacker.engine.fake import FakeEngine
+from snakepacker.engine.fake import FakeBuild, FakeEngine
 from snakepacker.errors import BuildError, EngineError
 from snakepacker.family.distros import DISTROS
 from snakepacker.family.images import Family
+from snakepacker.family.labels import PARENT_ARG
 from snakepacker.options import FamilyOptions
 from snakepacker.platforms import Platform, get_platform
 from snakepacker.refs import repository
@@ -32,17 +33,32 @@ from snakepacker.ship.shipping import (
 
 AMD64, ARM64 = get_platform("linux/amd64"), get_platform("linux/arm64")
 REG = "127.0.0.1:5999"
+HOME = f"{REG}/ghcr/snakepacker/python"  # the repository every list is made in
 ROOTS = {"snakepacker/root:bookworm": "sha256:root",
          "snakepacker/root:bookworm-arm64": "sha256:rootarm"}
+ROOT_PLATFORMS = {"sha256:root": "linux/amd64", "sha256:rootarm": "linux/arm64"}
+
+
+def engine_with_roots(**values: object) -> FakeEngine:
+    """A fake engine holding bookworm's roots for amd64 and arm64, each for its own."""
+    return FakeEngine(images=dict(ROOTS), platforms=dict(ROOT_PLATFORMS), **values)  # type: ignore[arg-type]
 
 
 @dataclass
 class FakeRegistry:
-    """Tags and lists in memory; every call recorded; pushes of refs in FAIL fail."""
+    """Tags, images and lists in memory; every call recorded; pushes of refs in FAIL fail.
+
+    A push stores the image the engine holds under the ref, as the platform that image
+    was built for (the fake engine's record of the build), whatever the tag is called;
+    a list is made of pushed images only, each entered under its own platform, as a
+    real registry reads it from the member's config. So what a test reads here is what
+    snakepacker really sent, not what its names suggest."""
 
     engine: FakeEngine
     fail: set[str] = field(default_factory=set)
     tags: dict[str, str] = field(default_factory=dict)  # ref -> digest
+    pushed: dict[str, tuple[str, str]] = field(default_factory=dict)  # ref -> (id, platform)
+    images: dict[str, str] = field(default_factory=dict)  # digest of an image -> platform
     lists: dict[str, dict[str, str]] = field(default_factory=dict)  # digest -> entries
     calls: list[tuple[str, str]] = field(default_factory=list)
 
@@ -50,10 +66,11 @@ class FakeRegistry:
         self.calls.append(("push", ref))
         if ref in self.fail:
             raise EngineError(f"pushing {ref} failed: connection refused")
-        digest = "sha256:" + hashlib.sha256(self.engine.image_id(ref).encode()).hexdigest()
+        image_id, platform = self.engine.images[ref], self.engine.platform_of(ref)
+        digest = "sha256:" + hashlib.sha256(image_id.encode()).hexdigest()
+        self.pushed[ref] = (image_id, platform)
+        self.images[digest] = platform
         self.tags[ref] = digest
-        platform = "linux/arm64" if ref.endswith("-arm64") else "linux/amd64"
-        self.lists[digest] = {"platform": platform}
         return digest
 
     def remote_digest(self, ref: str) -> str | None:
@@ -61,11 +78,18 @@ class FakeRegistry:
 
     def entries(self, ref: str) -> dict[str, str] | None:
         digest = self.tags.get(ref)
-        return None if digest is None else dict(self.lists[digest])
+        return None if digest is None else dict(self.lists.get(digest, {}))
 
     def make_list(self, ref: str, members: Sequence[str]) -> str:
         self.calls.append(("make_list", ref))
-        entries = {self.lists[m.split("@")[1]]["platform"]: m.split("@")[1] for m in members}
+        entries: dict[str, str] = {}
+        for member in members:
+            digest = member.split("@")[1]
+            if digest not in self.images:
+                raise EngineError(f"making the list {ref} failed: {member}: manifest unknown")
+            platform = self.images[digest]
+            assert platform not in entries, f"{ref}: two members for {platform}"
+            entries[platform] = digest
         digest = "sha256:" + hashlib.sha256(repr(sorted(entries.items())).encode()).hexdigest()
         self.lists[digest] = entries
         self.tags[ref] = digest
@@ -104,40 +128,81 @@ def push(engine: FakeEngine, registry: FakeRegistry, *names: str,
                        progress=quiet)
 
 
+def asked(engine: FakeEngine) -> list[tuple[str, str | None]]:
+    """(label, platform asked for) of every build, in order; None: the engine's own."""
+    return [(build.label, build.platform) for build in engine.builds]
+
+
 def test_every_platform_is_built_from_its_own_root_and_pushed_before_any_list() -> None:
-    engine, = [FakeEngine(images=dict(ROOTS))]
+    engine = engine_with_roots()
     registry = FakeRegistry(engine)
     shipped = push(engine, registry, "3.11")
-    roots = [args["ROOT_IMAGE"] for _label, args, _s in engine.called("build")
-             if "ROOT_IMAGE" in args]
+    # Each chain was asked for its own platform (amd64 is this engine's), base of each
+    # from that platform's root.
+    assert asked(engine) == [
+        ("base-bookworm", None), ("3.11-bookworm", None),
+        ("base-bookworm for linux/arm64", "linux/arm64"),
+        ("3.11-bookworm for linux/arm64", "linux/arm64"),
+    ]
+    roots = [b.build_args["ROOT_IMAGE"] for b in engine.builds if "ROOT_IMAGE" in b.build_args]
     assert roots == ["snakepacker/root:bookworm", "snakepacker/root:bookworm-arm64"]
-    assert [p for _label, p in engine.called("build_platform")] == ["linux/arm64"] * 2
     kinds = registry.kinds()
     assert kinds.count("push") == 4  # 3.11 and its patch tag 3.11.0, for two platforms
     assert max(i for i, k in enumerate(kinds) if k == "push") < kinds.index("make_list")
+    amd, arm = engine.builds[1].image_id, engine.builds[3].image_id  # the two 3.11 builds
     assert [s.tag for s in shipped] == ["3.11-bookworm", "3.11.0-bookworm"]
     for s in shipped:
         assert s.platforms == ("linux/amd64", "linux/arm64")
-        assert set(registry.lists[s.digest]) == {"linux/amd64", "linux/arm64"}
-        assert registry.tags[f"{REG}/ghcr/snakepacker/python:{s.tag}"] == s.digest
+        # Under each per-platform tag went that platform's own build, and the list names
+        # exactly those two pushes, each as the platform it was built for.
+        assert registry.pushed[f"{HOME}:{s.tag}-amd64"] == (amd, "linux/amd64")
+        assert registry.pushed[f"{HOME}:{s.tag}-arm64"] == (arm, "linux/arm64")
+        assert registry.lists[s.digest] == {
+            "linux/amd64": registry.tags[f"{HOME}:{s.tag}-amd64"],
+            "linux/arm64": registry.tags[f"{HOME}:{s.tag}-arm64"],
+        }
+        assert registry.tags[f"{HOME}:{s.tag}"] == s.digest
         assert registry.tags[f"{REG}/ghcr/snakepacker/python/{s.tag}"] == s.digest
         assert registry.tags[f"{REG}/snakepacker/python:{s.tag}"] == s.digest
         assert len(s.moved) == 3
 
 
+def _stages(build: FakeBuild) -> set[str]:
+    return {line.split()[-1] for line in build.dockerfile.splitlines()
+            if line.startswith("FROM ") and " AS " in line}
+
+
 def test_the_arm64_chain_never_uses_an_amd64_parent() -> None:
-    engine = FakeEngine(images=dict(ROOTS))
+    """Every arm64 build names only arm64 images: the arm64 root, or the -arm64 local
+    tags of this chain; the parent its labels record is an image built for arm64; and
+    the arm64 local names hold images built for arm64. The amd64 chain, likewise, never
+    names an arm64 image."""
+    engine = engine_with_roots()
     push(engine, FakeRegistry(engine), "3.11")
+    arm_builds = [b for b in engine.builds if b.platform == "linux/arm64"]
+    assert [b.label for b in arm_builds] == ["base-bookworm for linux/arm64",
+                                            "3.11-bookworm for linux/arm64"]
+    assert arm_builds[0].build_args["ROOT_IMAGE"] == "snakepacker/root:bookworm-arm64"
+    assert arm_builds[1].froms == ["snakepacker/python:base-bookworm-arm64"]
+    for build in engine.builds:
+        named = [image for image in build.froms
+                 if image != "${ROOT_IMAGE}" and image not in _stages(build)]
+        if build.platform == "linux/arm64":
+            assert all(image.endswith("-arm64") for image in named), (build.label, named)
+        else:
+            assert not any(image.endswith("-arm64") for image in named), (build.label, named)
+        assert engine.platforms[build.build_args[PARENT_ARG]] == (
+            build.platform or engine.native), build.label
     arm = families(ARM64)[ARM64]
-    assert engine.image_exists("snakepacker/python:3.11-bookworm-arm64")
-    assert engine.image_exists("snakepacker/python:3.11.0-bookworm-arm64")
-    assert arm.ref("base") == "snakepacker/python:base-bookworm-arm64"
-    amd_ids = {engine.image_id(n) for n in families(AMD64)[AMD64].local_names("3.11")}
-    assert engine.image_id(arm.ref("3.11")) not in amd_ids
+    for ref in (*arm.local_names("base"), *arm.local_names("3.11"),
+                "snakepacker/python:3.11.0-bookworm-arm64"):
+        assert engine.platform_of(ref) == "linux/arm64", ref
+    for ref in families(AMD64)[AMD64].local_names("3.11"):
+        assert engine.platform_of(ref) == "linux/amd64", ref
 
 
 def test_a_failed_build_pushes_nothing() -> None:
-    engine = FakeEngine(images=dict(ROOTS), fail_builds={"3.11-bookworm for linux/arm64"})
+    engine = engine_with_roots(fail_builds={"3.11-bookworm for linux/arm64"})
     registry = FakeRegistry(engine)
     with pytest.raises(BuildError):
         push(engine, registry, "3.11")
@@ -145,7 +210,7 @@ def test_a_failed_build_pushes_nothing() -> None:
 
 
 def test_a_failed_smoke_test_pushes_nothing() -> None:
-    engine = FakeEngine(images=dict(ROOTS))
+    engine = engine_with_roots()
     # python3 reports an amd64 machine everywhere: the arm64 image would be mislabelled
     engine.run_output = lambda args: "3.11.0\n" if "python_version()" in " ".join(args) \
         else "x86_64\n"
@@ -156,7 +221,7 @@ def test_a_failed_smoke_test_pushes_nothing() -> None:
 
 
 def test_a_failed_push_moves_no_list() -> None:
-    engine = FakeEngine(images=dict(ROOTS))
+    engine = engine_with_roots()
     registry = FakeRegistry(engine, fail={f"{REG}/ghcr/snakepacker/python:3.11.0-bookworm-arm64"})
     with pytest.raises(EngineError):
         push(engine, registry, "3.11")
@@ -164,7 +229,7 @@ def test_a_failed_push_moves_no_list() -> None:
 
 
 def test_pushing_the_same_build_twice_moves_nothing() -> None:
-    engine = FakeEngine(images=dict(ROOTS))
+    engine = engine_with_roots()
     registry = FakeRegistry(engine)
     first = push(engine, registry, "3.11", "base")
     registry.calls.clear()
@@ -176,7 +241,7 @@ def test_pushing_the_same_build_twice_moves_nothing() -> None:
 
 
 def test_an_existing_patch_tag_at_other_images_is_kept() -> None:
-    engine = FakeEngine(images=dict(ROOTS))
+    engine = engine_with_roots()
     registry = FakeRegistry(engine)
     patch = f"{REG}/ghcr/snakepacker/python:3.11.0-bookworm"
     registry.tags[patch] = "sha256:old"
@@ -189,10 +254,14 @@ def test_an_existing_patch_tag_at_other_images_is_kept() -> None:
 
 
 def test_a_list_names_exactly_the_platforms_asked_for() -> None:
-    engine = FakeEngine(images=dict(ROOTS))
+    engine = engine_with_roots()
     registry = FakeRegistry(engine)
     shipped = push(engine, registry, "base", platforms=(ARM64,))
-    assert set(registry.lists[shipped[0].digest]) == {"linux/arm64"}
+    assert asked(engine) == [("base-bookworm for linux/arm64", "linux/arm64")]
+    assert registry.pushed == {f"{HOME}:base-bookworm-arm64": (engine.builds[0].image_id,
+                                                              "linux/arm64")}
+    assert registry.lists[shipped[0].digest] == {
+        "linux/arm64": registry.tags[f"{HOME}:base-bookworm-arm64"]}
     assert all(repository(ref).startswith(f"{REG}/") for _k, ref in registry.calls)
 
 
@@ -205,13 +274,19 @@ def test_pack_pushes_need_a_registry_in_every_tag() -> None:
 
 
 def test_ship_of_a_pack_pushes_per_platform_tags_then_one_list() -> None:
-    engine = FakeEngine(images={"demo-amd": "sha256:a", "demo-arm": "sha256:b"})
+    engine = FakeEngine(images={"demo-amd": "sha256:a", "demo-arm": "sha256:b"},
+                        platforms={"sha256:a": "linux/amd64", "sha256:b": "linux/arm64"})
     registry = FakeRegistry(engine)
     shipment = Shipment(f"{REG}/demo:1", {AMD64: "demo-amd", ARM64: "demo-arm"},
                         (f"{REG}/demo:1",), python=True)
-    ship(engine, registry, [shipment], quiet)
+    (shipped,) = ship(engine, registry, [shipment], quiet)
     assert registry.calls == [("push", f"{REG}/demo:1-amd64"), ("push", f"{REG}/demo:1-arm64"),
                               ("make_list", f"{REG}/demo:1")]
+    assert registry.pushed == {f"{REG}/demo:1-amd64": ("sha256:a", "linux/amd64"),
+                               f"{REG}/demo:1-arm64": ("sha256:b", "linux/arm64")}
+    assert registry.lists[shipped.digest] == {
+        "linux/amd64": registry.tags[f"{REG}/demo:1-amd64"],
+        "linux/arm64": registry.tags[f"{REG}/demo:1-arm64"]}
 
 
 def test_platforms_come_from_the_table_and_default_to_this_machine() -> None:
@@ -253,7 +328,7 @@ def sbom_stub(image: str) -> tuple[bytes, str]:
 
 
 def test_each_pushed_image_gets_its_sbom_and_both_are_signed_before_any_list() -> None:
-    engine = FakeEngine(images=dict(ROOTS))
+    engine = engine_with_roots()
     registry = FakeRegistry(engine)
     publish = Publish(sbom_of=sbom_stub, sign_key=Path("cosign.key"))
     push_family(engine, registry, families(AMD64, ARM64), ["base"], hub=REG,
@@ -272,7 +347,7 @@ def test_jobs_pushed_by_digest_then_merged_give_the_lists_a_push_gives(
         tmp_path: Path) -> None:
     """Two CI jobs (one platform each) push by digest and leave records; the merge
     writes the same lists `images push` of both platforms writes."""
-    engine = FakeEngine(images=dict(ROOTS))
+    engine = engine_with_roots()
     registry = FakeRegistry(engine)
     for platform in (AMD64, ARM64):
         fams = families(platform)
@@ -280,8 +355,13 @@ def test_jobs_pushed_by_digest_then_merged_give_the_lists_a_push_gives(
         shipments = family_shipments(fams, built, ["3.11"], REG, quiet)
         push_by_digest(engine, registry, shipments, tmp_path / platform.suffix, quiet)
     assert "make_list" not in registry.kinds()  # the jobs write no list
-    merged = {s.tag: s.digest for s in merge(read_records(tmp_path), registry,
-                                              [AMD64, ARM64])}
+    records = read_records(tmp_path)
+    # Each record names the platform the image it points at was really built for.
+    assert sorted((r.tag, r.platform) for r in records) == [
+        (tag, p) for tag in ("3.11-bookworm", "3.11.0-bookworm")
+        for p in ("linux/amd64", "linux/arm64")]
+    assert all(registry.images[r.digest] == r.platform for r in records)
+    merged = {s.tag: s.digest for s in merge(records, registry, [AMD64, ARM64])}
     direct = FakeRegistry(engine)
     pushed = {s.tag: s.digest for s in push_family(engine, direct, families(AMD64, ARM64),
                                                    ["3.11"], hub=REG, progress=quiet)}

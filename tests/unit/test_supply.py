@@ -192,12 +192,20 @@ def test_unknown_format_is_a_usage_error() -> None:
         sbom.check_format("xml")
 
 
-def test_the_format_option_names_the_known_formats() -> None:
+def test_the_format_option_reads_to_a_known_format() -> None:
+    """What `sbom` does with the option: unset, it makes CycloneDX; the environment and
+    the command line choose another; every format the help names is one it makes."""
     from snakepacker import options as opts
 
-    option = opts.BY_NAME["format"]
-    assert option.default == sbom.FORMATS[0]
-    assert all(name in option.help for name in sbom.FORMATS)
+    def chosen(cli: dict[str, str], env: dict[str, str]) -> sbom.Format:
+        return sbom.check_format(opts.read(opts.SBOM, cli, env=env)["format"])
+
+    assert chosen({}, {}) is sbom.Format.CYCLONEDX
+    assert chosen({}, {"SNAKEPACKER_FORMAT": "spdx"}) is sbom.Format.SPDX
+    assert chosen({"format": "cyclonedx"}, {"SNAKEPACKER_FORMAT": "spdx"}) \
+        is sbom.Format.CYCLONEDX
+    named = [word for word in sbom.FORMATS if word in opts.BY_NAME["format"].help]
+    assert [sbom.check_format(word) for word in named] == list(sbom.Format)
 
 
 def _family_dockerfiles() -> list[tuple[str, str]]:

@@ -151,41 +151,110 @@ def _bin_dir(tmp_path: Path, python: str, name: str) -> Path:
     return bin_dir
 
 
-def _no_fallback_interpreters() -> bool:
-    return not (
-        glob.glob("/opt/python/*/bin/python3")
-        or os.path.exists("/usr/share/python3/app/bin/python")
-    )
+# Where the header looks when PATH has no Python: source-built CPythons, then a packed
+# app's venv (test_header_follows_the_family keeps these the family's).
+FALLBACKS = ("/opt/python/", "/usr/share/python3/app/bin/python")
 
 
-@pytest.mark.skipif(not _no_fallback_interpreters(), reason="fallback interpreters installed")
+def relocated(name: str, root: Path) -> Path:
+    """A copy of tool NAME whose header looks for its fallback interpreters under ROOT
+    instead of /, so that a test, not this machine, decides which of them exist."""
+    lines = PYTHON_TOOLS[name].read_text().splitlines(keepends=True)
+    end = lines.index('"""\n')
+    header = "".join(lines[:end])
+    for path in FALLBACKS:
+        assert path in header, path
+        header = header.replace(path, f"{root}{path}")
+        assert header.count(path) == header.count(f"{root}{path}"), path  # every one moved
+    copy = root / "tool" / PYTHON_TOOLS[name].name
+    copy.parent.mkdir(parents=True, exist_ok=True)
+    copy.write_text(header + "".join(lines[end:]))
+    copy.chmod(0o755)
+    return copy
+
+
+def logging_python(root: Path, path: str, log: Path) -> None:
+    """An interpreter at ROOT/PATH that notes it was chosen (in LOG), then runs the
+    tool with the Python running these tests."""
+    target = root / path.lstrip("/")
+    target.parent.mkdir(parents=True)
+    target.write_text(f'#!/bin/sh\necho "{path}" >> "{log}"\nexec "{sys.executable}" "$@"\n')
+    target.chmod(0o755)
+
+
+def chosen(log: Path) -> list[str]:
+    return log.read_text().split() if log.exists() else []
+
+
+@pytest.fixture
+def fallbacks(tmp_path: Path) -> tuple[Path, Path]:
+    """A root with two source-built CPythons and an app's venv, each noting its use in
+    the log: (root, log)."""
+    root, log = tmp_path / "root", tmp_path / "chosen.log"
+    for path in ("/opt/python/3.10/bin/python3", "/opt/python/3.12.3/bin/python3",
+                 "/usr/share/python3/app/bin/python"):
+        logging_python(root, path, log)
+    return root, log
+
+
 def test_header_uses_python3_on_path(
-    python: str, tmp_path: Path, listener: str, elf_tree: Path
+    python: str, tmp_path: Path, listener: str, elf_tree: Path, fallbacks: tuple[Path, Path]
 ) -> None:
-    # PATH holds nothing but this python3: the header can only have used it.
+    # PATH holds nothing but this python3: the header can only have used it, and it
+    # comes before every fallback, all of which are there.
+    root, log = fallbacks
     env = {"PATH": str(_bin_dir(tmp_path, python, "python3"))}
-    waited = run([str(PYTHON_TOOLS["wait-for-port"]), "-t", "10", listener], env=env)
+    waited = run([str(relocated("wait-for-port", root)), "-t", "10", listener], env=env)
     assert waited.returncode == 0, waited.stderr
-    found = run([str(PYTHON_TOOLS["find-libdeps"]), "--json", str(elf_tree)], env=env)
+    found = run([str(relocated("find-libdeps", root)), "--json", str(elf_tree)], env=env)
     assert found.returncode == 0, found.stderr
     assert found.stdout == reference_find_libdeps(elf_tree).stdout
+    assert chosen(log) == []
 
 
-@pytest.mark.skipif(not _no_fallback_interpreters(), reason="fallback interpreters installed")
-def test_header_finds_versioned_python(python: str, tmp_path: Path, listener: str) -> None:
+def test_header_finds_versioned_python(
+    python: str, tmp_path: Path, listener: str, fallbacks: tuple[Path, Path]
+) -> None:
+    root, log = fallbacks
     version = _version_of(python) or sys.version_info[:2]
     env = {"PATH": str(_bin_dir(tmp_path, python, "python{}.{}".format(*version)))}
     for name, args in (("wait-for-port", ["-t", "10", listener]), ("find-libdeps", ["--help"])):
-        result = run([str(PYTHON_TOOLS[name]), *args], env=env)
+        result = run([str(relocated(name, root)), *args], env=env)
         assert result.returncode == 0, (name, result.stderr)
+    assert chosen(log) == []
 
 
-@pytest.mark.skipif(not _no_fallback_interpreters(), reason="fallback interpreters installed")
+@pytest.mark.parametrize("name", sorted(PYTHON_TOOLS))
+def test_header_without_python_on_path_takes_the_newest_source_built_one(
+    name: str, tmp_path: Path, fallbacks: tuple[Path, Path]
+) -> None:
+    root, log = fallbacks
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    result = run([str(relocated(name, root)), "--help"], env={"PATH": str(empty)})
+    assert result.returncode == 0, result.stderr
+    assert chosen(log) == ["/opt/python/3.12.3/bin/python3"]
+
+
+@pytest.mark.parametrize("name", sorted(PYTHON_TOOLS))
+def test_header_takes_the_apps_venv_when_there_is_nothing_else(
+    name: str, tmp_path: Path
+) -> None:
+    root, log = tmp_path / "root", tmp_path / "chosen.log"
+    logging_python(root, "/usr/share/python3/app/bin/python", log)
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    result = run([str(relocated(name, root)), "--help"], env={"PATH": str(empty)})
+    assert result.returncode == 0, result.stderr
+    assert chosen(log) == ["/usr/share/python3/app/bin/python"]
+
+
 @pytest.mark.parametrize("name", sorted(PYTHON_TOOLS))
 def test_header_without_any_python(name: str, tmp_path: Path) -> None:
     empty = tmp_path / "empty"
     empty.mkdir()
-    result = run([str(PYTHON_TOOLS[name]), "--help"], env={"PATH": str(empty)})
+    tool = relocated(name, tmp_path / "root")  # no interpreter anywhere under it
+    result = run([str(tool), "--help"], env={"PATH": str(empty)})
     assert result.returncode == 127
     assert result.stderr == f"{name}: no Python interpreter found in this image\n"
 

@@ -1,14 +1,22 @@
 """An engine in memory, for testing snakepacker's own logic in milliseconds.
 
-It records every call (``calls``), keeps tags and images in dictionaries, and answers
-with what the test configured: which refs exist or can be pulled, each image's size and
-history, and which builds fail. It proves nothing about docker or podman; the engine
-tests do that.
+It records every call (``calls``) and every build whole (``builds``: the Dockerfile,
+the build arguments and the platform it was asked for), keeps tags and images in
+dictionaries, and answers with what the test configured: which refs exist or can be
+pulled, each image's size and history, and which builds fail. It proves nothing about
+docker or podman; the engine tests do that.
+
+A built image's id comes from what a real engine's would: the Dockerfile and the build
+arguments (which name the parent by id). Not from the platform: an id that differed
+only because the fake mixed the platform in would let a test "prove" a per-platform
+build that snakepacker never asked for. Which platform each image was made for is kept
+apart (``platforms``), where a test, or a fake registry, reads it.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import subprocess
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -17,6 +25,7 @@ from typing import Any
 
 from snakepacker.engine.base import Engine, Progress, Secret
 from snakepacker.errors import BuildError, EngineError
+from snakepacker.platforms import get_platform, native_platform
 
 
 @dataclass(frozen=True)
@@ -25,10 +34,29 @@ class Call:
     args: tuple[Any, ...]
 
 
+@dataclass(frozen=True)
+class FakeBuild:
+    """One build as snakepacker asked for it, and the id it got."""
+
+    label: str
+    dockerfile: str
+    build_args: dict[str, str]
+    platform: str | None  # what --platform said; None: the engine's own
+    image_id: str
+
+    @property
+    def froms(self) -> list[str]:
+        """The image each FROM line names, in order."""
+        return [line.split()[1] for line in self.dockerfile.splitlines()
+                if line.startswith("FROM ")]
+
+
 @dataclass
 class FakeEngine(Engine):
     """``images`` maps refs and ids to image ids; a build of a context whose label is in
-    ``fail_builds`` raises BuildError; ``sizes``/``histories`` are keyed by ref or id."""
+    ``fail_builds`` raises BuildError; ``sizes``/``histories`` are keyed by ref or id;
+    ``platforms`` maps an image id to the platform it is for (builds, imports and pulls
+    fill it in; a test presets it for the images it puts in ``images``)."""
 
     images: dict[str, str] = field(default_factory=dict)
     pullable: set[str] = field(default_factory=set)
@@ -41,6 +69,9 @@ class FakeEngine(Engine):
     labels: dict[str, str] = field(default_factory=dict)  # image id -> its build's label
     image_labels: dict[str, dict[str, str]] = field(default_factory=dict)  # ref -> LABELs
     calls: list[Call] = field(default_factory=list)
+    builds: list[FakeBuild] = field(default_factory=list)
+    platforms: dict[str, str] = field(default_factory=dict)  # image id -> os/arch
+    native: str = field(default_factory=lambda: native_platform().name)
     name: str = "fake"
     client: str = "fake"
     version: str = "0"
@@ -55,6 +86,21 @@ class FakeEngine(Engine):
 
     def _resolve(self, ref: str) -> str | None:
         return ref if ref in self.images.values() else self.images.get(ref)
+
+    def platform_of(self, ref: str) -> str:
+        """The platform of the image REF names (KeyError when the test did not say)."""
+        found = self._resolve(ref)
+        if found is None:
+            raise EngineError(f"no image {ref} on fake")
+        return self.platforms[found]
+
+    def _made(self, image_id: str, platform: str | None) -> None:
+        made_for = platform or self.native
+        if self.platforms.setdefault(image_id, made_for) != made_for:
+            raise AssertionError(
+                f"the fake engine made {image_id} for {self.platforms[image_id]} and was "
+                f"asked for the very same image for {made_for}: a real engine gives each "
+                "platform an image of its own, so no test can rely on this one")
 
     def check_daemon(self) -> None:
         self._record("check_daemon")
@@ -72,12 +118,14 @@ class FakeEngine(Engine):
         platform: str | None = None,
     ) -> str:
         dockerfile = (context / "Dockerfile").read_text()
-        self._record("build", label, dict(build_args or {}), tuple(s.id for s in secrets))
-        if platform:
-            self._record("build_platform", label, platform)
+        args = dict(build_args or {})
+        self._record("build", label, args, tuple(s.id for s in secrets))
         if label in self.fail_builds:
             raise BuildError(f"building {label} failed at [1/1] RUN false (exit code 1)")
-        image_id = "sha256:" + hashlib.sha256((dockerfile + (platform or "")).encode()).hexdigest()
+        inputs = json.dumps([dockerfile, sorted(args.items())])
+        image_id = "sha256:" + hashlib.sha256(inputs.encode()).hexdigest()
+        self._made(image_id, platform)
+        self.builds.append(FakeBuild(label, dockerfile, args, platform, image_id))
         self.images[image_id] = image_id
         self.labels[image_id] = label
         return image_id
@@ -87,20 +135,20 @@ class FakeEngine(Engine):
         if "python_version()" in text:
             image = args[args.index("python3") + 1] if "python3" in args else ""
             label = self.labels.get(self._resolve(image) or "", image)
-            minor = next((w for w in label.replace(":", "-").split("-")
+            minor = next((w for w in label.replace(":", " ").replace("-", " ").split()
                           if w.count(".") == 1 and w.replace(".", "").isdigit()), "3.12")
             return f"{minor}.0\n"
         if "platform.machine()" in text:
-            chosen = args[args.index("--platform") + 1] if "--platform" in args else ""
-            return {"linux/arm64": "aarch64\n", "linux/arm/v7": "armv7l\n"}.get(
-                chosen, "x86_64\n")
+            chosen = args[args.index("--platform") + 1] if "--platform" in args else self.native
+            return get_platform(chosen).machine + "\n"
         return ""
 
     def tag(self, image_id: str, refs: Iterable[str]) -> None:
         refs = tuple(refs)
         self._record("tag", image_id, refs)
+        found = self._resolve(image_id) or image_id  # a ref names the image it holds
         for ref in refs:
-            self.images[ref] = image_id
+            self.images[ref] = found
 
     def remove(self, refs: Iterable[str]) -> None:
         refs = tuple(refs)
@@ -150,6 +198,7 @@ class FakeEngine(Engine):
         self._record("pull", ref)
         if ref in self.pullable:
             self.images[ref] = "sha256:" + hashlib.sha256(ref.encode()).hexdigest()
+            self._made(self.images[ref], None)  # a pull takes the engine's own platform
             return True
         return False
 
@@ -164,6 +213,7 @@ class FakeEngine(Engine):
                        platform: str | None = None) -> str:
         self._record("import_tarball", tarball, ref, tuple(changes), platform)
         image_id = "sha256:" + hashlib.sha256(ref.encode()).hexdigest()
+        self._made(image_id, platform)
         self.images[ref] = image_id
         self.images[image_id] = image_id
         return image_id
