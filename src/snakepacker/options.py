@@ -38,6 +38,7 @@ from snakepacker.family.options import (
     parse_releases,
     parse_routes,
 )
+from snakepacker.images.mirrors import auth_conf
 from snakepacker.pack import options as pack
 from snakepacker.pack.files import project_file
 from snakepacker.pack.options import PackOptions
@@ -512,7 +513,7 @@ def family_options(values: Values) -> FamilyOptions:
         bolt=check_bolt(distro, bool(values.get("quick")), bool(values.get("bolt"))),
         cpython_mirror=values["cpython-mirror"],
         root_image=values["root-image"],
-        network=NetworkOptions(certs, values["index-url"] or None),
+        network=NetworkOptions(certs, values["index-url"] or None, auth_conf()),
     )
 
 

@@ -142,3 +142,29 @@ def test_a_failed_mmdebstrap_is_named_by_its_first_error() -> None:
     assert cause.startswith("Failed to fetch http://archive.invalid/debian-security/")
     assert cause.endswith("File has unexpected size (334084 != 351504). Mirror sync in progress?")
     assert mmdebstrap_cause("I: nothing failed here\n").startswith("no error line")
+
+
+def test_a_mirror_login_goes_to_apt_auth_conf_never_to_the_sources(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """A mirror given with a login: the URLs bootstrap and the images use carry none;
+    apt's auth.conf (a private file, put into the root for the bootstrap and taken out
+    after) has it, with the scheme, as apt matches only https without one."""
+    from snakepacker.images import bootstrap as boot
+    from snakepacker.images.mirrors import auth_conf, without_login
+
+    monkeypatch.setenv("SNAKEPACKER_DEBIAN_MIRROR", "http://us%40er:p%2Fw-9x8y@m.invalid:8080/debian/")
+    monkeypatch.delenv("SNAKEPACKER_DEBIAN_SECURITY_MIRROR", raising=False)
+    mirror = archive_mirror("debian", "bookworm")
+    assert mirror == "http://m.invalid:8080/debian"
+    lines = sources(DISTROS["bookworm"], mirror)
+    assert not any("p%2Fw" in line or "us%40er" in line for line in lines)
+    assert auth_conf() == "machine http://m.invalid:8080/debian login us@er password p/w-9x8y\n"
+    assert without_login("https://[::1]:5000/x") == "https://[::1]:5000/x"
+    hooks = boot._login_hooks(tmp_path)
+    assert hooks[0].startswith("--setup-hook=") and "auth.conf.d/snakepacker.conf" in hooks[0]
+    assert hooks[1] == '--customize-hook=rm -f "$1/etc/apt/auth.conf.d/snakepacker.conf"'
+    assert (tmp_path / "auth.conf").stat().st_mode & 0o777 == 0o600
+    assert not any("p/w-9x8y" in hook for hook in hooks)  # the file holds it, not argv
+    monkeypatch.setenv("SNAKEPACKER_DEBIAN_MIRROR", "http://m.invalid/debian")
+    assert auth_conf() == "" and boot._login_hooks(tmp_path / "none") == []

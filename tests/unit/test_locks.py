@@ -48,6 +48,7 @@ def _lock(app: Path, tmp: Path) -> None:
                        [_tool("uv"), "export", "-q", "--format", "pylock.toml", "--no-dev",
                         "--all-extras", "-o", "pylock.toml"]],
         "uv-app": [[_tool("uv"), "lock", "-q"]],
+        "numpy-app": [[_tool("uv"), "lock", "-q"]],
     }
     for command in commands[app.name]:
         proc = subprocess.run(command, cwd=app, env=env, capture_output=True, text=True,
@@ -62,7 +63,7 @@ def locked(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """Each app of tests/data/locks copied and locked by its own tool."""
     tmp = tmp_path_factory.mktemp("locks")
     apps = {}
-    for name in ("poetry-app", "pdm-app", "pipenv-app", "pylock-app", "uv-app"):
+    for name in ("poetry-app", "pdm-app", "pipenv-app", "pylock-app", "uv-app", "numpy-app"):
         source = APPS / ("uv-app" if name == "pylock-app" else name)
         app = shutil.copytree(source, tmp / name)
         _lock(app, tmp)
@@ -248,3 +249,37 @@ def test_a_version_that_is_no_version_is_refused(tmp_path: Path) -> None:
         '[[package]]\nname = "six"\nversion = "1.0\\nRUN id"\ngroups = ["default"]\n')
     with pytest.raises(UsageError, match=r"cannot read it|not a requirement"):
         inspect_source(str(tmp_path))
+
+
+# -- the Python a lock can run on ----------------------------------------------------
+
+
+def test_the_newest_python_with_wheels_for_every_locked_package_is_chosen(
+    locked: dict[str, Path]
+) -> None:
+    """requires-python >=3.10 allows 3.13 and 3.14, but numpy 1.26.4 has wheels up to
+    CPython 3.12: 3.12 is packed, and one line says why."""
+    from snakepacker.family.images import Family
+    from snakepacker.options import family_from
+    from snakepacker.pack.plan import choose_minor_for
+
+    project = inspect_source(str(locked["numpy-app"]))
+    family = Family(family_from({"distro": "jammy"}))
+    minors = ["3.10", "3.11", "3.12", "3.13", "3.13t", "3.14"]
+    minor, why = choose_minor_for(None, project, minors, family)
+    assert minor == "3.12"
+    assert why == ("Python 3.12: the newest the project allows for which every locked "
+                   "package has a wheel for jammy linux/amd64 (numpy 1.26.4 has none for 3.13)")
+    assert choose_minor_for("3.13", project, minors, family) == ("3.13", None)  # asked for
+    plain = inspect_source(str(locked["uv-app"]))  # every package has wheels for 3.14
+    assert choose_minor_for(None, plain, minors, family) == ("3.14", None)
+
+
+@pytest.mark.parametrize(("spec", "pep440"), [
+    ("^3.10", ">=3.10,<4"), ("~3.10", ">=3.10,<3.11"), (">=3.9,<3.13", ">=3.9,<3.13"),
+    ("3.11.*", "==3.11.*"), ("*", ""),
+])
+def test_poetrys_python_constraint_reads_as_requires_python(spec: str, pep440: str) -> None:
+    from snakepacker.pack.project import poetry_python
+
+    assert poetry_python(spec) == pep440

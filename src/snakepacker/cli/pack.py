@@ -72,6 +72,7 @@ def run(args: argparse.Namespace) -> int:
     family = Family(options.family)
     if args.dockerfile:
         plan = packing.plan_for(options, family, packing.supported_minors(options, family, None),
+                                say=say,
                                 decide_entrypoint=True)
         print(render_pack(plan), end="")
         return 0

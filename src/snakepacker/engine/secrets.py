@@ -1,4 +1,5 @@
-"""Build secrets: the extra CA certificates and the package index URL.
+"""Build secrets: the extra CA certificates, the package index URL, and the archive
+mirrors' logins in apt's auth.conf format.
 
 They reach the RUN steps that download as BuildKit secrets, never as layers or image
 config. On the host they live in a private temporary directory only while a build
@@ -40,6 +41,10 @@ def network_secrets(network: NetworkOptions) -> Iterator[list[Secret]]:
             index = Path(tmp) / "index-url"
             _write_private(index, network.index_url.encode())
             secrets.append(Secret("index-url", index))
+        if network.apt_auth:
+            auth = Path(tmp) / "apt-auth"
+            _write_private(auth, network.apt_auth.encode())
+            secrets.append(Secret("apt-auth", auth))
         yield secrets
 
 

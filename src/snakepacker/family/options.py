@@ -38,6 +38,7 @@ class NetworkOptions:
 
     ca_certs: tuple[Path, ...] = ()
     index_url: str | None = None
+    apt_auth: str = ""  # the archive mirrors' logins, as apt's auth.conf
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,7 @@ from pathlib import Path
 from snakepacker.engine import Engine
 from snakepacker.errors import NetworkError, SnakepackerError
 from snakepacker.family.distros import DPKG_EXCLUDES, Distro
-from snakepacker.images.mirrors import archive_mirror, security_mirror
+from snakepacker.images.mirrors import archive_mirror, auth_conf, security_mirror
 from snakepacker.platforms import Platform, check_runnable, native_platform
 from snakepacker.tempdirs import temporary_directory
 
@@ -120,6 +120,22 @@ def sources(distro: Distro, mirror: str, arch: str = "amd64") -> list[str]:
     ]
 
 
+def _login_hooks(work: Path) -> list[str]:
+    """mmdebstrap hooks that give apt the mirrors' logins for the bootstrap only: the
+    auth.conf is put into the new root before apt first runs and taken out at the end,
+    so no login is in an argument, a sources.list or the image."""
+    text = auth_conf()
+    if not text:
+        return []
+    auth = work / "auth.conf"
+    fd = os.open(auth, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(text)
+    inside = "$1/etc/apt/auth.conf.d/snakepacker.conf"
+    return [f'--setup-hook=mkdir -p "$1/etc/apt/auth.conf.d" && install -m 0600 {auth} "{inside}"',
+            f'--customize-hook=rm -f "{inside}"']
+
+
 def mmdebstrap_cause(stderr: str) -> str:
     """The first error mmdebstrap or apt printed: the cause (a download refused, a
     package missing), where the last lines only say that a hook or mmdebstrap failed."""
@@ -178,6 +194,7 @@ def bootstrap(
             args.append(f"--hook-dir={MERGED_USR_HOOK}")
         args += [f"--dpkgopt={opt}" for opt in DPKG_EXCLUDES]
         args += [f"--aptopt={opt}" for opt in APT_NO_EXTRAS]
+        args += _login_hooks(work)
         args += [distro.name, str(tarball), *sources(distro, mirror, arch)]
         progress(f"installing {distro.name} minbase for {platform.name} from the release, "
                  "updates and security pockets")

@@ -7,6 +7,11 @@ debootstrap tool installed on this machine.
 Debian serves every architecture from one archive. Ubuntu serves amd64 and i386 from
 its main archive and the others (arm64, armhf, ...) from a separate "ports" archive,
 configured apart as ``SNAKEPACKER_UBUNTU_PORTS_MIRROR``.
+
+A mirror that needs a login is given as ``http://USER:PASSWORD@host/path``. The login
+never goes into an argument list or an image's sources.list: the URLs here are
+returned without it, and ``auth_conf`` writes it in apt's auth.conf format, which
+bootstrap hands to apt in a private file and image builds get as a build secret.
 """
 
 from __future__ import annotations
@@ -14,7 +19,9 @@ from __future__ import annotations
 import os
 import re
 import subprocess
+from collections.abc import Mapping
 from pathlib import Path
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 from snakepacker.errors import UsageError
 
@@ -33,11 +40,46 @@ def mirror_variable(vendor: str, arch: str = "amd64") -> str:
     return f"SNAKEPACKER_{vendor.upper()}_MIRROR"
 
 
+def without_login(url: str) -> str:
+    """URL without a user or password."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    if ":" in host:
+        host = f"[{host}]"
+    netloc = host + (f":{parts.port}" if parts.port else "")
+    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+
+
+def _configured_mirrors(env: Mapping[str, str]) -> list[str]:
+    names = ("SNAKEPACKER_UBUNTU_MIRROR", "SNAKEPACKER_UBUNTU_PORTS_MIRROR",
+             "SNAKEPACKER_DEBIAN_MIRROR", "SNAKEPACKER_UBUNTU_SECURITY_MIRROR",
+             "SNAKEPACKER_DEBIAN_SECURITY_MIRROR")
+    return [env[name] for name in names if env.get(name)]
+
+
+def auth_conf(env: Mapping[str, str] | None = None) -> str:
+    """apt's auth.conf lines for the configured mirrors that carry a login ("" when
+    none does): ``machine SCHEME://HOST[:PORT]/PATH login USER password PASSWORD``
+    (with the scheme, since apt matches only https without one)."""
+    lines = []
+    for url in _configured_mirrors(os.environ if env is None else env):
+        parts = urlsplit(url)
+        if parts.username is None:
+            continue
+        machine = without_login(url).rstrip("/")
+        user, password = unquote(parts.username), unquote(parts.password or "")
+        if any(c.isspace() for c in user + password + machine):
+            raise UsageError("a mirror's login cannot hold blanks in apt's auth.conf format")
+        lines.append(f"machine {machine} login {user} password {password}\n")
+    return "".join(lines)
+
+
 def archive_mirror(vendor: str, suite: str = "", arch: str = "amd64") -> str:
+    """VENDOR's archive for ARCH (for SUITE's default), without a login."""
     variable = mirror_variable(vendor, arch)
     configured = os.environ.get(variable)
     if configured:
-        return configured.rstrip("/")
+        return without_login(configured).rstrip("/")
     found = _debootstrap_default(vendor, suite, arch)
     if not found:
         raise UsageError(
@@ -54,7 +96,7 @@ def security_mirror(vendor: str, mirror: str, arch: str = "amd64") -> str:
         return mirror
     configured = os.environ.get(f"SNAKEPACKER_{vendor.upper()}_SECURITY_MIRROR")
     if configured:
-        return configured.rstrip("/")
+        return without_login(configured).rstrip("/")
     if vendor == "debian":
         return mirror + "-security"
     return mirror

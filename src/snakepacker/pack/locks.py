@@ -368,6 +368,22 @@ def pylock(data: Mapping[str, Any], extras: tuple[str, ...]) -> Lock:
 # -- reading ------------------------------------------------------------------------------
 
 
+def uv_lock_files(text: str) -> list[tuple[str, str, tuple[str, ...]]]:
+    """(name, version, file names) of every package uv.lock pins: the wheels and sdist
+    it lists (its install is uv's own export; this only tells which Pythons it suits)."""
+    found = []
+    for package in tomllib.loads(text).get("package", []):
+        files = [*package.get("wheels", []), *([package["sdist"]] if "sdist" in package else [])]
+        names = tuple(str(f.get("url") or f.get("path") or "").rsplit("/")[-1] for f in files)
+        found.append((str(package["name"]), str(package.get("version", "")), names))
+    return found
+
+
+def lock_files(lock: Lock) -> list[tuple[str, str, tuple[str, ...]]]:
+    """(name, version, file names) of LOCK's packages."""
+    return [(p.name, p.version or "", tuple(name for name, _ in p.files)) for p in lock.packages]
+
+
 def _requirement(text: str) -> Requirement:
     try:
         return Requirement(text)

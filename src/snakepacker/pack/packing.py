@@ -38,7 +38,7 @@ from snakepacker.pack.options import PackOptions, check_tags
 from snakepacker.pack.plan import (
     Plan,
     choose_entrypoint,
-    choose_minor,
+    choose_minor_for,
     entrypoint_known,
     make_plan,
 )
@@ -88,10 +88,13 @@ def supported_minors(options: PackOptions, family: Family, engine: Engine | None
 
 
 def plan_for(options: PackOptions, family: Family, supported: list[str], *,
-             decide_entrypoint: bool) -> Plan:
-    # --python wins over the project's .python-version, which wins over requires-python.
+             decide_entrypoint: bool, say: Say | None = None) -> Plan:
+    # --python wins over the project's .python-version, which wins over requires-python
+    # (and the wheels its lock pins).
     requested = options.python or options.project.python_version
-    minor = choose_minor(requested, options.project.requires_python, supported)
+    minor, why = choose_minor_for(requested, options.project, supported, family)
+    if why and say is not None:
+        say(why)
     return make_plan(options, family, minor, decide_entrypoint=decide_entrypoint)
 
 
@@ -204,7 +207,7 @@ def pack(options: PackOptions, engine: Engine, *, say: Say, verbose: bool = Fals
     family = Family(options.family, platform=platform)
     foreign = family.platform.name if family.foreign else None
     project = options.project
-    plan = plan_for(options, family, supported_minors(options, family, engine),
+    plan = plan_for(options, family, supported_minors(options, family, engine), say=say,
                     decide_entrypoint=False)
     final_id, grade = parent_image(engine, plan.final_ref)
     ids = {plan.build_ref: engine.image_id(plan.build_ref), plan.final_ref: final_id}

@@ -72,6 +72,37 @@ def choose_minor(requested: str | None, requires: str | None, supported: list[st
     return max(with_gil or fits, key=minor_key)
 
 
+def choose_minor_for(requested: str | None, project: Project, supported: list[str],
+                     family: Family) -> tuple[str, str | None]:
+    """The minor to pack with and, when a lock's wheels decided it, one line saying why.
+
+    With no minor asked for, the newest one requires-python allows may have no wheels
+    for packages the lock pins (numpy 1.26 has none past CPython 3.12): the build would
+    then compile them from source, slowly and often not at all. The newest allowed minor
+    for which every locked package has a wheel for the target (or has no wheel at all)
+    is taken instead, and the reason is said."""
+    minor = choose_minor(requested, project.requires_python, supported)
+    if requested or not project.lock_files:
+        return minor, None
+    allowed = [m for m in pyversions.allowed(project.requires_python, supported)
+               if is_free_threaded(m) == is_free_threaded(minor)
+               and minor_key(m) <= minor_key(minor)]
+    best, missing = wheels.newest_with_wheels(project.lock_files,
+                                              sorted(allowed, key=minor_key),
+                                              family.distro.glibc, family.platform.machine)
+    platform = f"{family.distro.name} {family.platform.name}"
+    if best is None:
+        return minor, (f"Python {minor}: no Python the project allows has a wheel of every "
+                       f"locked package for {platform} ({', '.join(missing[minor][:3])} will "
+                       "be built from source)")
+    if best == minor:
+        return minor, None
+    newer = min((m for m in missing if minor_key(m) > minor_key(best)), key=minor_key)
+    return best, (f"Python {best}: the newest the project allows for which every locked "
+                  f"package has a wheel for {platform} ({', '.join(missing[newer][:3])} has "
+                  f"none for {newer})")
+
+
 def choose_entrypoint(
     project: Project, entrypoint: tuple[str, ...] | None, cmd: tuple[str, ...] | None,
     scripts: tuple[str, ...] | None,

@@ -90,6 +90,9 @@ class Project:
     python_version: str | None = None  # the minor .python-version names (pyenv, uv)
     # poetry.lock, pdm.lock, Pipfile.lock or pylock.toml, read here for the extras asked
     locked: locks.Lock | None = None
+    # Every file a lock (uv.lock included) lists, by package: (name, version, file
+    # names). Which Python the image gets may depend on the wheels among them.
+    lock_files: tuple[tuple[str, str, tuple[str, ...]], ...] = ()
     # What its build backend needs ([build-system] requires; setuptools without one):
     # the build stage installs it once, so a code change builds the wheel without
     # setting up a fresh isolated environment.
@@ -159,8 +162,16 @@ def inspect_directory(
         # What the lock pins is what is installed.
         text = read_project_file(root, "pyproject.toml")
         data = tomllib.loads(text) if text is not None else {}
-        project = dataclasses.replace(project, dependencies=(), complete=True,
-                                      locked=locks.read_lock(root, lock, data, extras))
+        locked = locks.read_lock(root, lock, data, extras)
+        project = dataclasses.replace(project, dependencies=(), complete=True, locked=locked,
+                                      lock_files=tuple(locks.lock_files(locked)))
+    elif project.lock == "uv.lock":
+        text = read_project_file(root, "uv.lock") or ""
+        try:
+            files = locks.uv_lock_files(text)
+        except (tomllib.TOMLDecodeError, KeyError, TypeError) as exc:
+            raise UsageError(f"{root / 'uv.lock'}: cannot read it ({exc})") from None
+        project = dataclasses.replace(project, lock_files=tuple(files))
     return project
 
 
@@ -230,11 +241,13 @@ def _project_of(
     poetry = data.get("tool", {}).get("poetry")
     if isinstance(poetry, dict):
         scripts = poetry.get("scripts")
+        python = poetry.get("dependencies", {}).get("python")
         return Project(
             SourceKind.PYPROJECT, root, name=_opt_normalize(poetry.get("name")),
             version=poetry.get("version"),
             scripts=tuple(scripts) if isinstance(scripts, dict) else (),
             lock=lock, tool=tool,
+            requires_python=poetry_python(python) if isinstance(python, str) else None,
         )
     if (root / "setup.cfg").is_file() or (root / "setup.py").is_file():
         return _setuptools(root, tool, lock, extras)
@@ -254,6 +267,28 @@ def _project_of(
         f"{root} is not a Python project (no pyproject.toml, setup.py, setup.cfg or "
         "requirements.txt)"
     )
+
+
+def poetry_python(spec: str) -> str:
+    """poetry's `python = "^3.10"` (or "~3.10", ">=3.10,<4", "3.10.*") as a PEP 440
+    specifier: a caret allows everything below the next major, a tilde everything below
+    the next minor."""
+    clauses = []
+    for part in spec.replace(" ", "").split(","):
+        if part[:1] in "^~" and part[1:2] != "=":
+            release = [int(p) for p in part[1:].split(".") if p.isdigit()]
+            if not release:
+                raise UsageError(f"[tool.poetry.dependencies] python {spec!r}: not a version")
+            upper = [release[0] + 1] if part[0] == "^" else [release[0], release[1] + 1] \
+                if len(release) > 1 else [release[0] + 1]
+            clauses += [f">={part[1:]}", f"<{'.'.join(map(str, upper))}"]
+        elif part == "*":
+            continue
+        elif part[:1].isdigit():
+            clauses.append(f"=={part}")
+        else:
+            clauses.append(part)
+    return ",".join(clauses)
 
 
 def _validate(path: Path, project: object) -> None:

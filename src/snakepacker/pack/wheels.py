@@ -67,3 +67,31 @@ def usable(names: Iterable[str], tags: frozenset[Tag]) -> set[str]:
     """Of a package's files NAMES, those the install may take: its sdists, and its
     wheels for TAGS."""
     return {n for n in names if not is_wheel(n) or runs_on(n, tags)}
+
+
+def blocking(packages: Iterable[tuple[str, str, Iterable[str]]],
+             tags: frozenset[Tag]) -> list[str]:
+    """Of PACKAGES ((name, version, file names)), "name version" of those that publish
+    wheels but none for TAGS: the install would build them from source. A package
+    with no wheel at all (an sdist only, or no file list) decides nothing."""
+    found = []
+    for name, version, names in packages:
+        wheel_names = [n for n in names if is_wheel(n)]
+        if wheel_names and not any(runs_on(n, tags) for n in wheel_names):
+            found.append(f"{name} {version}")
+    return found
+
+
+def newest_with_wheels(packages: Iterable[tuple[str, str, Iterable[str]]],
+                       minors: Iterable[str], glibc: tuple[int, int],
+                       machine: str) -> tuple[str | None, dict[str, list[str]]]:
+    """The newest of MINORS (oldest first) for which every package of PACKAGES has a
+    wheel or none at all, and, for each newer minor, the packages that have none."""
+    packages = [(name, version, tuple(names)) for name, version, names in packages]
+    missing: dict[str, list[str]] = {}
+    for minor in reversed(list(minors)):
+        blocked = blocking(packages, target_tags(minor, glibc, machine))
+        if not blocked:
+            return minor, missing
+        missing[minor] = blocked
+    return None, missing

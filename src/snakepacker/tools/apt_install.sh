@@ -7,6 +7,10 @@
 # lists, downloaded .debs, the binary caches, logs).  The clean-up also runs
 # when the install fails, so a failed layer is no bigger than a good one.
 #
+# An archive mirror that needs a login gets it from apt's auth.conf format in
+# $APT_AUTH (default /run/secrets/apt-auth: a build secret, never a layer), when
+# that file is there and not empty; the sources name the mirror without it.
+#
 # Exit status: apt-get's own (non-zero on any failure, with apt's message on
 # stderr).  With no arguments nothing is done and the exit status is 0, so
 # that `xargs -ra FILE apt-install` works on an empty FILE.
@@ -40,10 +44,17 @@ trap 'clean_up; exit 129' HUP
 
 export DEBIAN_FRONTEND=noninteractive
 
+# Where apt finds logins: the secret when there is one, else its own default file.
+auth=${APT_AUTH:-/run/secrets/apt-auth}
+login="Dir::Etc::netrc=/etc/apt/auth.conf"
+if [ -s "$auth" ]; then
+    login="Dir::Etc::netrc=$auth"
+fi
+
 status=0
-apt-get -q update || status=$?
+apt-get -q -o "$login" update || status=$?
 if [ "$status" -eq 0 ]; then
-    apt-get -q -y install \
+    apt-get -q -y -o "$login" install \
         --no-install-recommends --no-install-suggests \
         -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold \
         "$@" || status=$?
