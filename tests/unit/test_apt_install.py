@@ -87,7 +87,7 @@ def test_apt_options_and_clean_up_paths() -> None:
         "DEBIAN_FRONTEND=noninteractive",
         "--no-install-recommends",
         "--no-install-suggests",
-        "apt-get -q update",
+        'apt-get -q -o "$login" update',
         "/var/lib/apt/lists",
         "/var/cache/apt/archives",
         "/var/cache/apt/*.bin",

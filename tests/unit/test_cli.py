@@ -98,7 +98,7 @@ def test_images_dockerfile_prints_the_rendered_file() -> None:
     names = ("ghcr.io/snakepacker/python/3.13-trixie, ghcr.io/snakepacker/python:3.13-trixie, "
              "snakepacker/python:3.13-trixie")
     assert out.startswith(f"# {names}\n")
-    assert "RUN apt-install python3 python3.13" in out
+    assert "RUN --mount=type=secret,id=apt-auth,target=/run/secrets/apt-auth \\\n    apt-install python3 python3.13" in out
 
 
 @pytest.mark.parametrize(

@@ -66,7 +66,7 @@ def test_keep_pip_with_uv_installs_what_it_keeps() -> None:
 def test_build_apt_is_in_the_build_stage_only() -> None:
     text = _render("--build-apt", "libcairo2-dev", "--build-apt", "libgirepository1.0-dev")
     build, final = text.split("# ============================== final stage")
-    assert "RUN apt-install libcairo2-dev libgirepository1.0-dev" in build
+    assert "RUN --mount=type=secret,id=apt-auth,target=/run/secrets/apt-auth \\\n    apt-install libcairo2-dev libgirepository1.0-dev" in build
     assert "libcairo2-dev" not in final
 
 

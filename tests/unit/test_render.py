@@ -111,7 +111,7 @@ def test_contexts_name_the_tools_and_the_verified_tarballs() -> None:
 
 def test_target_images_follow_their_route() -> None:
     fam = family(route="3.11=deadsnakes")
-    assert "RUN apt-install python3 python3.10" in render_image(fam, fam.get("3.10")).dockerfile
+    assert "RUN --mount=type=secret,id=apt-auth,target=/run/secrets/apt-auth \\\n    apt-install python3 python3.10" in render_image(fam, fam.get("3.10")).dockerfile
     deadsnakes = render_image(fam, fam.get("3.11")).dockerfile
     assert "add-apt-repository --yes --no-update ppa:deadsnakes/ppa" in deadsnakes
     assert "from=deadsnakes,source=/usr/src/deadsnakes-apt.tar" in deadsnakes
