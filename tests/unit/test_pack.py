@@ -553,7 +553,7 @@ def test_final_stage_has_dependency_and_project_layers_apart() -> None:
     # The system packages (their list mounted, not copied), the dependencies' venv, the
     # working directory, and the project's own files last.
     assert "--mount=type=bind,from=project,source=/usr/share/snakepacker/pack/apt-packages.txt,"\
-        "target=/tmp/apt-packages.txt" in final[0]
+        "target=/tmp/apt-packages.txt" in next(s for s in final if s.startswith("RUN"))
     assert made == ["RUN --mount=type=secret,id=apt-auth,target=/run/secrets/apt-auth",
                     "COPY --from=build", "WORKDIR /app", "COPY --from=project"]
     assert final[-1] == "CMD []" and "COPY --from=project /tmp/snakepacker-layer/ /" in final
