@@ -30,6 +30,8 @@ FAMILY_TAGS = ("3.10", "3.12", "3.13t", "3.12-pillow")
 # is shared with other checkouts sets SNAKEPACKER_TEST_NAMESPACE, so that each tree's
 # tests use its own tags (the bootstrapped root is shared, under the default namespace).
 NAMESPACE = os.environ.get("SNAKEPACKER_TEST_NAMESPACE", "snakepacker")
+# How a rendered step that installs packages starts: the mirrors' login secret mounted.
+APT_RUN = "RUN --mount=type=secret,id=apt-auth,target=/run/secrets/apt-auth \\\n    apt-install"
 ROOT_NAMESPACE = "snakepacker"
 # The two-platform chain built by conftest's `chain` (bookworm's roots, base, 3.11 and a
 # narrowed all on amd64 and on arm64 under qemu), under a namespace of its own.

@@ -11,6 +11,7 @@ import pytest
 
 from snakepacker.errors import UsageError
 from snakepacker.pack.requirements import for_uv
+from tests.helpers import APT_RUN
 
 
 def test_comma_separated_no_binary_becomes_one_line_per_name() -> None:
@@ -66,7 +67,7 @@ def test_keep_pip_with_uv_installs_what_it_keeps() -> None:
 def test_build_apt_is_in_the_build_stage_only() -> None:
     text = _render("--build-apt", "libcairo2-dev", "--build-apt", "libgirepository1.0-dev")
     build, final = text.split("# ============================== final stage")
-    assert "RUN --mount=type=secret,id=apt-auth,target=/run/secrets/apt-auth \\\n    apt-install libcairo2-dev libgirepository1.0-dev" in build
+    assert f"{APT_RUN} libcairo2-dev libgirepository1.0-dev" in build
     assert "libcairo2-dev" not in final
 
 

@@ -18,7 +18,7 @@ from snakepacker.images.render import render_image
 from snakepacker.options import family_from
 from snakepacker.pack.dockerfile import render_pack
 from snakepacker.tools import TOOL_FILES
-from tests.helpers import build_record_in, write
+from tests.helpers import APT_RUN, build_record_in, write
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -111,7 +111,7 @@ def test_contexts_name_the_tools_and_the_verified_tarballs() -> None:
 
 def test_target_images_follow_their_route() -> None:
     fam = family(route="3.11=deadsnakes")
-    assert "RUN --mount=type=secret,id=apt-auth,target=/run/secrets/apt-auth \\\n    apt-install python3 python3.10" in render_image(fam, fam.get("3.10")).dockerfile
+    assert f"{APT_RUN} python3 python3.10" in render_image(fam, fam.get("3.10")).dockerfile
     deadsnakes = render_image(fam, fam.get("3.11")).dockerfile
     assert "add-apt-repository --yes --no-update ppa:deadsnakes/ppa" in deadsnakes
     assert "from=deadsnakes,source=/usr/src/deadsnakes-apt.tar" in deadsnakes
