@@ -33,7 +33,7 @@ def pushed(registry: str, docker: Docker, tmp_path: Path) -> tuple[str, str]:
 
 
 def registry_push(docker: Docker, ref: str) -> str:
-    return skopeo.push(docker.engine.client, docker.engine.env, ref)
+    return docker.engine.push(ref)
 
 
 def test_an_sbom_is_stored_under_cosigns_tag_and_read_back(pushed: tuple[str, str]) -> None:
