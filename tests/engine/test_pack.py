@@ -415,6 +415,21 @@ def test_bad_source(docker: Docker, family_images: dict[str, str], tmp_path: Pat
         version = "1"
     """)
     assert_clean_failure(pack(str(none), "-t", tag), docker, tag, "has no console script")
+    # A program that is not a console script (uwsgi installs bin/uwsgi that way) is
+    # offered by name: the build stage's probe found it in the venv's bin/.
+    program = project(tmp_path / "program", """\
+        [project]
+        name = "program"
+        version = "1"
+        [tool.setuptools]
+        py-modules = ["app"]
+        script-files = ["serve-it"]
+    """)
+    (program / "serve-it").write_text("#!/bin/sh\necho serving\n")
+    assert_clean_failure(pack(str(program), "-t", tag), docker, tag,
+                         "has no console script, but its install put programs in the "
+                         "venv's bin/: serve-it; pass one with --entrypoint",
+                         one_line=False)
 
 
 def test_dependency_that_fails_to_build(docker: Docker, family_images: dict[str, str],

@@ -16,7 +16,7 @@ from snakepacker.family.images import Family
 from snakepacker.images import build
 from snakepacker.images.build import build_images, resolve_root
 from snakepacker.options import FamilyOptions
-from snakepacker.pack.report import size_report
+from snakepacker.pack.report import SizeReport, notes_for, size_report
 from snakepacker.platforms import get_platform
 
 ROOT = "snakepacker/root:jammy"
@@ -179,6 +179,20 @@ def test_size_report_puts_each_layer_of_pack_in_its_bucket() -> None:
     assert report.other == 1_500
     assert report.floor == 134_003_000
     assert fake.called("run") == []  # pip is only measured with keep_pip
+
+
+def test_size_report_ends_with_the_lighter_twin_of_a_heavy_distribution() -> None:
+    assert notes_for(["numpy", "flask"]) == ()
+    (note,) = notes_for(["numpy", "OpenCV_Python"])
+    assert note.startswith("opencv-python brings the GUI stack (X11, Mesa and LLVM)")
+    assert note.endswith("opencv-python-headless is the same library without it")
+    assert len(notes_for(["opencv-contrib-python", "opencv-python"])) == 2
+    assert notes_for(["opencv-python-headless"]) == ()
+    report = SizeReport(80, 30, 600, 100, 0, 810, notes=(note,))
+    assert report.lines()[-1] == f"  note: {note}"
+    distroless = SizeReport(0, 0, 0, 0, 0, 700, notes=(note,))
+    assert distroless.lines() == [f"  {'total (distroless)':<28}     0.0 MB",
+                                  f"  note: {note}"]
 
 
 def test_size_report_measures_build_tools_only_when_pip_was_kept() -> None:

@@ -274,8 +274,15 @@ def test_entrypoint_choice() -> None:
     assert choose_entrypoint(project, ("x",), ("y",), ()) == (("x",), ("y",))
     assert choose_entrypoint(project, None, ("python", "-m", "a"), ()) == (
         None, ("python", "-m", "a"))
-    with pytest.raises(UsageError, match="no console script"):
+    with pytest.raises(UsageError, match="no console script: pass --entrypoint"):
         choose_entrypoint(project, None, None, ())
+    with pytest.raises(UsageError, match=re.escape(
+            "no console script, but its install put programs in the venv's bin/: "
+            "uwsgi, uwsgi-ctl; pass one with --entrypoint (e.g. --entrypoint uwsgi)")):
+        choose_entrypoint(project, None, None, (), ("uwsgi", "uwsgi-ctl"))
+    # A console script is taken before any other program.
+    assert choose_entrypoint(project, None, None, ("demo-app",), ("uwsgi",)) == (
+        ("demo-app",), None)
     with pytest.raises(UsageError, match="several console scripts"):
         choose_entrypoint(project, None, None, ("a", "b"))
     black = inspect_source("black")
@@ -736,3 +743,16 @@ def test_compiled_templates_are_kept_in_the_cache_directory(
         assert render_pack(plan_for(DEMO)) == expected
     finally:
         templating._environment.cache_clear()
+
+
+def test_the_distributions_a_project_names_without_building(tmp_path: Path) -> None:
+    """What the size report's advice is about: the requirement packed, the declared
+    dependencies, and what a lock pins."""
+    assert plan_for("OpenCV-Python==4.10.0.84", "--entrypoint", "python") \
+        .named_distributions() == {"opencv-python"}
+    (tmp_path / "pyproject.toml").write_text(
+        '[project]\nname = "vision"\nversion = "1"\n'
+        'dependencies = ["opencv-python-headless>=4", "numpy; python_version >= \'3\'"]\n'
+        'scripts = {vision = "app:main"}\n')
+    (tmp_path / "app.py").write_text("def main():\n    pass\n")
+    assert plan_for(tmp_path).named_distributions() == {"opencv-python-headless", "numpy"}

@@ -38,9 +38,10 @@ APP_UID = 10001
 INIT = ("dumb-init", "--")  # every packed app runs under the X.Y image's small init
 BUILD_TOOLS = ("pip", "setuptools", "wheel")  # what --keep-pip keeps
 
-# Run in the build stage by the venv's Python: write the console scripts and the
-# name and version of the distributions that were asked for (by name, or installed
-# from the project's directory) into INFO. Double quotes only: it sits in single ones.
+# Run in the build stage by the venv's Python: write the console scripts, the other
+# programs their install put in bin/ (uwsgi's own binary, say), and the name and
+# version of the distributions that were asked for (by name, or installed from the
+# project's directory) into INFO. Double quotes only: it sits in single ones.
 _PROBE = (
     "import importlib.metadata as m, json, re, sys; "
     "out, names = sys.argv[1], set(sys.argv[2:]); "
@@ -48,8 +49,12 @@ _PROBE = (
     "url = lambda d: json.loads(d.read_text(\"direct_url.json\") or \"{}\").get(\"url\"); "
     f"top = [d for d in m.distributions() if norm(d.metadata[\"Name\"]) in names "
     f"or url(d) == \"file://{SRC}\" or (url(d) or \"\").startswith(\"file://{WHEELS}/\")]; "
-    "open(out + \"/scripts.txt\", \"w\").write(\"\".join(sorted("
-    "e.name + \"\\n\" for d in top for e in d.entry_points if e.group == \"console_scripts\"))); "
+    "scripts = sorted(e.name + \"\\n\" for d in top for e in d.entry_points "
+    "if e.group == \"console_scripts\"); "
+    "open(out + \"/scripts.txt\", \"w\").write(\"\".join(scripts)); "
+    "open(out + \"/programs.txt\", \"w\").write(\"\".join(sorted(set("
+    "p.name + \"\\n\" for d in top for p in d.files or [] if p.parent.name == \"bin\") "
+    "- set(scripts)))); "
     "open(out + \"/dists.txt\", \"w\").write(\"\".join("
     "d.metadata[\"Name\"] + \" \" + d.version + \"\\n\" for d in top))"
 )

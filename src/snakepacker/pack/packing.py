@@ -43,7 +43,7 @@ from snakepacker.pack.plan import (
     make_plan,
 )
 from snakepacker.pack.project import SourceKind
-from snakepacker.pack.report import SizeReport, size_report
+from snakepacker.pack.report import SizeReport, notes_for, size_report
 from snakepacker.pack.requirements import for_uv
 from snakepacker.platforms import Platform
 from snakepacker.refs import repository, tag_of
@@ -143,17 +143,20 @@ def _probe(engine: Engine, plan: Plan, context: Path, secrets: list[Secret], say
     where = ["--platform", platform] if platform else []
     try:
         probe = engine.run(["--rm", *where, "--entrypoint", "sh", stage_id, "-c",
-                            f"cat {INFO}/scripts.txt; echo ---; cat {INFO}/dists.txt"])
+                            f"cat {INFO}/scripts.txt; echo ---; cat {INFO}/dists.txt; "
+                            f"echo ---; cat {INFO}/programs.txt"])
     finally:
         # The stage stays in the build cache; its exported image is not kept around.
         engine.remove([stage_id])
-    found_scripts, _, dists = probe.stdout.partition("---\n")
+    found_scripts, _, rest = probe.stdout.partition("---\n")
+    dists, _, found_programs = rest.partition("---\n")
     # Names the project chose: only plain file names can be an entry point (pack-layer
     # links no other into /usr/bin either).
     found = tuple(s for s in found_scripts.split("\n") if SCRIPT_NAME.match(s))
+    programs = tuple(s for s in found_programs.split("\n") if SCRIPT_NAME.match(s))
     entrypoint, cmd = plan.entrypoint, plan.cmd
     if not entrypoint_known(plan.options):
-        entrypoint, cmd = choose_entrypoint(project, None, None, found)
+        entrypoint, cmd = choose_entrypoint(project, None, None, found, programs)
     version = plan.version
     if version is None and len(dists.split()) >= 2:
         version = dists.split()[1]
@@ -251,11 +254,12 @@ def pack(options: PackOptions, engine: Engine, *, say: Say, verbose: bool = Fals
     options = plan.options  # the project's name may have been learned from its metadata
     engine.tag(image_id, platform_tags(options.tags, family))
     seconds = time.monotonic() - started
-    report = SizeReport(0, 0, 0, 0, 0, engine.image_size(image_id) or 0) \
+    notes = notes_for(plan.named_distributions())
+    report = SizeReport(0, 0, 0, 0, 0, engine.image_size(image_id) or 0, notes=notes) \
         if options.distroless else size_report(
         engine, image_id, base_ref=family.ref("base"), parent_ref=plan.final_ref,
         python_ref=family.ref(plan.python.minor), venv=options.venv_path,
         code_dir=options.workdir if project.kind is SourceKind.REQUIREMENTS else None,
-        keep_pip=options.keep_pip,
+        keep_pip=options.keep_pip, notes=notes,
     )
     return Packed(image_id, plan, seconds, report)

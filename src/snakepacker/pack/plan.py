@@ -15,7 +15,7 @@ from snakepacker.family.images import Family
 from snakepacker.pack import locks, pyversions, wheels
 from snakepacker.pack.installer import INSTALLERS, Installer
 from snakepacker.pack.options import PackOptions
-from snakepacker.pack.project import Project
+from snakepacker.pack.project import Project, requirement_name
 
 
 @dataclass(frozen=True)
@@ -43,6 +43,16 @@ class Plan:
     @property
     def installer(self) -> Installer:
         return INSTALLERS[self.options.installer]
+
+    def named_distributions(self) -> frozenset[str]:
+        """The distributions the project names without building anything: the one a
+        requirement packs, its declared dependencies, what its lock pins."""
+        project = self.project
+        texts = [project.requirement or "", *project.dependencies]
+        names = {requirement_name(t) for t in texts}
+        names.update(p.name for p in self.locked)
+        names.update(name for name, _, _ in project.lock_files)
+        return frozenset(n for n in names if n)
 
 
 def choose_minor(requested: str | None, requires: str | None, supported: list[str]) -> str:
@@ -105,8 +115,11 @@ def choose_minor_for(requested: str | None, project: Project, supported: list[st
 
 def choose_entrypoint(
     project: Project, entrypoint: tuple[str, ...] | None, cmd: tuple[str, ...] | None,
-    scripts: tuple[str, ...] | None,
+    scripts: tuple[str, ...] | None, programs: tuple[str, ...] = (),
 ) -> tuple[tuple[str, ...] | None, tuple[str, ...] | None]:
+    """The ENTRYPOINT and CMD: as given, else the project's one console script (or the
+    one named like it). PROGRAMS, the other files its install put in bin/, are offered
+    when there is no console script to take."""
     if entrypoint or cmd:
         return entrypoint, cmd
     if scripts is None:
@@ -117,6 +130,10 @@ def choose_entrypoint(
     if len(scripts) == 1:
         return (scripts[0],), None
     if not scripts:
+        if programs:
+            raise UsageError(f"{project.label} has no console script, but its install put "
+                             f"programs in the venv's bin/: {', '.join(programs)}; pass one "
+                             f"with --entrypoint (e.g. --entrypoint {programs[0]})")
         raise UsageError(f"{project.label} has no console script: pass --entrypoint "
                          "(e.g. --entrypoint 'python -m app')")
     if project.name and project.name in scripts:

@@ -15,11 +15,20 @@ user) is "other".
 The floor is what the app cannot do without: base + interpreter + system libraries +
 venv, the venv counted without pip, setuptools and wheel (measured with ``du`` in the
 image when --keep-pip kept them). Total ÷ floor is pack's overhead.
+
+Some distributions are heavy for a reason their lighter twin avoids: opencv-python
+links the GUI stack (X11, Mesa, and through Mesa LLVM), which find-libdeps then has to
+install; opencv-python-headless is the same library without it. When the project
+names one of them (in its dependencies, its lock or the requirement packed), the report
+ends with a line that says so.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
+
+from packaging.utils import canonicalize_name
 
 from snakepacker.engine import Engine
 from snakepacker.pack.dockerfile import LAYER
@@ -34,6 +43,7 @@ class SizeReport:
     other: int
     total: int
     build_tools: int = 0  # pip/setuptools/wheel bytes inside the venv (--keep-pip)
+    notes: tuple[str, ...] = ()  # advice on heavy distributions (see HEAVIER_TWINS)
 
     @property
     def floor(self) -> int:
@@ -50,7 +60,8 @@ class SizeReport:
 
         if not self.floor:
             # --distroless: one layer from scratch; its parts are not told apart.
-            return [f"  {'total (distroless)':<28}{mb(self.total)}"]
+            return [f"  {'total (distroless)':<28}{mb(self.total)}",
+                    *(f"  note: {n}" for n in self.notes)]
         rows = [
             ("base", self.base),
             ("interpreter", self.interpreter),
@@ -64,12 +75,31 @@ class SizeReport:
         note = " (venv without pip/setuptools/wheel)" if self.build_tools else ""
         out.append(f"  {'floor' + note:<28}{mb(self.floor)}")
         out.append(f"  {'total / floor':<28}{self.ratio:8.3f}")
+        out.extend(f"  note: {n}" for n in self.notes)
         return out
+
+
+# A distribution that pulls in system libraries a server seldom needs -> the one that
+# does the same work without them, and what the difference is.
+HEAVIER_TWINS = {
+    "opencv-python": ("opencv-python-headless", "X11, Mesa and LLVM"),
+    "opencv-contrib-python": ("opencv-contrib-python-headless", "X11, Mesa and LLVM"),
+}
+
+
+def notes_for(names: Iterable[str]) -> tuple[str, ...]:
+    """One line per heavy distribution among NAMES (any spelling)."""
+    found = sorted({canonicalize_name(n) for n in names} & HEAVIER_TWINS.keys())
+    return tuple(
+        f"{name} brings the GUI stack ({HEAVIER_TWINS[name][1]}) into the system "
+        f"libraries; {HEAVIER_TWINS[name][0]} is the same library without it"
+        for name in found)
 
 
 def size_report(
     engine: Engine, image: str, *, base_ref: str, parent_ref: str, venv: str,
     code_dir: str | None = None, keep_pip: bool = False, python_ref: str | None = None,
+    notes: tuple[str, ...] = (),
 ) -> SizeReport:
     """PYTHON_REF is the X.Y image when the parent (X.Y-pillow) stands on it."""
     base = engine.image_size(base_ref) or 0
@@ -92,7 +122,7 @@ def size_report(
             other += size
     tools = _build_tools_bytes(engine, image, venv) if keep_pip else 0
     libs += parent - python  # what X.Y-pillow adds to X.Y: Pillow's libraries
-    return SizeReport(base, python - base, libs, venv_bytes, other, total, tools)
+    return SizeReport(base, python - base, libs, venv_bytes, other, total, tools, notes)
 
 
 def _build_tools_bytes(engine: Engine, image: str, venv: str) -> int:
