@@ -330,8 +330,13 @@ def check_tool_table(tool: Mapping[str, Any], command: str = PACK) -> dict[str, 
     known = {o.toml_key: o for o in options_of(command) if o.toml_key}
     trusted = {o.name: o for o in options_of(command) if o.trusted}
     checked: dict[str, Any] = {}
+    spelled: dict[str, str] = {}
     for raw, value in tool.items():
         key = raw.replace("_", "-")
+        if key in spelled:
+            raise UsageError(f"{TOOL_TABLE}: {spelled[key]!r} and {raw!r} are one key, "
+                             "set twice: keep one")
+        spelled[key] = raw
         if key in trusted:
             option = trusted[key]
             raise UsageError(f"{TOOL_TABLE}: {raw!r} carries trust, so it is read from "
@@ -433,15 +438,20 @@ def _from_toml(option: Option, value: Any, project_dir: Path | None) -> Any:
             raise wrong()
         return tuple((str(k), _toml_text(v)) for k, v in value.items())
     # LIST
-    if isinstance(value, str | int):
+    if _word(value):
         items: tuple[str, ...] = _split(str(value), ",")
-    elif isinstance(value, list) and all(isinstance(v, str | int) for v in value):
+    elif isinstance(value, list) and all(_word(v) for v in value):
         items = tuple(str(v) for v in value)
     else:
         raise wrong()
     if option.relative_to_project and project_dir is not None:
         items = tuple(_project_path(where, project_dir, item) for item in items)
     return items
+
+
+def _word(value: Any) -> bool:
+    """A list's item in TOML: a string or an integer (a port), not a boolean."""
+    return isinstance(value, str | int) and not isinstance(value, bool)
 
 
 def _project_path(where: str, project_dir: Path, item: str) -> str:
@@ -466,7 +476,8 @@ def _toml_text(value: str | int | float | bool) -> str:
 
 def _expected(kind: Type) -> str:
     return {
-        Type.TEXT: "a string", Type.FLAG: "true or false", Type.LIST: "a list of strings",
+        Type.TEXT: "a string", Type.FLAG: "true or false",
+        Type.LIST: "a string or a list of strings",
         Type.ARGV: "a string or a list of strings", Type.PAIRS: "a table of strings",
     }[kind]
 
