@@ -79,6 +79,7 @@ def _property(option: Option) -> dict[str, Any]:
 def _types(option: Option) -> dict[str, Any]:
     """The JSON types of OPTION's TOML values, as ``snakepacker.options`` reads them."""
     from snakepacker.options import Type
+    from snakepacker.pack.options import SIZE_PATTERN
 
     word = {"type": ["string", "integer"]}
     return {
@@ -88,6 +89,8 @@ def _types(option: Option) -> dict[str, Any]:
         Type.ARGV: {"type": ["string", "array"], "items": {"type": "string"}},
         Type.PAIRS: {"type": "object",
                      "additionalProperties": {"type": ["string", "number", "boolean"]}},
+        Type.SIZE: {"type": ["string", "integer"], "pattern": SIZE_PATTERN, "minimum": 1},
+        Type.COUNT: {"type": "integer", "minimum": 0},
     }[option.type]
 
 

@@ -28,10 +28,11 @@ DEMO = ROOT / "examples" / "demo-app" / "pyproject.toml"
 GOOD: dict[opts.Type, object] = {
     opts.Type.TEXT: "x", opts.Type.FLAG: True, opts.Type.LIST: ["a", 8000],
     opts.Type.ARGV: "run --fast", opts.Type.PAIRS: {"A": "1", "B": 2, "C": True},
+    opts.Type.SIZE: "200MB", opts.Type.COUNT: 40,
 }
 BAD: dict[opts.Type, object] = {
     opts.Type.TEXT: 1, opts.Type.FLAG: "yes", opts.Type.LIST: {"a": 1},
-    opts.Type.ARGV: 5, opts.Type.PAIRS: ["A=1"],
+    opts.Type.ARGV: 5, opts.Type.PAIRS: ["A=1"], opts.Type.SIZE: True, opts.Type.COUNT: "40",
 }
 
 
