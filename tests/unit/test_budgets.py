@@ -120,10 +120,11 @@ def layer_tar(payload: bytes) -> bytes:
 
 
 def archive(layers: list[tuple[bytes, str]], *, gzipped: int | None = None,
-            twice: int | None = None) -> tuple[bytes, list[str]]:
+            twice: int | None = None, oci: bool = False) -> tuple[bytes, list[str]]:
     """A `docker save` archive of LAYERS ((payload, instruction), oldest first), and
     the diff ids: layer GZIPPED stored compressed (containerd's store), layer TWICE
-    listed twice, the second time through a symlink (as docker writes it)."""
+    listed twice, the second time through a symlink (as docker writes it); with OCI,
+    every file a blob named by its digest, as docker 25 and later write them."""
     buffer = io.BytesIO()
     diff_ids, names, history = [], [], [{"created_by": "ENV A=1", "empty_layer": True}]
     with tarfile.open(fileobj=buffer, mode="w") as tar:
@@ -135,8 +136,10 @@ def archive(layers: list[tuple[bytes, str]], *, gzipped: int | None = None,
         for index, (payload, created_by) in enumerate(layers):
             data = layer_tar(payload)
             diff_ids.append("sha256:" + hashlib.sha256(data).hexdigest())
-            name = f"{index:04d}/layer.tar"
-            add(name, gzip.compress(data) if index == gzipped else data)
+            stored = gzip.compress(data) if index == gzipped else data
+            name = f"blobs/sha256/{hashlib.sha256(stored).hexdigest()}" if oci \
+                else f"{index:04d}/layer.tar"
+            add(name, stored)
             names.append(name)
             history.append({"created_by": created_by})
         if twice is not None:
@@ -146,9 +149,12 @@ def archive(layers: list[tuple[bytes, str]], *, gzipped: int | None = None,
             names.append("dupe/layer.tar")
             diff_ids.append(diff_ids[twice])
             history.append(history[twice + 1])
-        config = {"rootfs": {"type": "layers", "diff_ids": diff_ids}, "history": history}
-        add("config.json", json.dumps(config).encode())
-        add("manifest.json", json.dumps([{"Config": "config.json", "Layers": names}]).encode())
+        config = json.dumps({"rootfs": {"type": "layers", "diff_ids": diff_ids},
+                             "history": history}).encode()
+        config_name = f"blobs/sha256/{hashlib.sha256(config).hexdigest()}" if oci \
+            else "config.json"
+        add(config_name, config)
+        add("manifest.json", json.dumps([{"Config": config_name, "Layers": names}]).encode())
     return buffer.getvalue(), diff_ids
 
 
@@ -165,6 +171,13 @@ def test_the_compressed_size_is_each_layer_gzipped_as_saved() -> None:
     stored = len(gzip.compress(layer_tar(noise(200_000, 2))))
     assert layers[2].compressed == stored  # compressed already: counted as it is
     assert layers[3] == layers[0]
+
+
+def test_the_oci_layout_of_newer_engines_reads_alike() -> None:
+    payloads = [(noise(300_000, 1), "ADD root"), (noise(200_000, 2), "COPY venv")]
+    docker_format = read_archive(io.BytesIO(archive(payloads, gzipped=1)[0]))
+    oci = read_archive(io.BytesIO(archive(payloads, gzipped=1, oci=True)[0]))
+    assert oci == docker_format and len(oci) == 2
 
 
 # -- the decision, on a pack ------------------------------------------------------------
@@ -301,6 +314,16 @@ def test_over_several_budgets_names_each_in_the_one_line(
     assert ("system packages 3 > max-system-packages 2 (added to snakepacker/python:3.12; "
             "biggest: libpq5 0.9 MB, libldap-2.5-0 0.6 MB, libsasl2-2 0.2 MB)") in line
     assert "demo:1" not in fake.images
+
+
+def test_a_distroless_image_names_the_venvs_biggest_distributions(
+    fake: FakeEngine, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """One layer from scratch has no buckets: what the venv holds is what can be told."""
+    code, _, err = pack(capsys, "--distroless", "--max-size", "100MB")
+    assert code == 6
+    assert ("size 150.0 MB > max-size 100 MB (biggest: pillow 6.0 MB, psycopg2 3.0 MB, "
+            "demo_app ") in error_line(err)
 
 
 def test_a_platform_over_budget_takes_the_tags_of_those_packed_before() -> None:
