@@ -6,7 +6,10 @@ where the CI service has one (QEMU elsewhere). Each job pushes its platform's im
 and writes one small record per image: the tag, the platform, the repository and the
 digest it pushed (``images build --push-by-digest DIR``). A last job gathers the
 records and makes one multi-platform list per tag and name (``images merge DIR``);
-only then does any published tag move, and only for tags every platform delivered.
+only then does any published tag move. Each list names the platforms the matrix plans
+for its tag's distro (or those --platform names), never just the records at hand: a
+job that failed or was left out leaves its platform without records, and then no list
+moves at all, rather than one that silently lacks a platform.
 
 ``jobs`` is pure data; the pushing and the lists are `images push`'s own
 (snakepacker.shipping), split between the jobs and the merge.
