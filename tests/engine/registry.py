@@ -26,6 +26,9 @@ storage:
     rootdirectory: {storage}
   delete:
     enabled: true
+  maintenance:
+    readonly:
+      enabled: {read_only}
 http:
   addr: {address}
 """
@@ -50,8 +53,9 @@ def _answers(address: str) -> bool:
 
 
 @contextmanager
-def running_registry() -> Iterator[str]:
-    """Start a registry; yield its address; stop it and drop its storage."""
+def running_registry(read_only: bool = False) -> Iterator[str]:
+    """Start a registry; yield its address; stop it and drop its storage. A READ_ONLY
+    one answers reads and refuses every write (a registry that stops taking pushes)."""
     binary = shutil.which("docker-registry")
     if binary is None:
         pytest.skip("no docker-registry (scripts/setup installs it)")
@@ -59,7 +63,8 @@ def running_registry() -> Iterator[str]:
         work = Path(tmp)
         address = f"127.0.0.1:{free_port()}"
         config = work / "config.yml"
-        config.write_text(CONFIG.format(storage=work / "storage", address=address))
+        config.write_text(CONFIG.format(storage=work / "storage", address=address,
+                                        read_only=str(read_only).lower()))
         log = (work / "registry.log").open("wb")
         proc = subprocess.Popen([binary, "serve", str(config)], stdout=log, stderr=log)
         try:

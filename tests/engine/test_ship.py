@@ -1,6 +1,8 @@
 """Shipping on the real engine and a real registry: two platforms (linux/arm64 under
 qemu), pushed under the three names with a patch tag, read back with skopeo, pulled by
-platform and run; a packed app for arm64; a push that fails half-way moves no list.
+platform and run; a packed app for arm64; a push that fails half-way moves no list; a
+second build under a patch tag moves none of its names; a list write that fails
+half-way puts back the names already moved.
 
 The emulated chain is slow (bookworm's arm64 root, base, 3.11 and a narrowed all take
 tens of minutes cold), so it is built once per session (conftest's `chain`) and every
@@ -17,8 +19,10 @@ from pathlib import Path
 import pytest
 
 from snakepacker import refs
-from snakepacker.engine import skopeo
-from snakepacker.platforms import get_platform
+from snakepacker.engine import Engine, skopeo
+from snakepacker.errors import EngineError
+from snakepacker.platforms import get_platform, native_platform
+from snakepacker.ship.shipping import EngineRegistry, Shipment, ship
 from tests.engine.registry import free_port, running_registry
 from tests.helpers import (
     SHIP_NS,
@@ -205,3 +209,79 @@ def test_a_push_that_fails_half_way_leaves_the_earlier_list(chain: str, docker: 
         assert skopeo.remote_digest(member) != member_before  # though the new image went up
         forget(docker, live)
     forget(docker, dead.split("/")[0])
+
+
+# -- a tag's names: a patch tag kept on every one, moved names put back on failure -----
+
+
+@pytest.fixture()
+def two_builds(chain: str, docker: Docker, tmp_path: Path) -> Iterator[tuple[str, str]]:
+    """Two builds of one tag: the chain's native base with a note file added, the note
+    differing. Each has sh, for the smoke test of an image without Python; their names
+    are this run's own, and are removed afterwards."""
+    made = []
+    for note in ("first", "second"):
+        context = tmp_path / note
+        context.mkdir()
+        (context / "note").write_text(f"the {note} build\n")
+        (context / "Dockerfile").write_text(f"FROM {NS}/python:base-bookworm\n"
+                                            "COPY note /note\n")
+        ref = f"sptest-tags-{tmp_path.name.lower()}:{note}"
+        docker("build", "--quiet", "--tag", ref, str(context))
+        made.append(ref)
+    try:
+        yield made[0], made[1]
+    finally:
+        docker("image", "rm", *made, check=False)
+
+
+def shipments(image: str, names: dict[str, tuple[str, ...]]) -> list[Shipment]:
+    """The moving tag 1.2 and the patch tag 1.2.3 of IMAGE, under NAMES[tag]."""
+    images = {native_platform(): image}
+    return [Shipment(tag, images, names[tag], python=False, immutable=tag == "1.2.3")
+            for tag in names]
+
+
+def test_two_builds_under_one_patch_tag_the_second_moves_none_of_its_names(
+    engine: Engine, registry: str, two_builds: tuple[str, str]
+) -> None:
+    """The second build goes out with its one-repository name (where a list is made) in
+    a new repository: there the patch tag is missing, while its other two names hold the
+    first build. It is kept on all three: none moves, and the new one gets nothing."""
+    def names(home: str) -> dict[str, tuple[str, ...]]:
+        return {tag: (f"{registry}/sptest/{home}:{tag}", f"{registry}/sptest/keep/{tag}",
+                      f"{registry}/sptest-hub/keep:{tag}") for tag in ("1.2", "1.2.3")}
+
+    publisher, heard = EngineRegistry(engine), []
+    first = {s.tag: s for s in ship(engine, publisher,
+                                    shipments(two_builds[0], names("keep")), heard.append)}
+    assert first["1.2.3"].moved == names("keep")["1.2.3"]
+    second = {s.tag: s for s in ship(engine, publisher,
+                                     shipments(two_builds[1], names("moved")), heard.append)}
+    assert second["1.2.3"].kept and second["1.2.3"].moved == ()
+    for name in names("keep")["1.2.3"]:  # every name still carries the first build's list
+        assert skopeo.manifest_digest(name) == first["1.2.3"].digest, name
+    assert skopeo.remote_digest(names("moved")["1.2.3"][0]) is None
+    assert second["1.2"].digest != first["1.2"].digest  # while the moving tag moved
+    for name in names("moved")["1.2"]:
+        assert skopeo.manifest_digest(name) == second["1.2"].digest, name
+
+
+def test_a_list_write_failing_half_way_puts_back_the_names_already_moved(
+    engine: Engine, registry: str, two_builds: tuple[str, str]
+) -> None:
+    """The third name is on a registry that answers reads and refuses writes: the
+    first two names had moved to the second build's list, and are put back."""
+    with running_registry(read_only=True) as frozen:
+        names = (f"{registry}/sptest/back:1", f"{registry}/sptest/back/1",
+                 f"{frozen}/sptest/back:1")
+        publisher = EngineRegistry(engine)
+        (first,) = ship(engine, publisher, shipments(two_builds[0], {"1": names[:2]}),
+                        lambda _m: None)
+        with pytest.raises(EngineError) as caught:
+            ship(engine, publisher, shipments(two_builds[1], {"1": names}), lambda _m: None)
+    for name in names[:2]:
+        assert skopeo.manifest_digest(name) == first.digest, name
+    said = str(caught.value)
+    assert "\n" not in said and frozen in said
+    assert said.endswith(f"; 2 name(s) had moved; put back: {names[0]}, {names[1]}"), said

@@ -72,6 +72,28 @@ def test_a_tag_missing_a_platform_moves_nothing() -> None:
         group([pushed("x", "linux/amd64"), pushed("x", "linux/amd64")])
 
 
+def test_merge_without_a_planned_platform_is_one_line_before_the_engine(
+        tmp_path: Path) -> None:
+    """The matrix plans every platform for jammy; records of two of them make no list,
+    and the engine is not even looked for (SNAKEPACKER_ENGINE names none that exists)."""
+    for platform in ("linux/amd64", "linux/arm64"):
+        write_record(tmp_path, pushed("3.12", platform))
+    env = {"SNAKEPACKER_ENGINE": "docker", "SNAKEPACKER_DOCKER": str(tmp_path / "nope"),
+           "SNAKEPACKER_PLATFORMS": ""}
+    proc = snakepacker("images", "merge", str(tmp_path), env=env)
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stderr.count("\n") == 1
+    assert "3.12: no image was pushed for linux/arm/v7" in proc.stderr
+    named = snakepacker("images", "merge", str(tmp_path), "--platform",
+                        "linux/amd64,linux/arm/v7", env=env)
+    assert named.returncode == 2 and named.stderr.count("\n") == 1
+    assert "3.12: no image was pushed for linux/arm/v7" in named.stderr
+    # Asked for the platforms it has, the merge goes on, to the engine that is not there.
+    reached = snakepacker("images", "merge", str(tmp_path), "--platform", "linux/amd64",
+                          env=env)
+    assert reached.returncode == 3, reached.stderr
+
+
 def test_the_workflow_runs_the_commands_it_names() -> None:
     text = WORKFLOW.read_text()
     assert "snakepacker images matrix --json" in text

@@ -5,7 +5,7 @@ test_ship.py do the same against docker and a real registry."""
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -52,7 +52,9 @@ class FakeRegistry:
     was built for (the fake engine's record of the build), whatever the tag is called;
     a list is made of pushed images only, each entered under its own platform, as a
     real registry reads it from the member's config. So what a test reads here is what
-    snakepacker really sent, not what its names suggest."""
+    snakepacker really sent, not what its names suggest. A repository keeps every
+    manifest it was given, tagged or not, and serves it as REPO@DIGEST; WRITING is
+    called before each list is written or copied, and may raise."""
 
     engine: FakeEngine
     fail: set[str] = field(default_factory=set)
@@ -61,6 +63,11 @@ class FakeRegistry:
     images: dict[str, str] = field(default_factory=dict)  # digest of an image -> platform
     lists: dict[str, dict[str, str]] = field(default_factory=dict)  # digest -> entries
     calls: list[tuple[str, str]] = field(default_factory=list)
+    writing: Callable[[str, str, str], None] | None = None  # (kind, source, destination)
+
+    def _tag(self, ref: str, digest: str) -> None:
+        self.tags[ref] = digest
+        self.tags[f"{repository(ref)}@{digest}"] = digest  # kept by its repository
 
     def push(self, ref: str) -> str:
         self.calls.append(("push", ref))
@@ -70,18 +77,22 @@ class FakeRegistry:
         digest = "sha256:" + hashlib.sha256(image_id.encode()).hexdigest()
         self.pushed[ref] = (image_id, platform)
         self.images[digest] = platform
-        self.tags[ref] = digest
+        self._tag(ref, digest)
         return digest
 
     def remote_digest(self, ref: str) -> str | None:
+        self.calls.append(("read", ref))
         return self.tags.get(ref)
 
     def entries(self, ref: str) -> dict[str, str] | None:
+        self.calls.append(("read", ref))
         digest = self.tags.get(ref)
         return None if digest is None else dict(self.lists.get(digest, {}))
 
     def make_list(self, ref: str, members: Sequence[str]) -> str:
         self.calls.append(("make_list", ref))
+        if self.writing is not None:
+            self.writing("make_list", "", ref)
         entries: dict[str, str] = {}
         for member in members:
             digest = member.split("@")[1]
@@ -92,12 +103,16 @@ class FakeRegistry:
             entries[platform] = digest
         digest = "sha256:" + hashlib.sha256(repr(sorted(entries.items())).encode()).hexdigest()
         self.lists[digest] = entries
-        self.tags[ref] = digest
+        self._tag(ref, digest)
         return digest
 
     def copy_all(self, source: str, destination: str) -> None:
         self.calls.append(("copy_all", destination))
-        self.tags[destination] = self.tags[source]
+        if self.writing is not None:
+            self.writing("copy_all", source, destination)
+        if source not in self.tags:
+            raise EngineError(f"copying {source} failed: manifest unknown")
+        self._tag(destination, self.tags[source])
 
     def attach(self, repository: str, digest: str, document: bytes, media_type: str) -> str:
         ref = f"{repository}:sha256-{digest.split(':')[1]}.sbom"
@@ -110,6 +125,16 @@ class FakeRegistry:
 
     def kinds(self) -> list[str]:
         return [kind for kind, _ in self.calls]
+
+    def writes(self) -> list[tuple[str, str]]:
+        return [(kind, ref) for kind, ref in self.calls if kind in ("make_list", "copy_all")]
+
+    def put_list(self, ref: str, entries: dict[str, str]) -> str:
+        """A list another build left under REF."""
+        digest = "sha256:" + hashlib.sha256(repr(sorted(entries.items())).encode()).hexdigest()
+        self.lists[digest] = entries
+        self._tag(ref, digest)
+        return digest
 
 
 def families(*platforms: Platform) -> dict[Platform, Family]:
@@ -280,8 +305,9 @@ def test_ship_of_a_pack_pushes_per_platform_tags_then_one_list() -> None:
     shipment = Shipment(f"{REG}/demo:1", {AMD64: "demo-amd", ARM64: "demo-arm"},
                         (f"{REG}/demo:1",), python=True)
     (shipped,) = ship(engine, registry, [shipment], quiet)
-    assert registry.calls == [("push", f"{REG}/demo:1-amd64"), ("push", f"{REG}/demo:1-arm64"),
-                              ("make_list", f"{REG}/demo:1")]
+    assert [c for c in registry.calls if c[0] != "read"] == [
+        ("push", f"{REG}/demo:1-amd64"), ("push", f"{REG}/demo:1-arm64"),
+        ("make_list", f"{REG}/demo:1")]
     assert registry.pushed == {f"{REG}/demo:1-amd64": ("sha256:a", "linux/amd64"),
                                f"{REG}/demo:1-arm64": ("sha256:b", "linux/arm64")}
     assert registry.lists[shipped.digest] == {
@@ -382,3 +408,176 @@ def test_lists_are_made_by_the_engine_in_use() -> None:
     digest = EngineRegistry(engine).make_list(f"{REG}/ns/python:1", members)
     assert engine.called("make_list") == [(f"{REG}/ns/python:1", tuple(members))]
     assert digest.startswith("sha256:")
+
+
+# -- the names of a tag: all read first, a patch tag kept on all, put back on failure ----
+
+HUB = "127.0.0.1:5998"  # the short names' registry
+
+
+def names_of(tag: str) -> tuple[str, str, str]:
+    return (f"{REG}/ns/python:{tag}", f"{REG}/ns/python/{tag}", f"{HUB}/ns/python:{tag}")
+
+
+def builds(*labels: str) -> FakeEngine:
+    """A fake engine holding one amd64 image per label (each another build)."""
+    return FakeEngine(images={label: f"sha256:{label}" for label in labels},
+                      platforms={f"sha256:{label}": "linux/amd64" for label in labels})
+
+
+def moving(build: str, tag: str = "3.12", names: tuple[str, ...] | None = None) -> Shipment:
+    return Shipment(tag, {AMD64: build}, names or names_of(tag), python=False)
+
+
+def patch(build: str) -> Shipment:
+    return Shipment("3.12.3", {AMD64: build}, names_of("3.12.3"), python=False,
+                    immutable=True)
+
+
+def refuse(kind: str, destination: str):
+    """A WRITING hook: the KIND write to DESTINATION fails; restores (copies from
+    REPO@DIGEST) go through."""
+    def writing(what: str, source: str, to: str) -> None:
+        if what == kind and to == destination and "@" not in source:
+            raise EngineError(f"writing {to} failed: connection reset")
+    return writing
+
+
+def test_every_name_of_every_tag_is_read_before_the_first_list_is_written() -> None:
+    engine = builds("one")
+    registry = FakeRegistry(engine)
+    ship(engine, registry, [moving("one"), patch("one")], quiet)
+    kinds = registry.kinds()
+    first_write = min(kinds.index("make_list"), kinds.index("copy_all"))
+    read_first = {ref for kind, ref in registry.calls[:first_write] if kind == "read"}
+    assert {*names_of("3.12"), *names_of("3.12.3")} <= read_first
+    assert "read" not in kinds[first_write:]  # and nothing is checked between writes
+
+
+def test_a_patch_tag_another_build_holds_on_one_name_is_kept_on_all_of_them() -> None:
+    engine = builds("one")
+    registry = FakeRegistry(engine)
+    home, long_, hub = names_of("3.12.3")
+    old = registry.put_list(hub, {"linux/amd64": "sha256:" + "e" * 64})
+    heard: list[str] = []
+    shipped = ship(engine, registry, [moving("one"), patch("one")], heard.append)
+    by_tag = {s.tag: s for s in shipped}
+    kept = by_tag["3.12.3"]
+    assert kept.kept and kept.held == ((hub, old),) and kept.moved == () and kept.digest == ""
+    # Nothing was written under any of its names: the two missing stay missing.
+    assert (home not in registry.tags, long_ not in registry.tags, registry.tags[hub]) == (
+        True, True, old)
+    assert not {ref for _kind, ref in registry.writes()} & {home, long_, hub}
+    assert len(by_tag["3.12"].moved) == 3  # the moving tag still moved
+    said = "\n".join(heard)
+    assert f"  {hub}: lists other images ({old[:19]})" in said
+    assert f"  {home}: not there" in said and f"  {long_}: not there" in said
+    assert summary(shipped)[2].split()[-2:] == ["kept", "(immutable)"]
+
+
+def test_a_second_build_under_one_patch_tag_moves_none_of_its_names() -> None:
+    engine = builds("one", "two")
+    registry = FakeRegistry(engine)
+    first = {s.tag: s for s in ship(engine, registry, [moving("one"), patch("one")], quiet)}
+    assert first["3.12.3"].moved == names_of("3.12.3")
+    second = {s.tag: s for s in ship(engine, registry, [moving("two"), patch("two")], quiet)}
+    assert second["3.12.3"].kept and {n for n, _ in second["3.12.3"].held} == set(
+        names_of("3.12.3"))
+    assert {registry.tags[name] for name in names_of("3.12.3")} == {first["3.12.3"].digest}
+    assert second["3.12"].digest != first["3.12"].digest
+    assert {registry.tags[name] for name in names_of("3.12")} == {second["3.12"].digest}
+
+
+def test_a_patch_tag_an_interrupted_push_left_on_one_name_gets_its_other_names() -> None:
+    engine = builds("one")
+    registry = FakeRegistry(engine)
+    (first,) = ship(engine, registry, [patch("one")], quiet)
+    home, long_, hub = names_of("3.12.3")
+    del registry.tags[long_], registry.tags[hub]
+    registry.calls.clear()
+    (again,) = ship(engine, registry, [patch("one")], quiet)
+    assert not again.kept and again.moved == (long_, hub) and again.digest == first.digest
+    assert registry.writes() == [("copy_all", long_), ("copy_all", hub)]  # home not rewritten
+    assert {registry.tags[name] for name in (home, long_, hub)} == {first.digest}
+
+
+def test_a_copy_failing_half_way_puts_back_the_names_already_moved() -> None:
+    engine = builds("one", "two")
+    registry = FakeRegistry(engine)
+    ship(engine, registry, [moving("one")], quiet)
+    home, long_, hub = names_of("3.12")
+    before = {name: registry.tags[name] for name in (home, long_, hub)}
+    registry.writing = refuse("copy_all", hub)  # the second copy fails
+    with pytest.raises(EngineError) as caught:
+        ship(engine, registry, [moving("two")], quiet)
+    assert {name: registry.tags[name] for name in (home, long_, hub)} == before
+    assert str(caught.value) == (f"writing {hub} failed: connection reset; 2 name(s) had "
+                                 f"moved; put back: {home}, {long_}")
+
+
+def test_a_failed_second_list_puts_back_the_first_and_names_what_cannot_be() -> None:
+    engine = builds("one", "two")
+    registry = FakeRegistry(engine)
+    home, long_, hub = names_of("3.12")
+    ship(engine, registry, [moving("one", names=(home, long_))], quiet)  # hub: not yet
+    before = {name: registry.tags[name] for name in (home, long_)}
+    failing = names_of("3.12.3")[0]
+    registry.writing = refuse("make_list", failing)
+    with pytest.raises(EngineError) as caught:
+        ship(engine, registry, [moving("two"), patch("two")], quiet)
+    assert {name: registry.tags[name] for name in (home, long_)} == before
+    assert registry.tags[hub] != before[home]  # new: it stays, and the error says so
+    assert str(caught.value) == (f"writing {failing} failed: connection reset; 3 name(s) "
+                                 f"had moved; put back: {home}, {long_}; new, left in place: "
+                                 f"{hub}")
+
+
+def test_a_name_that_cannot_be_put_back_is_named_with_its_earlier_digest() -> None:
+    engine = builds("one", "two")
+    registry = FakeRegistry(engine)
+    ship(engine, registry, [moving("one")], quiet)
+    home, long_, hub = names_of("3.12")
+    earlier = registry.tags[long_]
+
+    def writing(what: str, source: str, to: str) -> None:
+        if to == hub:  # the registry took the copy, then the answer was lost
+            registry.tags[hub] = registry.tags[source]
+            raise EngineError(f"writing {hub} failed: connection reset")
+        if to == long_ and "@" in source:
+            raise EngineError("denied")
+
+    registry.writing = writing
+    with pytest.raises(EngineError) as caught:
+        ship(engine, registry, [moving("two")], quiet)
+    assert str(caught.value).endswith(f"3 name(s) had moved; put back: {home}; NOT put back: "
+                                      f"{long_} (was {earlier}), {hub} (was {earlier})")
+    assert registry.tags[home] == earlier
+
+
+def test_merge_refuses_a_list_without_a_platform_the_matrix_plans(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from snakepacker.errors import UsageError
+    from snakepacker.ship import matrix
+    from snakepacker.ship.matrix import Pushed
+
+    registry = FakeRegistry(FakeEngine())
+    digests = {"linux/amd64": "sha256:" + "a" * 64, "linux/arm64": "sha256:" + "b" * 64}
+    registry.images.update({d: p for p, d in digests.items()})
+
+    def records(tag: str) -> list[Pushed]:
+        return [Pushed(tag, p, f"{REG}/ns/python", d, names_of(tag)) for p, d in digests.items()]
+
+    # The matrix builds every distro for arm/v7 too: without --platform, no list.
+    with pytest.raises(UsageError, match=r"^3\.12: no image was pushed for linux/arm/v7 "):
+        merge(records("3.12"), registry)
+    # With --platform the list is exactly those platforms, each with its record.
+    (one,) = merge(records("3.12"), registry, [ARM64])
+    assert registry.lists[one.digest] == {"linux/arm64": digests["linux/arm64"]}
+    with pytest.raises(UsageError, match=r"no image was pushed for linux/arm/v7"):
+        merge(records("3.12"), registry, [AMD64, get_platform("linux/arm/v7")])
+    # The expected platforms are the plan's for the tag's distro, not the records'.
+    monkeypatch.setattr(matrix, "_UNSUPPORTED", frozenset({("bookworm", "linux/arm/v7")}))
+    (both,) = merge(records("3.12-bookworm"), registry)
+    assert set(registry.lists[both.digest]) == {"linux/amd64", "linux/arm64"}
+    with pytest.raises(UsageError, match=r"3\.12: no image was pushed for linux/arm/v7"):
+        merge(records("3.12"), registry)

@@ -22,14 +22,17 @@ def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from snakepacker.platforms import parse_platforms
-    from snakepacker.ship.matrix import merge, read_records
-    from snakepacker.ship.shipping import EngineRegistry, summary
+    from snakepacker.ship.matrix import merge_shipments, read_records
+    from snakepacker.ship.shipping import EngineRegistry, summary, write_all_lists
 
     values = opts.read(opts.MERGE, args)
     records = read_records(Path(args.digests))  # bad records fail before the engine
     wanted = parse_platforms(",".join(values["platform"])) if values["platform"] else None
+    # Without --platform each list names the platforms the matrix plans for its distro;
+    # a record missing for one of them fails here, before the engine and any list.
+    shipments = merge_shipments(records, wanted, say)
     engine = engine_of(values)
-    shipped = merge(records, EngineRegistry(engine), platforms=wanted, say=say)
+    shipped = write_all_lists(EngineRegistry(engine), shipments, say)
     for line in summary(shipped):
         print(line)
     return 0

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from snakepacker.errors import UsageError
 from snakepacker.family.apps import APPS, AppRecipe, check_recipes
 from snakepacker.family.cpython import FREE_THREADED_SUFFIX, PythonSpec, base_minor
+from snakepacker.family.distros import DEFAULT_DISTRO, DISTROS
 from snakepacker.family.options import FamilyOptions
 from snakepacker.platforms import Platform, native_platform
 
@@ -39,6 +40,15 @@ class Image:
     @property
     def depends_on(self) -> tuple[str, ...]:
         return ((self.parent,) if self.parent else ()) + self.needs
+
+
+def distro_of_tag(tag: str) -> str:
+    """The distro a published tag belongs to: the one its suffix names (Family.tag),
+    else the default distro, whose tags have none."""
+    for name, distro in DISTROS.items():
+        if not distro.default and tag.endswith(f"-{name}"):
+            return name
+    return DEFAULT_DISTRO
 
 
 class Family:

@@ -6,7 +6,10 @@ where the CI service has one (QEMU elsewhere). Each job pushes its platform's im
 and writes one small record per image: the tag, the platform, the repository and the
 digest it pushed (``images build --push-by-digest DIR``). A last job gathers the
 records and makes one multi-platform list per tag and name (``images merge DIR``);
-only then does any published tag move, and only for tags every platform delivered.
+only then does any published tag move. Each list names the platforms the matrix plans
+for its tag's distro (or those --platform names), never just the records at hand: a
+job that failed or was left out leaves its platform without records, and then no list
+moves at all, rather than one that silently lacks a platform.
 
 ``jobs`` is pure data; the pushing and the lists are `images push`'s own
 (snakepacker.shipping), split between the jobs and the merge.
@@ -23,6 +26,7 @@ from pathlib import Path
 from snakepacker.engine import Engine
 from snakepacker.errors import UsageError
 from snakepacker.family.distros import DISTROS, get_distro
+from snakepacker.family.images import distro_of_tag
 from snakepacker.platforms import PLATFORMS, Platform, get_platform
 from snakepacker.refs import repository
 from snakepacker.ship.shipping import (
@@ -32,7 +36,7 @@ from snakepacker.ship.shipping import (
     Shipped,
     push_platforms,
     smoke_test,
-    write_lists,
+    write_all_lists,
 )
 
 # Where each platform builds: a native runner, or an amd64 one under QEMU.
@@ -144,30 +148,68 @@ def group(records: Iterable[Pushed],
             raise UsageError(f"{tag}: more than one record for one platform ({', '.join(seen)})")
         if len({r.names for r in items}) != 1 or len({r.repository for r in items}) != 1:
             raise UsageError(f"{tag}: its records disagree on the names or the repository")
-        if platforms is not None:
-            missing = [p.name for p in platforms if p.name not in seen]
-            if missing:
-                raise UsageError(f"{tag}: no image was pushed for {', '.join(missing)}")
+    if platforms is not None:
+        _refuse_missing(by_tag, {tag: tuple(platforms) for tag in by_tag}, "")
     return by_tag
+
+
+def planned_platforms(tag: str) -> tuple[Platform, ...]:
+    """The platforms the CI matrix builds TAG's distro for, as `images matrix` plans it
+    with no --platform: the platforms TAG's list must name."""
+    return tuple(get_platform(job.platform) for job in jobs([distro_of_tag(tag)]))
+
+
+def _refuse_missing(by_tag: dict[str, list[Pushed]],
+                    expected: dict[str, tuple[Platform, ...]], hint: str) -> None:
+    """UsageError, one line, naming each tag whose records lack an expected platform."""
+    gaps = []
+    for tag, items in sorted(by_tag.items()):
+        seen = {r.platform for r in items}
+        missing = [p.name for p in expected[tag] if p.name not in seen]
+        if missing:
+            gaps.append(f"{tag}: no image was pushed for {', '.join(missing)}")
+    if gaps:
+        shown = gaps[:5] + ([f"and {len(gaps) - 5} more tags"] if len(gaps) > 5 else [])
+        raise UsageError("; ".join(shown) + hint)
+
+
+def merge_shipments(records: Iterable[Pushed], platforms: Sequence[Platform] | None = None,
+                    say: Callable[[str], None] = lambda _m: None,
+                    ) -> list[tuple[Shipment, dict[Platform, str]]]:
+    """Each tag's shipment and its platforms' digests, checked: a tag's list names exactly
+    PLATFORMS, or without them the platforms the matrix plans for its distro, and every
+    one of them must have a record; a list never silently lacks a platform."""
+    by_tag = group(records)
+    if platforms is not None:
+        expected = {tag: tuple(platforms) for tag in by_tag}
+        hint = ""
+    else:
+        expected = {tag: planned_platforms(tag) for tag in by_tag}
+        hint = " (the plan of `images matrix`; --platform names the platforms to list)"
+    _refuse_missing(by_tag, expected, hint)
+    order = list(PLATFORMS)
+    out = []
+    for tag, items in sorted(by_tag.items()):
+        wanted = {p.name for p in expected[tag]}
+        for record in items:
+            if record.platform not in wanted:
+                say(f"{tag}: leaving out the image for {record.platform} (not asked for)")
+        listed = sorted((r for r in items if r.platform in wanted),
+                        key=lambda r: order.index(r.platform))
+        first = listed[0]
+        shipment = Shipment(tag, {get_platform(r.platform): r.ref for r in listed},
+                            first.names, first.python, first.immutable)
+        out.append((shipment, {get_platform(r.platform): r.digest for r in listed}))
+    return out
 
 
 def merge(records: Iterable[Pushed], registry: Registry,
           platforms: Sequence[Platform] | None = None,
           say: Callable[[str], None] = lambda _m: None) -> list[Shipped]:
     """One list per tag, under each of its names, as `images push` writes them (an
-    immutable patch tag already naming other images is kept). Every record is checked
-    first, so bad input moves no list."""
-    by_tag = group(records, platforms)
-    order = list(PLATFORMS)
-    shipped = []
-    for tag, items in sorted(by_tag.items()):
-        items = sorted(items, key=lambda r: order.index(r.platform))
-        first = items[0]
-        shipment = Shipment(tag, {get_platform(r.platform): r.ref for r in items}, first.names,
-                            first.python, first.immutable)
-        digests = {get_platform(r.platform): r.digest for r in items}
-        shipped.append(write_lists(registry, shipment, digests, say))
-    return shipped
+    immutable patch tag already naming other images is kept). Every record and every
+    name is checked first, so bad input moves no list."""
+    return write_all_lists(registry, merge_shipments(records, platforms, say), say)
 
 
 def push_by_digest(engine: Engine, registry: Registry, shipments: Sequence[Shipment],

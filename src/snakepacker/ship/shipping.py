@@ -12,21 +12,32 @@ get a byte-for-byte copy, so all names of a tag carry the same digest. Pushing a
 unchanged build again moves nothing: the same images push to the same digests, the
 same list has the same bytes, and a name already at that digest is left alone.
 
-Patch tags (3.12.3) are immutable: when the registry already has one naming other
-images, it is kept as it is and the summary says so; that is no error, since the
-moving tags (3.12) still moved and the next patch release gets a tag of its own.
+Before the first list is written, every name of every tag is read. Patch tags (3.12.3)
+are immutable, and a patch tag has several names, any of which may already exist: when
+one of them lists other images, the tag is kept on all of them (none is written) and
+the progress says what each name held. That is no error, since the moving tags (3.12)
+still moved, and a rebuild of the same CPython release is normal; the next release gets
+a tag of its own. A patch tag's name that already lists the same images stays as it
+is; one that is missing gets the list (what an interrupted push left undone).
+
+Writing the lists can still fail half-way (a registry that stops answering, a refused
+copy). Then every name already moved is put back at the digest it had, copied from its
+repository pinned at that digest; a tag that did not exist before cannot be removed on
+every registry, so it stays. The one error line says what had moved, what was put back
+and what was not.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Protocol
 
 from snakepacker import refs
 from snakepacker.engine import Engine, skopeo
-from snakepacker.errors import BuildError, UsageError
+from snakepacker.errors import BuildError, SnakepackerError, UsageError
 from snakepacker.family.images import Family, ImageKind
 from snakepacker.images.build import Built, build_images
 from snakepacker.platforms import Platform
@@ -54,6 +65,7 @@ class Shipped:
     digest: str  # the list's digest ("" when a kept patch tag stood in the way)
     moved: tuple[str, ...]  # the names that now name another list than before
     kept: bool = False  # an immutable tag already named other images
+    held: tuple[tuple[str, str], ...] = ()  # then: its names at other images, and where
 
 
 class Registry(Protocol):
@@ -199,43 +211,189 @@ def _publish_beside(registry: Registry, home: str, digest: str, image: str,
         progress(f"  signed {len(signed)} digest(s) with {publish.sign_key}")
 
 
+@dataclass(frozen=True)
+class Planned:
+    """One shipment's list as found before any list is written: what each of its names
+    held then, and which of them already list exactly the images to ship."""
+
+    shipment: Shipment
+    digests: Mapping[Platform, str]  # platform -> the digest of its pushed image
+    before: Mapping[str, str | None]  # name -> its digest then (None: no such tag)
+    same: frozenset[str]  # names whose list names exactly these images
+    held: tuple[tuple[str, str], ...] = ()  # an immutable tag's names at other images
+
+    @property
+    def kept(self) -> bool:
+        return bool(self.held)
+
+
+def _wanted(shipment: Shipment, digests: Mapping[Platform, str]) -> dict[str, str]:
+    return {p.name: digests[p] for p in shipment.images}
+
+
+def plan_lists(registry: Registry,
+               shipments: Sequence[tuple[Shipment, Mapping[Platform, str]]],
+               progress: Progress) -> list[Planned]:
+    """Read what every name of every shipment holds, before any list is written.
+
+    An immutable shipment is checked on every name: when any of them lists other
+    images, the tag is kept on all of them (nothing is written for it), and the
+    progress says what each name held."""
+    plans = []
+    for shipment, digests in shipments:
+        wanted = _wanted(shipment, digests)
+        before = {name: registry.remote_digest(name) for name in shipment.names}
+        # A moving tag needs only its home's list; a patch tag, every name's.
+        checked = shipment.names if shipment.immutable else shipment.names[:1]
+        entries = {name: registry.entries(name) if before[name] else None for name in checked}
+        same = frozenset(n for n, e in entries.items() if e == wanted)
+        held = tuple((n, before[n] or "") for n, e in entries.items()
+                     if shipment.immutable and e is not None and e != wanted)
+        plan = Planned(shipment, digests, before, same, held)
+        if plan.kept:
+            _say_kept(plan, progress)
+        plans.append(plan)
+    return plans
+
+
+def _say_kept(plan: Planned, progress: Progress) -> None:
+    names, held = plan.shipment.names, dict(plan.held)
+    progress(f"kept {plan.shipment.tag} on all {len(names)} names: a patch tag never "
+             f"moves, and {len(held)} of them already list other images")
+    for name in names:
+        state = (f"lists other images ({held[name][:19]})" if name in held
+                 else "not there" if plan.before[name] is None else "lists these images")
+        progress(f"  {name}: {state}")
+
+
+@dataclass(frozen=True)
+class _Journal:
+    """What writing the lists has done so far: each name moved, with its digest before
+    (None: the tag is new), and names a failed write left unreadable."""
+
+    moved: list[tuple[str, str | None]] = field(default_factory=list)
+    unread: list[str] = field(default_factory=list)
+
+
+def write_planned(registry: Registry, plans: Sequence[Planned],
+                  progress: Progress) -> list[Shipped]:
+    """Write the planned lists in order. When a write fails, every name already moved
+    is put back at the list it had (its repository pinned at that digest); the error
+    then says what moved, what was put back and what could not be."""
+    journal = _Journal()
+    try:
+        return [_write(registry, plan, journal, progress) for plan in plans]
+    except Exception as exc:
+        line = f"{exc}; {_undo(registry, journal, progress)}"
+        if isinstance(exc, SnakepackerError):
+            raise type(exc)(line) from None
+        progress(line)
+        raise
+
+
+def _write(registry: Registry, plan: Planned, journal: _Journal,
+           progress: Progress) -> Shipped:
+    shipment = plan.shipment
+    platforms = tuple(p.name for p in shipment.images)
+    if plan.kept:
+        return Shipped(shipment.tag, platforms, "", (), kept=True, held=plan.held)
+    home = shipment.names[0]
+    previous = plan.before[home]
+    if home in plan.same and previous is not None:
+        digest = previous  # the very list is there: nothing to write
+    else:
+        members = [refs.by_digest(home, plan.digests[p]) for p in shipment.images]
+        digest = _move(registry, journal, home, previous,
+                       partial(registry.make_list, home, members))
+    for name in shipment.names[1:]:
+        before = plan.before[name]
+        # An immutable name already there lists these images (else it was kept): it stays.
+        if before == digest or (shipment.immutable and before is not None):
+            continue
+        _move(registry, journal, name, before, partial(_copied, registry, home, name, digest))
+    mine = tuple(name for name, _ in journal.moved if name in shipment.names)
+    progress(f"{shipment.tag}: {len(mine)} of {len(shipment.names)} names moved to "
+             f"{digest[:19]}")
+    return Shipped(shipment.tag, platforms, digest, mine)
+
+
+def _copied(registry: Registry, source: str, name: str, digest: str) -> str:
+    """Copy the list SOURCE names (at DIGEST) to NAME, byte for byte: NAME's digest."""
+    registry.copy_all(source, name)
+    return digest
+
+
+def _move(registry: Registry, journal: _Journal, name: str, before: str | None,
+          write: Callable[[], str]) -> str:
+    """Run WRITE, which points NAME at a list and returns its digest, and note NAME in
+    the journal when it moved: also when WRITE failed after the registry took the list."""
+    try:
+        digest = write()
+    except Exception:
+        try:
+            now = registry.remote_digest(name)
+        except Exception:
+            journal.unread.append(name)
+        else:
+            if now != before:
+                journal.moved.append((name, before))
+        raise
+    if digest != before:
+        journal.moved.append((name, before))
+    return digest
+
+
+def _undo(registry: Registry, journal: _Journal, progress: Progress) -> str:
+    """Put the names the journal says moved back where they were, last first; return
+    what happened, as a clause of the error line."""
+    restored, failed, created = [], [], []
+    for name, before in reversed(journal.moved):
+        if before is None:
+            created.append(name)  # a new tag: not every registry lets a tag be deleted
+            continue
+        progress(f"putting {name} back at {before[:19]}")
+        try:
+            registry.copy_all(refs.by_digest(name, before), name)
+            back = registry.remote_digest(name) == before
+        except Exception:
+            back = False
+        (restored if back else failed).append(name if back else f"{name} (was {before})")
+    said = [f"{len(journal.moved)} name(s) had moved" if journal.moved
+            else "no name had moved"]
+    if restored:
+        said.append(f"put back: {', '.join(reversed(restored))}")
+    if failed:
+        said.append(f"NOT put back: {', '.join(reversed(failed))}")
+    if created:
+        said.append(f"new, left in place: {', '.join(reversed(created))}")
+    if journal.unread:
+        said.append(f"could not be read after the failure: {', '.join(journal.unread)}")
+    return "; ".join(said)
+
+
+def write_all_lists(registry: Registry,
+                    shipments: Sequence[tuple[Shipment, Mapping[Platform, str]]],
+                    progress: Progress) -> list[Shipped]:
+    """Check every name of every shipment, then write the lists (see plan_lists and
+    write_planned)."""
+    return write_planned(registry, plan_lists(registry, shipments, progress), progress)
+
+
 def write_lists(registry: Registry, shipment: Shipment, digests: Mapping[Platform, str],
                 progress: Progress) -> Shipped:
     """Make SHIPMENT's list under its first name and copy it to the others; names already
     at that digest are left alone, and an immutable tag already there is kept."""
-    home = shipment.names[0]
-    platforms = tuple(p.name for p in shipment.images)
-    wanted = {p.name: digests[p] for p in shipment.images}
-    existing = registry.entries(home)
-    if shipment.immutable and existing is not None and existing != wanted:
-        progress(f"kept {home}: the immutable tag already names other images")
-        return Shipped(shipment.tag, platforms, "", (), kept=True)
-    before = registry.remote_digest(home)
-    if existing == wanted and before is not None:
-        digest, moved = before, []  # the very list is there: nothing to write
-    else:
-        members = [refs.by_digest(home, digests[p]) for p in shipment.images]
-        digest = registry.make_list(home, members)
-        moved = [home] if before != digest else []
-    for name in shipment.names[1:]:
-        if registry.remote_digest(name) != digest:
-            registry.copy_all(home, name)
-            moved.append(name)
-    progress(f"{shipment.tag}: {len(moved)} of {len(shipment.names)} names moved to "
-             f"{digest[:19]}")
-    return Shipped(shipment.tag, platforms, digest, tuple(moved))
+    return write_all_lists(registry, [(shipment, digests)], progress)[0]
 
 
 def ship(engine: Engine, registry: Registry, shipments: Sequence[Shipment],
          progress: Progress, publish: Publish | None = None) -> list[Shipped]:
-    """Smoke-test, push every platform's image, then write the lists, in that order."""
+    """Smoke-test, push every platform's image, check every name, then write the lists,
+    in that order."""
     smoke_test(engine, shipments, progress)
     pushed = push_platforms(engine, registry, shipments, progress, publish)
-    return [
-        write_lists(registry, shipment, {p: pushed[shipment.tag, p] for p in shipment.images},
-                    progress)
-        for shipment in shipments
-    ]
+    return write_all_lists(
+        registry, [(s, {p: pushed[s.tag, p] for p in s.images}) for s in shipments], progress)
 
 
 def summary(shipped: Sequence[Shipped]) -> list[str]:
