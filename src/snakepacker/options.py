@@ -150,8 +150,9 @@ OPTIONS: tuple[Option, ...] = (
            "passed as a secret)", FAMILY_COMMANDS, metavar="URL", trusted=True),
     Option("distros", Type.LIST, "the distros of the CI matrix (default: every one the "
            "family knows)", frozenset({MATRIX}), metavar="NAME,...", key=""),
-    Option("platform", Type.LIST, "build for these platforms, e.g. linux/amd64,linux/arm64 "
-           "(foreign ones run under qemu; default: the engine's own)", PLATFORM_COMMANDS,
+    Option("platform", Type.LIST, "the platforms, e.g. linux/amd64,linux/arm64 (foreign "
+           "ones build under qemu; default: the engine's own, but for `images matrix` and "
+           "`images merge` every platform the family ships)", PLATFORM_COMMANDS,
            metavar="OS/ARCH,...", env_name="SNAKEPACKER_PLATFORMS"),
     Option("hub", Type.TEXT, "registry of the short names (NS/python:TAG) when pushing "
            "(default: the engine's default registry)", frozenset({BUILD, PUSH, PACK}),

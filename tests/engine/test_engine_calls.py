@@ -112,14 +112,20 @@ def test_a_bad_tarball_fails_before_building_and_leaves_tags_alone(
 
 
 @pytest.mark.engine
-def test_id_and_labels_is_the_image_id_and_its_build_record(
+def test_describe_gives_each_images_id_size_and_build_record(
     engine: Engine, family_images: dict[str, str]
 ) -> None:
-    ref = family_images["3.12"]
-    image_id, found = engine.id_and_labels(ref) or ("", {})
-    assert image_id == engine.image_id(ref)
-    assert json.loads(found["io.snakepacker.build"])["cpython"][0]["minor"] == "3.12"
-    assert engine.id_and_labels(f"{ref}-never-built") is None
+    """Several images in one query, answers matched to the names asked; a missing one
+    is left out, and the others are still described."""
+    ref, base = family_images["3.12"], family_images["base"]
+    found = engine.describe([ref, base])
+    assert list(found) == [ref, base]
+    assert found[ref].id == engine.image_id(ref) and found[base].id == engine.image_id(base)
+    assert found[ref].size == engine.image_size(ref) > found[base].size > 0
+    assert json.loads(found[ref].labels["io.snakepacker.build"])["cpython"][0]["minor"] == "3.12"
+    missing = f"{ref}-never-built"
+    assert engine.describe([base, missing, ref]) == {base: found[base], ref: found[ref]}
+    assert engine.describe([missing]) == {}
 
 
 @pytest.mark.engine

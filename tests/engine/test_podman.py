@@ -56,7 +56,7 @@ def test_short_names_in_from_find_the_images_podman_tagged(
     base_layers = podman_engine.inspect(podman_family["base"])["RootFS"]["Layers"]
     layers = podman_engine.inspect(podman_family["3.10"])["RootFS"]["Layers"]
     assert layers[:len(base_layers)] == base_layers and len(layers) > len(base_layers)
-    _id, labels = podman_engine.id_and_labels(podman_family["3.10"]) or ("", {})
+    labels = podman_engine.describe([podman_family["3.10"]])[podman_family["3.10"]].labels
     assert labels["io.snakepacker.parent"] == base_id
 
 
@@ -137,6 +137,7 @@ def test_import_makes_an_image_from_a_tarball(podman_engine: Engine, tmp_path: P
         image_id = podman_engine.import_tarball(tarball, ref, changes=['CMD ["/bin/true"]'])
         assert image_id.startswith("sha256:") and podman_engine.image_id(ref) == image_id
         assert podman_engine.inspect(ref)["Config"]["Cmd"] == ["/bin/true"]
-        assert podman_engine.id_and_labels(ref) == (image_id, {})  # no LABEL: none, not null
+        facts = podman_engine.describe([ref])[ref]
+        assert (facts.id, facts.labels) == (image_id, {})  # no LABEL: none, not null
     finally:
         podman_engine.remove([ref])

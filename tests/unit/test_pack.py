@@ -17,7 +17,7 @@ from snakepacker.options import PACK, pack_options, read
 from snakepacker.pack import pyversions
 from snakepacker.pack.context import write_pack_context
 from snakepacker.pack.dockerfile import render_build_stage, render_pack
-from snakepacker.pack.packing import parent_image
+from snakepacker.pack.packing import stage_images
 from snakepacker.pack.plan import Plan, choose_entrypoint, choose_minor, make_plan
 from snakepacker.pack.project import SourceKind, inspect_source, is_pinned
 from snakepacker.platforms import get_platform
@@ -696,14 +696,18 @@ def test_an_app_repeats_the_grade_its_parent_was_built_with() -> None:
 ])
 def test_pack_reads_the_grade_from_the_parent_images_label(
         found: dict[str, str] | None, grade: str) -> None:
-    engine = FakeEngine(images={"acme/python:3.12": "sha256:1"},
-                        image_labels={"acme/python:3.12": found} if found else {})
-    assert parent_image(engine, "acme/python:3.12") == ("sha256:1", grade)
-    assert engine.called("id_and_labels") == [("acme/python:3.12",)]
+    plan = plan_for(DEMO)
+    engine = FakeEngine(images={plan.final_ref: "sha256:1", plan.build_ref: "sha256:2"},
+                        image_labels={plan.final_ref: found} if found else {})
+    assert stage_images(engine, plan) == ("sha256:2", "sha256:1", grade)
+    assert engine.called("describe") == [((plan.build_ref, plan.final_ref),)]  # one query
 
 
 def test_a_parent_not_built_has_no_id_and_no_grade() -> None:
-    assert parent_image(FakeEngine(), "acme/python:3.12") == (None, "unknown")
+    plan = plan_for(DEMO)
+    engine = FakeEngine(images={plan.build_ref: "sha256:2"})
+    assert stage_images(engine, plan) == ("sha256:2", None, "unknown")
+    assert stage_images(FakeEngine(), plan) == (None, None, "unknown")
 
 
 @pytest.mark.parametrize("flag", ["--quick", "--bolt"])

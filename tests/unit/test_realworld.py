@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from snakepacker.engine import ImageFacts
 from snakepacker.errors import UsageError
 from snakepacker.pack.requirements import for_uv
 from tests.helpers import APT_RUN
@@ -84,8 +85,9 @@ class _Images:
     history` give them (bytes; newest layer first). Only the report's arithmetic is
     tested here; the engine tests pack for real."""
 
-    def image_size(self, ref: str) -> int:
-        return sum(size for size, _ in _LAYERS[ref])
+    def describe(self, refs: list[str]) -> dict[str, ImageFacts]:
+        return {ref: ImageFacts("sha256:" + ref, sum(size for size, _ in _LAYERS[ref]), {})
+                for ref in refs}
 
     def history(self, ref: str) -> list[tuple[int, str]]:
         return _LAYERS[ref]

@@ -11,13 +11,14 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 
-from snakepacker.engine.base import Engine, Progress, Secret, Timeouts
+from snakepacker.engine.base import Engine, ImageFacts, Progress, Secret, Timeouts
 from snakepacker.errors import EngineError, UsageError
 
 ENGINES = ("docker", "podman")
 AUTO = "auto"
 
-__all__ = ["AUTO", "ENGINES", "Engine", "Progress", "Secret", "Timeouts", "find_engine"]
+__all__ = ["AUTO", "ENGINES", "Engine", "ImageFacts", "Progress", "Secret", "Timeouts",
+           "find_engine"]
 
 
 def find_engine(name: str | None = None, env: Mapping[str, str] = os.environ) -> Engine:

@@ -28,6 +28,15 @@ class Secret:
 
 
 @dataclass(frozen=True)
+class ImageFacts:
+    """What pack asks about an image: its id, its size in bytes, its LABELs."""
+
+    id: str
+    size: int
+    labels: Mapping[str, str]
+
+
+@dataclass(frozen=True)
 class Timeouts:
     """How long each kind of engine call may take, in seconds (None: no limit).
 
@@ -106,8 +115,9 @@ class Engine(Protocol):
 
     def image_size(self, ref: str) -> int | None: ...
 
-    def id_and_labels(self, ref: str) -> tuple[str, dict[str, str]] | None:
-        """REF's id and its LABELs, from one query; None when there is no such image."""
+    def describe(self, refs: Sequence[str]) -> dict[str, ImageFacts]:
+        """The facts of each of REFS that names an image (missing ones are left out),
+        from one query when all exist: pack's loop asks about several images at once."""
         ...
 
     def history(self, ref: str) -> list[tuple[int, str]]:

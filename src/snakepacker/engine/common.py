@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from snakepacker.engine import buildlog
-from snakepacker.engine.base import Engine, Progress, Secret, Timeouts, shorten
+from snakepacker.engine.base import Engine, ImageFacts, Progress, Secret, Timeouts, shorten
 from snakepacker.engine.process import BuildChild, run_command
 from snakepacker.errors import BuildError, EngineError
 from snakepacker.tempdirs import temporary_directory
@@ -75,13 +75,25 @@ class CliEngine(Engine):
         proc = self._run(["image", "inspect", "--format", "{{.Id}}", ref], check=False)
         return self._normal_id(proc.stdout.strip()) if proc.returncode == 0 else None
 
-    def id_and_labels(self, ref: str) -> tuple[str, dict[str, str]] | None:
-        proc = self._run(["image", "inspect", "--format", "{{.Id}}\t{{json .Config.Labels}}",
-                          ref], check=False)
-        if proc.returncode != 0:
-            return None
-        raw_id, _, found = proc.stdout.strip().partition("\t")
-        return self._normal_id(raw_id), json.loads(found or "null") or {}
+    _FACTS = "{{json .Id}}\t{{.Size}}\t{{json .Config.Labels}}"
+
+    def describe(self, refs: Sequence[str]) -> dict[str, ImageFacts]:
+        refs = list(dict.fromkeys(refs))
+        if not refs:
+            return {}
+        proc = self._run(["image", "inspect", "--format", self._FACTS, *refs], check=False)
+        lines = proc.stdout.splitlines()
+        if proc.returncode == 0 and len(lines) == len(refs):
+            return {ref: self._facts(line) for ref, line in zip(refs, lines, strict=True)}
+        if len(refs) == 1:
+            return {}
+        # Some are missing: the answers no longer line up with the names; ask each.
+        return {ref: facts for ref in refs for facts in self.describe([ref]).values()}
+
+    def _facts(self, line: str) -> ImageFacts:
+        raw_id, size, found = line.split("\t", 2)
+        return ImageFacts(self._normal_id(json.loads(raw_id)), int(size),
+                          json.loads(found or "null") or {})
 
     def image_size(self, ref: str) -> int | None:
         proc = self._run(["image", "inspect", "--format", "{{.Size}}", ref], check=False)

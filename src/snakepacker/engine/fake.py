@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-from snakepacker.engine.base import Engine, Progress, Secret
+from snakepacker.engine.base import Engine, ImageFacts, Progress, Secret
 from snakepacker.errors import BuildError, EngineError
 from snakepacker.platforms import get_platform, native_platform
 
@@ -183,10 +183,12 @@ class FakeEngine(Engine):
             return None
         return self._keyed(self.sizes, ref) or 0
 
-    def id_and_labels(self, ref: str) -> tuple[str, dict[str, str]] | None:
-        self._record("id_and_labels", ref)
-        found = self._resolve(ref)
-        return None if found is None else (found, dict(self.image_labels.get(ref) or {}))
+    def describe(self, refs: Sequence[str]) -> dict[str, ImageFacts]:
+        refs = tuple(dict.fromkeys(refs))
+        self._record("describe", refs)
+        return {ref: ImageFacts(found, self._keyed(self.sizes, ref) or 0,
+                                dict(self.image_labels.get(ref) or {}))
+                for ref in refs if (found := self._resolve(ref)) is not None}
 
     def history(self, ref: str) -> list[tuple[int, str]]:
         self._record("history", ref)

@@ -203,15 +203,15 @@ def platform_tags(tags: tuple[str, ...], family: Family) -> tuple[str, ...]:
     return tuple(f"{repository(t)}:{tag_of(t)}-{family.platform.suffix}" for t in tags)
 
 
-def parent_image(engine: Engine, ref: str) -> tuple[str | None, str]:
-    """REF's id (None when it is not built) and the grade its own build record states
-    (quick, release, release+bolt), not the options of this run: they did not build
-    it. One engine query, as pack's loop asks about each image once."""
-    found = engine.id_and_labels(ref)
-    if found is None:
-        return None, labels.recorded_grade(None)
-    image_id, image_labels = found
-    return image_id, labels.recorded_grade(image_labels.get(labels.BUILD_LABEL))
+def stage_images(engine: Engine, plan: Plan) -> tuple[str | None, str | None, str]:
+    """The ids of PLAN's build and final-stage images (None: not built), and the grade
+    the final one's build record states (quick, release, release+bolt), not the options
+    of this run: they did not build it. One engine query, as pack's loop asks about each
+    image once."""
+    found = engine.describe([plan.build_ref, plan.final_ref])
+    build, final = found.get(plan.build_ref), found.get(plan.final_ref)
+    grade = labels.recorded_grade(final.labels.get(labels.BUILD_LABEL) if final else None)
+    return build and build.id, final and final.id, grade
 
 
 def pack(options: PackOptions, engine: Engine, *, say: Say, verbose: bool = False,
@@ -224,8 +224,8 @@ def pack(options: PackOptions, engine: Engine, *, say: Say, verbose: bool = Fals
     project = options.project
     plan = plan_for(options, family, supported_minors(options, family, engine), say=say,
                     decide_entrypoint=False)
-    final_id, grade = parent_image(engine, plan.final_ref)
-    ids = {plan.build_ref: engine.image_id(plan.build_ref), plan.final_ref: final_id}
+    build_id, final_id, grade = stage_images(engine, plan)
+    ids = {plan.build_ref: build_id, plan.final_ref: final_id}
     for ref, found in ids.items():
         if found is None:
             name = ref.rsplit(":", 1)[-1]
@@ -235,8 +235,7 @@ def pack(options: PackOptions, engine: Engine, *, say: Say, verbose: bool = Fals
                 where = f" --platform {family.platform.name}"
             raise UsageError(f"{ref} is not built here: run `snakepacker images build "
                              f"{name}{where}`")
-    build_id = ids[plan.build_ref] or ""
-    plan = dataclasses.replace(plan, cache_scope=cache_scope(plan, build_id),
+    plan = dataclasses.replace(plan, cache_scope=cache_scope(plan, build_id or ""),
                                parent_grade=grade)
     parent_id = final_id or "unknown"
     say(f"packing {project.label} with Python {plan.python.minor} "

@@ -112,11 +112,13 @@ def size_report(
     notes: tuple[str, ...] = (),
 ) -> SizeReport:
     """PYTHON_REF is the X.Y image when the parent (X.Y-pillow) stands on it."""
-    base = engine.image_size(base_ref) or 0
-    parent = engine.image_size(parent_ref) or 0
-    python = (engine.image_size(python_ref) or parent) \
+    sizes = {ref: facts.size for ref, facts in engine.describe(
+        [image, base_ref, parent_ref, *([python_ref] if python_ref else [])]).items()}
+    base = sizes.get(base_ref, 0)
+    parent = sizes.get(parent_ref, 0)
+    python = (sizes.get(python_ref) or parent) \
         if python_ref and python_ref != parent_ref else parent
-    total = engine.image_size(image) or 0
+    total = sizes.get(image, 0)
     layers = engine.history(image)
     ours = layers[: len(layers) - len(engine.history(parent_ref))]
     buckets = dict.fromkeys((SYSTEM_LIBRARIES, VENV, OTHER), 0)
