@@ -26,6 +26,7 @@ from snakepacker.engine import Engine
 # The slice CI builds: base, 3.10 (distro route), 3.12 (source route, 3.12.3 from the
 # package archive's pool), 3.13t (free-threaded, source route, 3.13.5 from the pool),
 # all narrowed to those three, all-pillow and 3.12-pillow.
+DEMO = Path(__file__).resolve().parents[1] / "examples" / "demo-app"  # the quick start's
 FAMILY_ARGS = ("--minors", "3.10,3.12,3.13t", "--cpython", "3.12.3", "--cpython", "3.13.5")
 FAMILY_TAGS = ("3.10", "3.12", "3.13t", "3.12-pillow")
 # Engine tests build and use the family under this namespace. A developer whose engine

@@ -20,6 +20,7 @@ from snakepacker.images.bootstrap import root_ref
 from snakepacker.platforms import can_run, get_platform
 from tests.engine.registry import registry  # noqa: F401  (the fixture, for tests that push)
 from tests.helpers import (
+    DEMO,
     FAMILY_ARGS,
     FAMILY_TAGS,
     NAMESPACE,
@@ -80,6 +81,17 @@ def family_images(engine: Engine) -> dict[str, str]:
         pytest.fail(f"building the family failed:\n{proc.stderr[-5000:]}")
     tags = ("base", "3.10", "3.12", "all", "all-pillow", "3.12-pillow")
     return {tag: f"{NAMESPACE}/python:{tag}" for tag in tags}
+
+
+@pytest.fixture(scope="session")
+def packed_demo(family_images: dict[str, str], docker: Docker) -> str:
+    """examples/demo-app packed once for every test that only looks at the result."""
+    tag = "snakepacker-test/demo:pytest"
+    docker("image", "rm", "--force", tag, check=False)
+    proc = snakepacker("pack", str(DEMO), "-t", tag, *FAMILY_ARGS)
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    assert "total / floor" in proc.stdout
+    return tag
 
 
 @pytest.fixture(scope="session")

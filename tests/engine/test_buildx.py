@@ -18,11 +18,10 @@ from pathlib import Path
 import pytest
 
 from snakepacker.engine import skopeo
-from tests.helpers import Docker, exists, snakepacker, untag, write
+from tests.helpers import DEMO, Docker, exists, snakepacker, untag, write
 
 pytestmark = pytest.mark.engine
 
-DEMO = Path(__file__).resolve().parents[2] / "examples" / "demo-app"
 PREFIX = "sptest-buildx"
 NOBODY = "65534:65534"
 RUN = ("--read-only", "--tmpfs", "/tmp")

@@ -18,11 +18,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import FAMILY_ARGS, NAMESPACE, SHIP_SLICE, Docker, snakepacker
+from tests.helpers import DEMO, FAMILY_ARGS, NAMESPACE, SHIP_SLICE, Docker, snakepacker
 
 pytestmark = pytest.mark.engine
 
-DEMO = Path(__file__).resolve().parents[2] / "examples" / "demo-app"
 PREFIX = "sptest-dl-distroless"
 RUN = ("--read-only", "--tmpfs", "/tmp")
 

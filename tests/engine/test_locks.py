@@ -19,8 +19,8 @@ INSTALLED = ("import importlib.metadata as m, json; print(json.dumps(sorted("
              "[d.metadata['Name'], d.version] for d in m.distributions())))")
 
 
-def expected(app: Path) -> set[tuple[str, str]]:
-    lock = inspect_source(str(app)).locked
+def expected(app: Path, extras: tuple[str, ...] = ()) -> set[tuple[str, str]]:
+    lock = inspect_source(str(app), extras).locked
     assert lock is not None
     return {(canonicalize_name(p.name), p.version or "")
             for p in locks.for_target(lock, locks.target_environments("3.12", "x86_64"))}
@@ -44,5 +44,26 @@ def test_the_image_holds_what_the_lock_pins(locked: dict[str, Path],  # noqa: F8
         want = expected(locked["pylock-app" if app == "uv-app" else app])
         assert found == want, (found ^ want)
         assert ("idna", "3.4") in found and ("uvloop" in {n for n, _ in found})
+    finally:
+        untag(docker, tag)
+
+
+def test_the_projects_extras_come_from_the_lock(locked: dict[str, Path],  # noqa: F811
+                                                family_images: dict[str, str],
+                                                docker: Docker) -> None:
+    """`--extras compat` of a poetry project: the extra's locked six is installed, at
+    the version the lock pins, beside everything else it pins."""
+    tag = "snakepacker-test/locked-extras:pytest"
+    proc = snakepacker("pack", str(locked["poetry-app"]), "-t", tag, "--python", "3.12",
+                       "--extras", "compat")
+    try:
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        found = {(canonicalize_name(name), version) for name, version in json.loads(
+            docker.run(tag, ["python", "-c", INSTALLED], "--entrypoint", "").stdout)
+            if canonicalize_name(name) != "poetry-app"}
+        want = expected(locked["poetry-app"], ("compat",))
+        assert found == want, (found ^ want)
+        assert want - expected(locked["poetry-app"]) == {
+            (n, v) for n, v in want if n == "six"} != set()
     finally:
         untag(docker, tag)

@@ -16,11 +16,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import Docker, exists, snakepacker, untag, write
+from tests.helpers import DEMO, Docker, exists, snakepacker, untag, write
 
 pytestmark = pytest.mark.engine
 
-DEMO = Path(__file__).resolve().parents[2] / "examples" / "demo-app"
 VENV = "/usr/share/python3/app"
 NOBODY = "65534:65534"
 PREFIX = "snakepacker-test/pack"
@@ -31,13 +30,8 @@ def pack(*argv: str):
 
 
 @pytest.fixture(scope="module")
-def demo(family_images: dict[str, str], docker: Docker) -> str:
-    tag = f"{PREFIX}-demo:pytest"
-    untag(docker, tag)
-    proc = pack(str(DEMO), "-t", tag)
-    assert proc.returncode == 0, proc.stderr[-4000:]
-    assert "total / floor" in proc.stdout
-    return tag
+def demo(packed_demo: str) -> str:
+    return packed_demo
 
 
 def dpkg(docker: Docker, image: str) -> dict[str, tuple[str, str]]:
@@ -416,15 +410,14 @@ def test_bad_source(docker: Docker, family_images: dict[str, str], tmp_path: Pat
     """)
     assert_clean_failure(pack(str(none), "-t", tag), docker, tag, "has no console script")
     # A program that is not a console script (uwsgi installs bin/uwsgi that way) is
-    # offered by name: the build stage's probe found it in the venv's bin/.
-    program = project(tmp_path / "program", """\
-        [project]
-        name = "program"
-        version = "1"
-        [tool.setuptools]
-        py-modules = ["app"]
-        script-files = ["serve-it"]
-    """)
+    # offered by name: the build stage's probe found it in the venv's bin/ (a setup.py
+    # is not run on the host, so only the probe can know).
+    program = tmp_path / "program"
+    program.mkdir()
+    (program / "setup.py").write_text(
+        "from setuptools import setup\n"
+        "setup(name='program', version='1', py_modules=['app'], scripts=['serve-it'])\n")
+    (program / "app.py").write_text("def main():\n    pass\n")
     (program / "serve-it").write_text("#!/bin/sh\necho serving\n")
     assert_clean_failure(pack(str(program), "-t", tag), docker, tag,
                          "has no console script, but its install put programs in the "

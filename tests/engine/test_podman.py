@@ -20,6 +20,7 @@ import pytest
 from snakepacker.engine import Engine
 from snakepacker.errors import BuildError
 from tests.helpers import (
+    DEMO,
     NAMESPACE,
     Docker,
     children,
@@ -31,7 +32,6 @@ from tests.helpers import (
 pytestmark = pytest.mark.engine
 
 PODMAN = {"SNAKEPACKER_ENGINE": "podman", "SNAKEPACKER_NAMESPACE": NAMESPACE}
-DEMO = Path(__file__).resolve().parents[2] / "examples" / "demo-app"
 PREFIX = "sptest-podman"
 
 

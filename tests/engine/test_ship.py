@@ -25,6 +25,7 @@ from snakepacker.platforms import get_platform, native_platform
 from snakepacker.ship.shipping import EngineRegistry, Shipment, ship
 from tests.engine.registry import free_port, running_registry
 from tests.helpers import (
+    DEMO,
     SHIP_NS,
     SHIP_PLATFORMS,
     SHIP_SLICE,
@@ -36,7 +37,6 @@ from tests.helpers import (
 pytestmark = pytest.mark.engine
 
 PLATFORMS, NS, SLICE, TAGS = SHIP_PLATFORMS, SHIP_NS, SHIP_SLICE, SHIP_TAGS
-DEMO = Path(__file__).resolve().parents[2] / "examples" / "demo-app"
 MACHINE = "import platform; print(platform.machine())"
 
 

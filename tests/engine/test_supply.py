@@ -20,13 +20,11 @@ import pytest
 
 from snakepacker.family.cpython import find_release
 from snakepacker.supply.sbom import validate_cyclonedx, validate_spdx
-from tests.helpers import FAMILY_ARGS, Docker, snakepacker
+from tests.helpers import DEMO, FAMILY_ARGS, Docker, snakepacker
 
 pytestmark = pytest.mark.engine
 
 SCRATCH = ("--namespace", "sptest-supply-ns", "--registry", "sptest-supply-reg")
-DEMO = Path(__file__).resolve().parents[2] / "examples" / "demo-app"
-DEMO_TAG = "sptest-supply-demo:pytest"
 # Lists every distribution this interpreter sees: normalised name, version, folder.
 LIST_DISTS = (
     "import importlib.metadata as m, re\n"
@@ -48,14 +46,6 @@ def scratch_names() -> list[str]:
 @pytest.fixture(scope="module")
 def supply_family(family_images: dict[str, str]) -> dict[str, str]:
     return family_images
-
-
-@pytest.fixture(scope="module")
-def packed_demo(supply_family: dict[str, str], docker: Docker) -> str:
-    docker("image", "rm", "--force", DEMO_TAG, check=False)
-    proc = snakepacker("pack", str(DEMO), "-t", DEMO_TAG, *FAMILY_ARGS)
-    assert proc.returncode == 0, proc.stderr[-4000:]
-    return DEMO_TAG
 
 
 def sbom_of(image: str, fmt: str = "cyclonedx") -> dict:

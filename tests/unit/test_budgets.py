@@ -10,7 +10,6 @@ import json
 import os
 import random
 import tarfile
-from pathlib import Path
 
 import pytest
 
@@ -21,8 +20,8 @@ from snakepacker.engine.fake import FakeEngine
 from snakepacker.errors import BudgetError, UsageError
 from snakepacker.pack.options import Size, check_count, check_size
 from snakepacker.supply.layers import read_archive
+from tests.helpers import DEMO
 
-DEMO = Path(__file__).resolve().parents[2] / "examples" / "demo-app"
 VENV = "/usr/share/python3/app"
 SITE = f"{VENV}/lib/python3.12/site-packages"
 MB = 10**6

@@ -162,6 +162,15 @@ def test_an_extra_of_the_project(locked: dict[str, Path], app: str) -> None:
         assert not any("extra" in (p.marker or "") for p in packages)
 
 
+def test_an_extra_that_brings_a_package_of_its_own(locked: dict[str, Path]) -> None:
+    """poetry-app's `compat` extra asks for six, which nothing else needs."""
+    def names(extras: tuple[str, ...]) -> set[str]:
+        return {p.name.lower() for p in locks.for_target(
+            _read(locked["poetry-app"], extras), locks.target_environments("3.12", "x86_64"))}
+
+    assert names(("compat",)) - names(()) == {"six"}
+
+
 def test_a_pipfile_lock_project_is_code_and_a_lock(locked: dict[str, Path]) -> None:
     project = inspect_source(str(locked["pipenv-app"]))
     assert project.kind is SourceKind.REQUIREMENTS

@@ -21,9 +21,8 @@ from snakepacker.pack.packing import stage_images
 from snakepacker.pack.plan import Plan, choose_entrypoint, choose_minor, make_plan
 from snakepacker.pack.project import SourceKind, inspect_source, is_pinned
 from snakepacker.platforms import get_platform
-from tests.helpers import build_record_in, write
+from tests.helpers import DEMO, build_record_in, write
 
-DEMO = Path(__file__).resolve().parents[2] / "examples" / "demo-app"
 ENV: dict[str, str] = {}  # no SNAKEPACKER_* from the caller's environment
 
 
