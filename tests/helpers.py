@@ -53,6 +53,15 @@ def snakepacker(
     )
 
 
+def key_pair(cosign_tool: str, folder: Path) -> Path:
+    """A new cosign key pair in FOLDER (no password); the private key's path (the public
+    one is beside it, cosign.pub)."""
+    folder.mkdir(parents=True)
+    subprocess.run([cosign_tool, "generate-key-pair"], cwd=folder, check=True,
+                   env={**os.environ, "COSIGN_PASSWORD": ""}, capture_output=True)
+    return folder / "cosign.key"
+
+
 def cli_with(env: Mapping[str, str], *args: str) -> subprocess.CompletedProcess[str]:
     """The command line with ENV added to the environment."""
     return snakepacker(*args, env=env)

@@ -1,7 +1,7 @@
 """The house plan: the folders are the layers, every import points down, no cycles.
 
     cli/, options.py       the commands and the one options reader
-    ship/                  pushes, lists, the CI matrix, SBOMs in registries, signatures
+    ship/                  pushes, lists, the CI matrix, signatures and attestations
     supply/                what an image is made of: SBOMs, inventories, file diffs
     images/                the family on an engine: render, build, bootstrap, tarballs
     pack/                  pack's plan (pure) and its doing on an engine

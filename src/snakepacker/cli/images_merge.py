@@ -1,12 +1,12 @@
 """`snakepacker images merge DIR`: the multi-platform lists, from the digests the CI jobs
-pushed."""
+pushed; signed with --sign."""
 
 from __future__ import annotations
 
 import argparse
 
 from snakepacker import options as opts
-from snakepacker.cli.common import engine_of, say
+from snakepacker.cli.common import engine_of, say, signing_key
 
 
 def configure(images: argparse._SubParsersAction) -> None:
@@ -28,8 +28,11 @@ def run(args: argparse.Namespace) -> int:
     values = opts.read(opts.MERGE, args)
     records = read_records(Path(args.digests))  # bad records fail before the engine
     wanted = parse_platforms(",".join(values["platform"])) if values["platform"] else None
+    key = signing_key(values)
+    if key is None:
+        say("no --sign KEY: the lists go up unsigned")
     engine = engine_of(values)
-    shipped = merge(records, EngineRegistry(engine), platforms=wanted, say=say)
+    shipped = merge(records, EngineRegistry(engine), platforms=wanted, say=say, key=key)
     for line in summary(shipped):
         print(line)
     return 0

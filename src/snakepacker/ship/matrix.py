@@ -153,10 +153,11 @@ def group(records: Iterable[Pushed],
 
 def merge(records: Iterable[Pushed], registry: Registry,
           platforms: Sequence[Platform] | None = None,
-          say: Callable[[str], None] = lambda _m: None) -> list[Shipped]:
+          say: Callable[[str], None] = lambda _m: None, key: Path | None = None,
+          ) -> list[Shipped]:
     """One list per tag, under each of its names, as `images push` writes them (an
-    immutable patch tag already naming other images is kept). Every record is checked
-    first, so bad input moves no list."""
+    immutable patch tag already naming other images is kept), each signed with KEY when
+    one is given. Every record is checked first, so bad input moves no list."""
     by_tag = group(records, platforms)
     order = list(PLATFORMS)
     shipped = []
@@ -166,16 +167,17 @@ def merge(records: Iterable[Pushed], registry: Registry,
         shipment = Shipment(tag, {get_platform(r.platform): r.ref for r in items}, first.names,
                             first.python, first.immutable)
         digests = {get_platform(r.platform): r.digest for r in items}
-        shipped.append(write_lists(registry, shipment, digests, say))
+        shipped.append(write_lists(registry, shipment, digests, say, key))
     return shipped
 
 
 def push_by_digest(engine: Engine, registry: Registry, shipments: Sequence[Shipment],
                    folder: Path, progress: Callable[[str], None],
                    publish: Publish | None = None) -> list[Pushed]:
-    """A CI job's share: smoke-test and push every platform's image (with its SBOM and
-    signatures), and leave one record per image in FOLDER for `images merge`. No list is
-    written here: the merge job writes them once every job has pushed."""
+    """A CI job's share: smoke-test and push every platform's image (signed, with its
+    SBOM and provenance attested, when PUBLISH has a key), and leave one record per image
+    in FOLDER for `images merge`. No list is written here: the merge job writes (and
+    signs) them once every job has pushed."""
     smoke_test(engine, shipments, progress)
     pushed = push_platforms(engine, registry, shipments, progress, publish)
     records = []

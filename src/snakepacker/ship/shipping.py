@@ -15,6 +15,12 @@ same list has the same bytes, and a name already at that digest is left alone.
 Patch tags (3.12.3) are immutable: when the registry already has one naming other
 images, it is kept as it is and the summary says so; that is no error, since the
 moving tags (3.12) still moved and the next patch release gets a tag of its own.
+
+With a signing key (Publish), each platform's image is signed and its SBOM and SLSA
+provenance attested as it is pushed, before any list; each list is signed once it is
+written, and its other names get the signatures and attestations of the list and its
+members before they move to it, so every name verifies. Without a key nothing is
+signed or attested.
 """
 
 from __future__ import annotations
@@ -30,7 +36,8 @@ from snakepacker.errors import BuildError, UsageError
 from snakepacker.family.images import Family, ImageKind
 from snakepacker.images.build import Built, build_images
 from snakepacker.platforms import Platform
-from snakepacker.ship import attach, signing
+from snakepacker.ship import signing
+from snakepacker.ship.signing import Predicate
 
 Progress = Callable[[str], None]
 MACHINE_PROBE = "import platform; print(platform.machine())"
@@ -72,20 +79,40 @@ class Registry(Protocol):
 
     def copy_all(self, source: str, destination: str) -> None: ...
 
-    def attach(self, repository: str, digest: str, document: bytes, media_type: str) -> str:
-        """Store DOCUMENT as the SBOM of REPOSITORY@DIGEST; return where it went."""
-        ...
-
     def sign(self, ref: str, key: Path) -> None: ...
+
+    def attest(self, ref: str, predicate: Predicate, key: Path) -> None: ...
+
+    def copy_signatures(self, source: str, destination: str, digests: Sequence[str]) -> None:
+        """Copy the signatures and attestations of DIGESTS from repository SOURCE to
+        repository DESTINATION."""
+        ...
 
 
 @dataclass(frozen=True)
 class Publish:
-    """What goes up beside each platform's image: its SBOM (SBOM_OF gives the document
-    and its media type for a local image), and cosign signatures of both with SIGN_KEY."""
+    """What goes up with each platform's image: a cosign signature with KEY, and one
+    attestation per predicate PREDICATES_OF gives for the local image (its SBOM and its
+    provenance). Lists are signed with KEY too."""
 
-    sbom_of: Callable[[str], tuple[bytes, str]] | None = None
-    sign_key: Path | None = None
+    key: Path
+    predicates_of: Callable[[str], Sequence[Predicate]]
+
+
+def signed_publish(engine: Engine, key: Path, sbom_format: str = "cyclonedx") -> Publish:
+    """Publishing with KEY: each image's SBOM (in SBOM_FORMAT) and SLSA provenance,
+    both made from one reading of the local image's records."""
+    from snakepacker.supply.provenance import provenance_json
+    from snakepacker.supply.sbom import check_format, document, read_image
+
+    fmt = check_format(sbom_format)
+
+    def predicates_of(image: str) -> list[Predicate]:
+        subject, inventory = read_image(engine, image)
+        return [Predicate(signing.SBOM_TYPES[fmt], document(subject, inventory, fmt).encode()),
+                Predicate(signing.PROVENANCE, provenance_json(subject, inventory).encode())]
+
+    return Publish(key, predicates_of)
 
 
 @dataclass(frozen=True)
@@ -114,11 +141,14 @@ class EngineRegistry:
     def copy_all(self, source: str, destination: str) -> None:
         skopeo.copy_all(source, destination)
 
-    def attach(self, repository: str, digest: str, document: bytes, media_type: str) -> str:
-        return attach.attach(repository, digest, document, media_type)
-
     def sign(self, ref: str, key: Path) -> None:
         signing.sign(ref, key)
+
+    def attest(self, ref: str, predicate: Predicate, key: Path) -> None:
+        signing.attest(ref, predicate, key)
+
+    def copy_signatures(self, source: str, destination: str, digests: Sequence[str]) -> None:
+        signing.copy_signatures(source, destination, digests)
 
 
 def published_names(names: tuple[str, str, str], hub: str | None) -> tuple[str, ...]:
@@ -159,10 +189,10 @@ def push_platforms(engine: Engine, registry: Registry, shipments: Sequence[Shipm
                    progress: Progress, publish: Publish | None = None,
                    ) -> dict[tuple[str, Platform], str]:
     """Push each platform's image of each shipment under TAG-SUFFIX in the list's
-    repository, with its SBOM and signatures (PUBLISH); return the digests. The first
-    failure raises: no list is made then."""
+    repository, signed and attested (PUBLISH); return the digests. The first failure
+    raises: no list is made then."""
     pushed: dict[tuple[str, Platform], str] = {}
-    published: set[str] = set()  # repo@digest already given its SBOM and signatures
+    published: set[str] = set()  # repo@digest already signed and attested
     for shipment in shipments:
         home, tag = refs.repository(shipment.names[0]), refs.tag_of(shipment.names[0])
         for platform, image in shipment.images.items():
@@ -184,25 +214,22 @@ def push_platforms(engine: Engine, registry: Registry, shipments: Sequence[Shipm
 
 def _publish_beside(registry: Registry, home: str, digest: str, image: str,
                     publish: Publish, progress: Progress) -> None:
-    """The SBOM of the image pushed as HOME@DIGEST, then the signatures of both."""
-    signed = [f"{home}@{digest}"]
-    if publish.sbom_of is not None:
-        document, media_type = publish.sbom_of(image)
-        where = registry.attach(home, digest, document, media_type)
-        progress(f"  SBOM stored as {where}")
-        sbom_digest = registry.remote_digest(where)
-        if sbom_digest is not None:
-            signed.append(f"{home}@{sbom_digest}")
-    if publish.sign_key is not None:
-        for ref in signed:
-            registry.sign(ref, publish.sign_key)
-        progress(f"  signed {len(signed)} digest(s) with {publish.sign_key}")
+    """Sign the image pushed as HOME@DIGEST and attest what PUBLISH says of it."""
+    ref = f"{home}@{digest}"
+    registry.sign(ref, publish.key)
+    predicates = publish.predicates_of(image)
+    for predicate in predicates:
+        registry.attest(ref, predicate, publish.key)
+    progress(f"  signed {digest[:19]}, attested its "
+             f"{', '.join(p.kind for p in predicates) or 'nothing'}")
 
 
 def write_lists(registry: Registry, shipment: Shipment, digests: Mapping[Platform, str],
-                progress: Progress) -> Shipped:
+                progress: Progress, key: Path | None = None) -> Shipped:
     """Make SHIPMENT's list under its first name and copy it to the others; names already
-    at that digest are left alone, and an immutable tag already there is kept."""
+    at that digest are left alone, and an immutable tag already there is kept. With KEY
+    the list is signed once written, and each other name gets the signatures and
+    attestations of the list and its members before it is moved."""
     home = shipment.names[0]
     platforms = tuple(p.name for p in shipment.images)
     wanted = {p.name: digests[p] for p in shipment.images}
@@ -217,7 +244,12 @@ def write_lists(registry: Registry, shipment: Shipment, digests: Mapping[Platfor
         members = [refs.by_digest(home, digests[p]) for p in shipment.images]
         digest = registry.make_list(home, members)
         moved = [home] if before != digest else []
+    if key is not None:
+        registry.sign(refs.by_digest(home, digest), key)
+        progress(f"  signed the list {digest[:19]}")
     for name in shipment.names[1:]:
+        if key is not None and refs.repository(name) != refs.repository(home):
+            registry.copy_signatures(home, name, [digest, *wanted.values()])
         if registry.remote_digest(name) != digest:
             registry.copy_all(home, name)
             moved.append(name)
@@ -233,7 +265,7 @@ def ship(engine: Engine, registry: Registry, shipments: Sequence[Shipment],
     pushed = push_platforms(engine, registry, shipments, progress, publish)
     return [
         write_lists(registry, shipment, {p: pushed[shipment.tag, p] for p in shipment.images},
-                    progress)
+                    progress, publish.key if publish else None)
         for shipment in shipments
     ]
 
