@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import socket
 import subprocess
 import sys
@@ -16,8 +17,9 @@ import textwrap
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from snakepacker.engine import Engine
 
@@ -60,6 +62,17 @@ def key_pair(cosign_tool: str, folder: Path) -> Path:
     subprocess.run([cosign_tool, "generate-key-pair"], cwd=folder, check=True,
                    env={**os.environ, "COSIGN_PASSWORD": ""}, capture_output=True)
     return folder / "cosign.key"
+
+
+def tool(name: str) -> str:
+    """A test tool's path: on PATH, or beside this interpreter (the venv's). A missing one
+    fails the test (scripts/setup installs them): nothing may pass for want of a tool."""
+    import pytest
+
+    found = shutil.which(name) or str(Path(sys.executable).parent / name)
+    if not Path(found).exists():
+        pytest.fail(f"{name} is not installed (scripts/setup installs the test tools)")
+    return found
 
 
 def cli_with(env: Mapping[str, str], *args: str) -> subprocess.CompletedProcess[str]:
@@ -251,3 +264,130 @@ def wait_until(check: Callable[[], object], what: str, tries: int = 300) -> None
             return
         time.sleep(0.1)
     raise AssertionError(f"never happened: {what}")
+
+
+# -- the GitHub Action, run as the runner runs a composite action's steps ----------------
+
+REPO = Path(__file__).resolve().parents[1]
+ACTION = REPO / "action.yml"
+# How the runner starts a step's script for each `shell:` (the script's file last).
+RUNNER_SHELLS = {"bash": ["bash", "--noprofile", "--norc", "-eo", "pipefail"]}
+_EXPRESSION = re.compile(r"\$\{\{\s*(.*?)\s*\}\}")
+_COMPARISON = re.compile(r"\s*([\w.-]+)\s*(==|!=)\s*'([^']*)'\s*")
+
+
+def action_spec() -> dict[str, Any]:
+    import yaml  # PyYAML comes with snakepacker's dependencies
+
+    spec = yaml.safe_load(ACTION.read_text())
+    assert isinstance(spec, dict)
+    return spec
+
+
+def github_outputs(path: Path) -> dict[str, str]:
+    """The NAME=VALUE and NAME<<DELIMITER lines a step wrote to its $GITHUB_OUTPUT."""
+    found: dict[str, str] = {}
+    lines = iter(path.read_text().splitlines()) if path.exists() else iter(())
+    for line in lines:
+        if "<<" in line and ("=" not in line or line.index("<<") < line.index("=")):
+            name, delimiter = line.split("<<", 1)
+            value = []
+            for more in lines:
+                if more == delimiter:
+                    break
+                value.append(more)
+            else:
+                raise AssertionError(f"{name}: no closing {delimiter} in {path}")
+            found[name] = "\n".join(value)
+        elif line:
+            name, value = line.split("=", 1)
+            found[name] = value
+    return found
+
+
+@dataclass
+class ActionRun:
+    """One run of action.yml's steps with INPUTS (the action's defaults for the rest):
+    each `run:` step's script is written to a file and run with the runner's command
+    line for its shell, in WORKSPACE, with the step's `env:` (expressions over inputs
+    and earlier steps' outputs resolved as the runner would), GITHUB_OUTPUT pointing at
+    a file of its own and this process's environment plus ENV beneath. Steps that `uses:`
+    another action are not run (the machine's own tools stand in for them), nor those
+    in PRESET, whose outputs are given instead. `if:` conditions of the forms the action
+    uses (A == 'x', A != 'x', joined by || or &&) are evaluated."""
+
+    inputs: Mapping[str, str]
+    workspace: Path
+    temp: Path
+    env: Mapping[str, str]
+    preset: Mapping[str, Mapping[str, str]]
+    outputs: dict[str, dict[str, str]] = field(default_factory=dict)
+    ran: list[str] = field(default_factory=list)
+    logs: dict[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        spec = action_spec()
+        self.spec = spec
+        known = spec["inputs"]
+        unknown = set(self.inputs) - set(known)
+        assert not unknown, f"not inputs of the action: {unknown}"
+        self.values = {name: str(self.inputs.get(name, known[name].get("default", "")))
+                       for name in known}
+        self.outputs.update({k: dict(v) for k, v in self.preset.items()})
+
+    def resolve(self, reference: str) -> str:
+        parts = reference.split(".")
+        if len(parts) == 2 and parts[0] == "inputs":
+            return self.values[parts[1]]
+        if len(parts) == 4 and parts[0] == "steps" and parts[2] == "outputs":
+            return self.outputs.get(parts[1], {}).get(parts[3], "")
+        raise AssertionError(f"an expression the test runner does not know: {reference}")
+
+    def substitute(self, text: str) -> str:
+        return _EXPRESSION.sub(lambda m: self.resolve(m.group(1)), text)
+
+    def condition(self, expression: str) -> bool:
+        for alternative in expression.split("||"):
+            results = []
+            for comparison in alternative.split("&&"):
+                match = _COMPARISON.fullmatch(comparison)
+                assert match, f"a condition the test runner does not know: {expression}"
+                left, operator, right = match.groups()
+                results.append((self.resolve(left) == right) == (operator == "=="))
+            if all(results):
+                return True
+        return False
+
+    def run(self, until: str | None = None) -> dict[str, str]:
+        """Run the steps in order (up to and including UNTIL); return the action's
+        outputs. A step that fails raises, with its output."""
+        for number, step in enumerate(self.spec["runs"]["steps"]):
+            name = step.get("id", f"step{number}")
+            if name in self.preset or "uses" in step:
+                pass
+            elif "if" not in step or self.condition(step["if"]):
+                self._run_step(name, step)
+            if name == until:
+                break
+        return {name: self.substitute(output["value"])
+                for name, output in self.spec.get("outputs", {}).items()}
+
+    def _run_step(self, name: str, step: Mapping[str, Any]) -> None:
+        shell = RUNNER_SHELLS[step["shell"]]
+        assert "${{" not in step["run"], f"step {name}: an expression in a script"
+        script = self.temp / f"step-{name}.sh"
+        script.write_text(step["run"])
+        output = self.temp / f"output-{name}"
+        output.write_text("")
+        env = {**os.environ, **self.env, "GITHUB_OUTPUT": str(output),
+               "GITHUB_ACTION_PATH": str(REPO), "GITHUB_WORKSPACE": str(self.workspace),
+               "RUNNER_TEMP": str(self.temp)}
+        env.update({k: self.substitute(str(v)) for k, v in step.get("env", {}).items()})
+        proc = subprocess.run([*shell, str(script)], cwd=self.workspace, env=env,
+                              capture_output=True, text=True, timeout=3600)
+        self.logs[name] = proc.stdout + proc.stderr
+        if proc.returncode != 0:
+            raise AssertionError(f"step {name} failed ({proc.returncode}):\n"
+                                 f"{proc.stdout[-5000:]}\n{proc.stderr[-5000:]}")
+        self.ran.append(name)
+        self.outputs[name] = github_outputs(output)

@@ -31,3 +31,9 @@ class NetworkError(SnakepackerError):
     """A download failed or did not match what it should be."""
 
     exit_code = 5
+
+
+class BudgetError(SnakepackerError):
+    """A packed image over one of its budgets (--max-size, ...); it is left untagged."""
+
+    exit_code = 6

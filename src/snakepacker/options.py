@@ -66,6 +66,8 @@ class Type(enum.Enum):
     LIST = "list"  # repeatable; also comma- (or space-) separated
     ARGV = "argv"  # a command line: split like a shell, or a TOML list
     PAIRS = "pairs"  # KEY=VALUE, repeatable; a TOML table; one per line in the environment
+    SIZE = "size"  # bytes, or a number with a unit (200MB); a TOML integer is bytes
+    COUNT = "count"  # a whole number; a TOML integer
 
 
 @dataclass(frozen=True)
@@ -226,6 +228,16 @@ OPTIONS: tuple[Option, ...] = (
     Option("distroless-keep", Type.LIST, "an interpreter module --distroless leaves out "
            f"that the app imports: {', '.join(pack.DISTROLESS_LEFT_OUT)}, or all "
            "(repeatable)", frozenset({PACK}), metavar="MODULE"),
+    # -- pack's budgets: over one, the pack fails (exit 6) and tags nothing ---------------
+    Option("max-size", Type.SIZE, "fail when the image is bigger than this, as the engine "
+           "stores it: bytes, or a number with a unit (200MB, 1.5GiB)", frozenset({PACK}),
+           metavar="SIZE"),
+    Option("max-compressed-size", Type.SIZE, "fail when the image's layers, gzip-compressed "
+           "as a push sends them, add up to more than this (200MB, 1.5GiB)",
+           frozenset({PACK}), metavar="SIZE"),
+    Option("max-system-packages", Type.COUNT, "fail when pack adds more system packages "
+           "than this to X.Y (find-libdeps' and --apt's, with what they depend on)",
+           frozenset({PACK}), metavar="N"),
 )
 
 BY_NAME: dict[str, Option] = {option.name: option for option in OPTIONS}
@@ -337,8 +349,13 @@ def check_tool_table(tool: Mapping[str, Any], command: str = PACK) -> dict[str, 
     known = {o.toml_key: o for o in options_of(command) if o.toml_key}
     trusted = {o.name: o for o in options_of(command) if o.trusted}
     checked: dict[str, Any] = {}
+    spelled: dict[str, str] = {}
     for raw, value in tool.items():
         key = raw.replace("_", "-")
+        if key in spelled:
+            raise UsageError(f"{TOOL_TABLE}: {spelled[key]!r} and {raw!r} are one key, "
+                             "set twice: keep one")
+        spelled[key] = raw
         if key in trusted:
             option = trusted[key]
             raise UsageError(f"{TOOL_TABLE}: {raw!r} carries trust, so it is read from "
@@ -433,6 +450,10 @@ def _from_toml(option: Option, value: Any, project_dir: Path | None) -> Any:
         if isinstance(value, list) and all(isinstance(v, str) for v in value):
             return tuple(value)
         raise wrong()
+    if option.type in (Type.SIZE, Type.COUNT):
+        if not _word(value) or (option.type is Type.COUNT and not isinstance(value, int)):
+            raise wrong()
+        return str(value)
     if option.type is Type.PAIRS:
         if not isinstance(value, dict) or not all(
             isinstance(v, str | int | float | bool) for v in value.values()
@@ -440,15 +461,20 @@ def _from_toml(option: Option, value: Any, project_dir: Path | None) -> Any:
             raise wrong()
         return tuple((str(k), _toml_text(v)) for k, v in value.items())
     # LIST
-    if isinstance(value, str | int):
+    if _word(value):
         items: tuple[str, ...] = _split(str(value), ",")
-    elif isinstance(value, list) and all(isinstance(v, str | int) for v in value):
+    elif isinstance(value, list) and all(_word(v) for v in value):
         items = tuple(str(v) for v in value)
     else:
         raise wrong()
     if option.relative_to_project and project_dir is not None:
         items = tuple(_project_path(where, project_dir, item) for item in items)
     return items
+
+
+def _word(value: Any) -> bool:
+    """A list's item in TOML: a string or an integer (a port), not a boolean."""
+    return isinstance(value, str | int) and not isinstance(value, bool)
 
 
 def _project_path(where: str, project_dir: Path, item: str) -> str:
@@ -473,8 +499,11 @@ def _toml_text(value: str | int | float | bool) -> str:
 
 def _expected(kind: Type) -> str:
     return {
-        Type.TEXT: "a string", Type.FLAG: "true or false", Type.LIST: "a list of strings",
+        Type.TEXT: "a string", Type.FLAG: "true or false",
+        Type.LIST: "a string or a list of strings",
         Type.ARGV: "a string or a list of strings", Type.PAIRS: "a table of strings",
+        Type.SIZE: "a string such as \"200MB\", or an integer of bytes",
+        Type.COUNT: "an integer",
     }[kind]
 
 
@@ -552,6 +581,13 @@ def pack_options(values: Values, project: Project) -> PackOptions:
         tags_given=bool(values["tag"]),
         distroless=bool(values["distroless"]),
         distroless_keep=pack.check_distroless_keep(values["distroless-keep"]),
+        budgets=pack.Budgets(
+            size=pack.check_size("--max-size", values["max-size"]),
+            compressed_size=pack.check_size("--max-compressed-size",
+                                            values["max-compressed-size"]),
+            system_packages=pack.check_count("--max-system-packages",
+                                             values["max-system-packages"]),
+        ),
     )
 
 

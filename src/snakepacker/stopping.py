@@ -10,8 +10,11 @@ but its cleanup is not armed yet, or its cleanup is half done. ``held()`` marks 
 step; a signal arriving inside it is raised when the step ends. Python runs signal
 handlers in the main thread whichever thread the kernel picked, so this holds however
 many threads the process has (a thread mask would only guard the thread that set it).
-Where the handler is not installed (snakepacker used as a library), ``held()`` blocks
-the signals in the calling thread instead.
+Where the handler is not installed (snakepacker used as a library), ``held()`` called
+in the main thread puts a recording handler in place of the caller's for the step, then
+puts the caller's back and raises the signal again, so the caller's own handling (or
+the default) happens after the step; in another thread it can only block the signals
+in that thread.
 """
 
 from __future__ import annotations
@@ -71,12 +74,13 @@ def install() -> Callable[[], None]:
 @contextlib.contextmanager
 def held() -> Iterator[None]:
     """Run the body whole: a stopping signal that arrives in it is raised after it."""
-    if not _installed or threading.current_thread() is not threading.main_thread():
-        previous = signal.pthread_sigmask(signal.SIG_BLOCK, SIGNALS)
-        try:
+    if threading.current_thread() is not threading.main_thread():
+        with _blocked():
             yield
-        finally:
-            signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+        return
+    if not _installed:
+        with _deferred():
+            yield
         return
     _state.depth = _depth() + 1
     try:
@@ -87,3 +91,34 @@ def held() -> Iterator[None]:
             signum = _pending[0]
             _pending.clear()
             raise Stopped(signum)
+
+
+@contextlib.contextmanager
+def _deferred() -> Iterator[None]:
+    """Record the stopping signals during the body, then hand the first to the
+    caller's handlers. A handler set outside Python cannot be put back: those signals
+    are left to it."""
+    caught: list[int] = []
+
+    def record(signum: int, _frame: FrameType | None) -> None:
+        caught.append(signum)
+
+    previous = {sig: old for sig in SIGNALS if (old := signal.getsignal(sig)) is not None}
+    for sig in previous:
+        signal.signal(sig, record)
+    try:
+        yield
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+        if caught:
+            signal.raise_signal(caught[0])
+
+
+@contextlib.contextmanager
+def _blocked() -> Iterator[None]:
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, SIGNALS)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)

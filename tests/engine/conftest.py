@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from snakepacker.engine import Engine, find_engine
+from snakepacker.engine.docker import find_docker
 from snakepacker.errors import EngineError
 from snakepacker.family.distros import get_distro
 from snakepacker.images.bootstrap import root_ref
@@ -32,6 +33,10 @@ from tests.helpers import (
 )
 
 PODMAN_FAMILY_ARGS = ("--minors", "3.10")
+# The second docker engine (Docker 26.1, buildx 0.13: scripts/engine26), and the family
+# images its packs stand on: the build images and the runtimes of 3.12, plain and Pillow.
+ENGINE26 = Path(__file__).resolve().parents[2] / "scripts" / "engine26"
+BUILDX_FAMILY = ("all", "3.12", "all-pillow", "3.12-pillow")
 
 # The family images the tests build compile CPython the quick way (no PGO, no LTO:
 # minutes, not a quarter hour each), also when pytest is run by hand; export
@@ -154,3 +159,54 @@ def _root_into_podman(podman_engine: Engine, root: str) -> None:
                        env={"SNAKEPACKER_ENGINE": "podman"})
     if proc.returncode != 0:
         pytest.fail(f"bootstrap jammy through podman failed:\n{proc.stderr[-3000:]}")
+
+
+@pytest.fixture(scope="session")
+def buildx_engine(engine: Engine, family_images: dict[str, str]) -> dict[str, str]:
+    """Docker 26.1 beside the machine's engine, whose `docker build` is buildx 0.13:
+    started by scripts/engine26 when its socket does not answer, and given the family
+    images packs stand on, saved from ENGINE (`docker save | docker load`, once per
+    test run, only those it lacks or holds another build of). Returns the environment
+    that points snakepacker and the client at it (SNAKEPACKER_DOCKER, DOCKER_HOST,
+    DOCKER_CONFIG, SNAKEPACKER_ENGINE)."""
+    try:
+        proc = subprocess.run([str(ENGINE26), "start"], capture_output=True, text=True,
+                              timeout=900)
+    except subprocess.TimeoutExpired:
+        pytest.fail("scripts/engine26 start did not finish within 15 minutes")
+    if proc.returncode != 0:
+        why = f"scripts/engine26 start failed:\n{proc.stderr[-3000:]}"
+        if os.environ.get("SNAKEPACKER_REQUIRE_ENGINE"):
+            pytest.fail(why)
+        pytest.skip(why)
+    env = dict(line.split("=", 1) for line in proc.stdout.splitlines() if "=" in line)
+    assert {"SNAKEPACKER_DOCKER", "DOCKER_HOST", "DOCKER_CONFIG"} <= set(env), proc.stdout
+    env["SNAKEPACKER_ENGINE"] = "docker"
+    buildx = find_docker({**os.environ, **env})
+    assert buildx.version.startswith("26."), buildx
+    refs = [family_images[tag] for tag in BUILDX_FAMILY]
+    held = {ref: buildx.image_id(ref) for ref in refs}
+    missing = [ref for ref in refs if held[ref] != engine.image_id(ref)]
+    if missing:
+        # One stream for all of them: the layers they share go over once.
+        save = subprocess.Popen([engine.client, "save", *missing], env=engine.env,
+                                stdout=subprocess.PIPE)
+        assert save.stdout is not None
+        load = subprocess.run([buildx.client, "load"], env=buildx.env, stdin=save.stdout,
+                              capture_output=True, text=True, timeout=1800)
+        save.stdout.close()
+        assert save.wait() == 0 and load.returncode == 0, load.stderr[-2000:]
+        assert all(buildx.image_exists(ref) for ref in missing), load.stdout
+        # The builds the loaded ones replaced, unless something still names them.
+        replaced = {held[ref] for ref in missing if held[ref]} - {
+            buildx.image_id(ref) for ref in refs}
+        for image_id in sorted(i for i in replaced if i):
+            subprocess.run([buildx.client, "image", "rm", image_id], env=buildx.env,
+                           capture_output=True, timeout=300)
+    return env
+
+
+@pytest.fixture(scope="session")
+def buildx_docker(buildx_engine: dict[str, str]) -> Docker:
+    """The 26.1 engine's client, for looking at what snakepacker made there."""
+    return Docker(find_docker({**os.environ, **buildx_engine}))

@@ -432,6 +432,42 @@ def test_bad_source(docker: Docker, family_images: dict[str, str], tmp_path: Pat
                          one_line=False)
 
 
+def test_a_pack_over_its_budgets_fails_in_one_line_and_tags_nothing(
+    docker: Docker, family_images: dict[str, str]
+) -> None:
+    """The demo over all three budgets: exit 6, one line naming each measure with its
+    value, its budget and what weighs most; a new tag is not made, and a tag that
+    named another image still names it, as after a failed build. (The --env makes an
+    image of its own: no other test's cleanup can remove it while it is measured.)"""
+    tag, kept = f"{PREFIX}-budget:pytest", f"{PREFIX}-budget:kept"
+    untag(docker, tag, kept)
+    docker("tag", family_images["base"], kept)
+    base_id = docker("image", "inspect", "--format", "{{.Id}}", kept).stdout.strip()
+    left = None
+    try:
+        proc = pack(str(DEMO), "-t", tag, "-t", kept, "--env", "BUDGETS=1", "--max-size", "1MB",
+                    "--max-compressed-size", "1MB", "--max-system-packages", "0")
+        assert_clean_failure(proc, docker, tag, f"{tag} is over budget: size ",
+                             one_line=False, code=6)
+        line = next(x for x in proc.stderr.splitlines() if x.startswith("snakepacker: error"))
+        assert proc.stderr.rstrip().endswith(line)  # the last line: nothing after it
+        assert re.search(r"size [\d.]+ MB > max-size 1 MB \(biggest: .*venv [\d.]+ MB "
+                         r"\[pillow [\d.]+ MB", line), line
+        assert re.search(r"compressed size [\d.]+ MB > max-compressed-size 1 MB \(gzip of "
+                         r"each layer; biggest: base [\d.]+ MB", line), line
+        assert re.search(r"system packages \d+ > max-system-packages 0 \(added to "
+                         r"\S+python:3.12; biggest: \S+ [\d.]+ MB", line), line
+        left = re.search(r"the image \(([0-9a-f]{12})\) is left untagged", line)
+        assert left, line
+        assert docker("image", "inspect", "--format", "{{.Id}}", kept).stdout.strip() == base_id
+        assert docker("image", "inspect", "--format", "{{.RepoTags}}", left[1]).stdout.strip() \
+            == "[]"
+    finally:
+        untag(docker, tag, kept)
+        if left:  # the image is this test's own (its --env): nothing else names it
+            docker("image", "rm", left[1], check=False)
+
+
 def test_dependency_that_fails_to_build(docker: Docker, family_images: dict[str, str],
                                         tmp_path: Path) -> None:
     tag = f"{PREFIX}-broken:pytest"

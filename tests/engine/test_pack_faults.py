@@ -72,7 +72,7 @@ def server(family_images: dict[str, str], docker: Docker, tmp_path_factory) -> s
                        "--env", "C=line1\nline2 \\ \"q\" `id` ${X}")
     assert proc.returncode == 0, proc.stderr[-4000:]
     assert "left out as credentials: .env" in proc.stderr
-    assert "the project's .dockerignore applies" in proc.stderr
+    assert "left out by its .dockerignore: notes" in proc.stderr
     return tag
 
 

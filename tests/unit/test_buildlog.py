@@ -3,7 +3,12 @@
 Each log is BuildKit's plain progress output of a build on the family's images: uv and
 pip asked for a package the index does not have, uv building an sdist whose C code
 includes a missing header, apt-install asked for a package the archive does not have.
-(The archive's and registry's host names were replaced in the captured text.)
+(The archive's and registry's host names were replaced in the captured text.) Those
+come from Docker 20.10's client; the buildx-* ones from buildx 0.13 on Docker 26.1
+(scripts/engine26), which frames a failure differently: a RUN that printed its cause
+and exited 1 (buildx-step), one whose program runc could not start (buildx-runc), and
+one the engine failed before the command ran (buildx-engine: a USER with no passwd
+entry), whose cause is only in the engine's own ERROR line.
 """
 
 from __future__ import annotations
@@ -29,6 +34,9 @@ def log(name: str) -> list[str]:
     ("compile", "build 4/4", "brokenext.c:2:10: fatal error: snakepacker_missing_header.h: "
      "No such file or directory"),
     ("apt-missing", "2/2", "E: Unable to locate package libsnakepacker-no-such-package0"),
+    ("buildx-step", "3/3", "error: the thing is missing"),
+    ("buildx-runc", "2/2", "runc run failed: unable to start container process: exec: "
+     '"/no/such/program": stat /no/such/program: no such file or directory'),
 ])
 def test_headline_names_the_step_and_the_cause(name: str, step: str, cause: str) -> None:
     headline, _ = buildlog.summarize(buildlog.read(log(name)))
@@ -38,13 +46,14 @@ def test_headline_names_the_step_and_the_cause(name: str, step: str, cause: str)
     assert "--mount" not in headline
 
 
-@pytest.mark.parametrize("name", ["uv-missing", "pip-missing", "compile", "apt-missing"])
+@pytest.mark.parametrize("name", ["uv-missing", "pip-missing", "compile", "apt-missing",
+                                  "buildx-step", "buildx-runc", "buildx-engine"])
 def test_tail_is_the_output_without_the_command_text(name: str) -> None:
     lines = log(name)
     _, tail = buildlog.summarize(buildlog.read(lines))
-    assert tail
-    assert not any("executor failed" in line or "--mount" in line or "sha256:" in line
-                   or line.startswith(("#", ">", "------")) for line in tail)
+    assert tail or name == "buildx-engine"  # that step printed nothing
+    assert not any("executor failed" in line or "did not complete" in line or "--mount" in line
+                   or "sha256:" in line or line.startswith(("#", ">", "------")) for line in tail)
     # The RUN text is in the log three times; the whole message has it never.
     message = buildlog.failure_message("demo", buildlog.read(lines), 1)
     assert "/run/secrets/ca-certs" not in message
@@ -69,6 +78,61 @@ def test_a_short_instruction_is_named_a_long_one_is_not() -> None:
     assert buildlog.read(log("apt-missing")).instruction == \
         "RUN apt-install libsnakepacker-no-such-package0"
     assert buildlog.read(log("uv-missing")).instruction is None
+
+
+def test_an_engine_failure_is_named_though_the_command_printed_nothing() -> None:
+    """The step never ran its command: the engine's reason, which BuildKit puts after
+    its quoting of the command in the ERROR line, is the headline's cause (with -v or
+    without), and the exit code is the client's."""
+    failure = buildlog.read(log("buildx-engine"))
+    assert failure.output == () and failure.exit_code is None
+    assert failure.cause == "unable to find user nosuchuser: no matching entries in passwd file"
+    first = buildlog.failure_message("demo", failure, 1).splitlines()[0]
+    assert first == ("building demo failed at [2/2] RUN true: unable to find user nosuchuser: "
+                     "no matching entries in passwd file (exit code 1)")
+
+
+def test_the_engines_reason_wins_over_what_the_command_printed() -> None:
+    """A network the engine could not set up (as a daemon without its bridge says), on a
+    step that printed a line first: the reason is the engine's, not that line."""
+    lines = [line.replace("unable to find user nosuchuser: no matching entries in passwd file",
+                          "network bridge not found") for line in log("buildx-engine")]
+    at = lines.index("#5 [2/2] RUN true")
+    lines.insert(at + 1, "#5 0.101 starting")
+    headline, tail = buildlog.summarize(buildlog.read(lines))
+    assert headline == "failed at [2/2] RUN true: network bridge not found"
+    assert tail == ["starting"]
+
+
+@pytest.mark.parametrize("text", [
+    'process "/bin/sh -c exit 3" did not complete successfully: exit code: 3',
+    "executor failed running [/bin/sh -c exit 3]: exit code: 3",
+])
+def test_an_exit_code_alone_is_no_reason_of_the_engines(text: str) -> None:
+    assert buildlog.engine_reason(text) is None
+
+
+@pytest.mark.parametrize(("text", "reason"), [
+    ('process "/bin/sh -c echo \"a: b\"" did not complete successfully: network bridge not '
+     "found", "network bridge not found"),
+    ("executor failed running [/bin/sh -c true]: mount callback failed", "mount callback failed"),
+    ('failed to calculate checksum of ref x::y: "/nope": not found',
+     'failed to calculate checksum of ref x::y: "/nope": not found'),
+    ("secret nope: not found", "secret nope: not found"),
+])
+def test_the_engines_reason_is_read_past_the_command(text: str, reason: str) -> None:
+    assert buildlog.engine_reason(text) == reason
+
+
+def test_without_a_step_buildxs_last_line_gives_the_cause() -> None:
+    lines = ["#0 building with \"default\" instance using docker driver", "",
+             "#1 [internal] load build definition from Dockerfile",
+             "#1 transferring dockerfile: 2B done", "#1 DONE 0.0s",
+             "ERROR: failed to solve: failed to read dockerfile: open Dockerfile: no such file "
+             "or directory"]
+    headline, _ = buildlog.summarize(buildlog.read(lines))
+    assert headline == ("failed: failed to read dockerfile: open Dockerfile: no such file or "
+                        "directory")
 
 
 def test_without_a_step_the_last_error_line_is_the_cause() -> None:

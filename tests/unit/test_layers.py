@@ -1,8 +1,8 @@
 """The house plan: the folders are the layers, every import points down, no cycles.
 
-    cli/, options.py       the commands and the one options reader
+    cli/, options.py       the commands, the one options reader and its schema.py
     ship/                  pushes, lists, the CI matrix, signatures and attestations
-    supply/                what an image is made of: SBOMs, inventories, file diffs
+    supply/                what an image is made of: SBOMs, provenance, inventories, diffs, budgets
     images/                the family on an engine: render, build, bootstrap, tarballs
     pack/                  pack's plan (pure) and its doing on an engine
     engine/                the programs that build, run and move images
@@ -27,6 +27,7 @@ SRC = Path(__file__).resolve().parents[2] / "src" / "snakepacker"
 LAYERS: tuple[tuple[str, int], ...] = (
     ("snakepacker.cli", 7),
     ("snakepacker.options", 7),
+    ("snakepacker.schema", 7),
     ("snakepacker.__main__", 7),
     ("snakepacker.ship", 6),
     ("snakepacker.supply", 5),

@@ -10,7 +10,8 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPTS = [
-    *(ROOT / "scripts" / name for name in ("setup", "demo", "test", "apps")),
+    *(ROOT / "scripts" / name
+      for name in ("setup", "demo", "test", "apps", "engine26", "next-debian")),
     ROOT / ".ci" / "run",
 ]
 

@@ -87,23 +87,33 @@ def test_a_signal_during_the_cleanup_lets_it_finish(
     assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN  # the cleanup is not cut short
 
 
-def test_without_the_handler_the_calling_thread_holds_the_signals(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize("threads", [0, 1])
+def test_without_the_handler_the_callers_handler_runs_after_the_step(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, threads: int
 ) -> None:
-    """Used as a library (no handler installed): the signals are blocked in the calling
-    thread while the directory is made, and delivered after."""
+    """Used as a library (no handler installed): a signal while the directory is made
+    reaches the caller's own handler once the directory's cleanup is armed, also when
+    another thread, which the kernel may pick, leaves the signal unblocked."""
     class Raised(BaseException):
         pass
 
     def raise_(_signum: int, _frame: object) -> None:
         raise Raised
 
+    done = threading.Event()
+    others = [threading.Thread(target=done.wait, daemon=True) for _ in range(threads)]
+    for other in others:
+        other.start()
     _signal_inside(monkeypatch, tempfile, "mkdtemp")
     previous = signal.signal(signal.SIGTERM, raise_)
     try:
         with pytest.raises(Raised), temporary_directory(dir=tmp_path) as name:
             raise AssertionError(f"the body ran: {name}")
         assert list(tmp_path.iterdir()) == []
+        assert signal.getsignal(signal.SIGTERM) is raise_  # the caller's, put back
     finally:
         signal.signal(signal.SIGTERM, previous)
+        done.set()
+        for other in others:
+            other.join()
     assert signal.pthread_sigmask(signal.SIG_BLOCK, set()) == set()  # nothing left held

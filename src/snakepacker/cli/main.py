@@ -2,10 +2,10 @@
 handler (``configure`` and ``run``); this one puts them together and runs one.
 
 Every failure the user can act on is one line on stderr and an exit code (2 usage,
-3 engine, 4 build, 5 download). Ctrl-C, SIGTERM and SIGHUP become one exception
-(snakepacker.stopping), so every `with` on the way out runs: build secrets and
-temporary directories are removed and the engine's build is stopped whatever ends the
-command.
+3 engine, 4 build, 5 download, 6 a packed image over one of its budgets). Ctrl-C,
+SIGTERM and SIGHUP become one exception (snakepacker.stopping), so every `with` on the
+way out runs: build secrets and temporary directories are removed and the engine's
+build is stopped whatever ends the command.
 """
 
 from __future__ import annotations

@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import argparse
+from typing import TYPE_CHECKING
 
 from snakepacker import options as opts
 from snakepacker.cli.common import engine_of, publish_of, say
-from snakepacker.errors import UsageError
+from snakepacker.engine import Engine
+from snakepacker.errors import BudgetError, UsageError
 from snakepacker.family.images import Family
-from snakepacker.pack.options import check_extras
+from snakepacker.pack.options import PackOptions, check_extras
 from snakepacker.pack.project import SourceKind, inspect_source
 from snakepacker.platforms import Platform
+
+if TYPE_CHECKING:  # pack's doing is imported when it runs
+    from snakepacker.pack.packing import Check
 
 DESCRIPTION = """\
 Pack a Python project or a requirement into a compact image that runs read-only.
@@ -20,7 +25,8 @@ dependencies in a layer before the project's code; find-libdeps lists the system
 packages its compiled files need; the final image is the family's X.Y image with those
 packages, the venv at the same path, its bytecode compiled, the console scripts in
 /usr/bin, a non-root user and OCI labels. The image is tagged only when the build
-succeeds; a size report follows.
+succeeds and the image is within its budgets (--max-size, --max-compressed-size,
+--max-system-packages; over one, exit 6); a size report follows.
 
 Each option can also be set in the environment and in the project's pyproject.toml
 under [tool.snakepacker] (the names in brackets); the command line wins over the
@@ -56,6 +62,25 @@ def configure(commands: argparse._SubParsersAction) -> None:
     parser.set_defaults(run=run)
 
 
+def budget_check(engine: Engine, options: PackOptions) -> Check | None:
+    """The budgets' check of each packed image, before it is tagged (none: no budget)."""
+    if not options.budgets:
+        return None
+    from snakepacker.supply.budgets import check_budgets
+
+    return lambda packed: check_budgets(engine, packed)
+
+
+def over_budget(engine: Engine, exc: BudgetError, tagged: list[str]) -> BudgetError:
+    """A platform's image over budget leaves none of this pack's tags behind: those
+    given to the platforms packed before it go too."""
+    if not tagged:
+        return exc
+    engine.remove(tagged)
+    return BudgetError(f"{exc}; this pack's tags of the platforms before are removed "
+                       f"({', '.join(tagged)})")
+
+
 def run(args: argparse.Namespace) -> int:
     from snakepacker.pack import packing
     from snakepacker.pack.dockerfile import render_pack
@@ -84,12 +109,18 @@ def run(args: argparse.Namespace) -> int:
     engine = engine_of(values)
     publish = publish_of(engine, values) if values["push"] else None  # key checked first
     images: dict[Platform, str] = {}
+    tagged: list[str] = []  # by this pack, on the platforms packed so far
     for platform in platforms:
         if len(platforms) > 1:
             say(f"packing for {platform.name}")
-        packed = packing.pack(options, engine, say=say, verbose=args.verbose,
-                              include_secrets=tuple(args.include_secret), platform=platform)
+        try:
+            packed = packing.pack(options, engine, say=say, verbose=args.verbose,
+                                  include_secrets=tuple(args.include_secret),
+                                  platform=platform, check=budget_check(engine, options))
+        except BudgetError as exc:
+            raise over_budget(engine, exc, tagged) from None
         images[platform] = packed.image_id
+        tagged.extend(packed.tags)
         plan = packed.plan
         tags = plan.options.tags  # the default tag may come from the installed metadata
         say(f"built {', '.join(tags)} for {platform.name} ({packed.image_id[:19]}) "
@@ -97,7 +128,7 @@ def run(args: argparse.Namespace) -> int:
         entry = " ".join(plan.entrypoint or ()) or "-"
         print(f"{tags[0]} ({platform.name}): Python {plan.python.minor}, entrypoint {entry}"
               f"{' ' + ' '.join(plan.cmd) if plan.cmd else ''}")
-        for line in packed.report.lines():
+        for line in (*packed.report.lines(), *packed.checks):
             print(line)
     if values["push"]:
         from snakepacker.ship.shipping import EngineRegistry, pack_shipments, ship, summary

@@ -122,6 +122,12 @@ class Engine(Protocol):
         """REF's file system as a tar stream, read without running anything of it."""
         ...
 
+    def save(self, ref: str) -> contextlib.AbstractContextManager[IO[bytes]]:
+        """REF as the engine saves it (`save`): a tar stream of its manifest, its
+        config and its layers, each layer a tar of its own (compressed or not, as the
+        engine stores it)."""
+        ...
+
     def created(self, ref: str, count: int = 1) -> contextlib.AbstractContextManager[list[str]]:
         """The ids of COUNT containers of REF that never start; removed afterwards."""
         ...

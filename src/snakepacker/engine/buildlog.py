@@ -12,7 +12,14 @@ line that says why it failed, as the installer (or compiler, or apt) said it:
   ``Because x was not found in the package registry ...``), pip's ``ERROR: ...``,
   apt's ``E: ...``,
   find-libdeps's own line;
-- else the last line that speaks of an error, else the last line printed.
+- else the last line that speaks of an error, else the last line printed;
+- but when the engine failed the step itself (a user with no passwd entry, a network
+  it could not set up), its own reason, which BuildKit gives only after quoting the
+  command in its ERROR line: the command printed nothing about it.
+
+Docker 20.10's client (BuildKit built in) and buildx (Docker 23 and later) write the
+same ``#N`` lines; they differ in how the ERROR line wraps the reason and in what
+follows the failure (buildx adds the Dockerfile's lines and ``ERROR: failed to solve:``).
 
 buildah (podman) frames a step differently: a ``[1/2] STEP 3/5: RUN ...`` header, the
 step's output as it was printed, and a last ``Error: building at STEP ...`` line. Both
@@ -33,6 +40,18 @@ _HEADER = re.compile(r"^#(?P<id>\d+) \[(?P<step>[^\]]+)\] (?P<what>.*)$")
 _OUTPUT = re.compile(r"^#(?P<id>\d+) (?:\d+\.\d+ )?(?P<text>.*)$")
 _ERROR = re.compile(r"^#(?P<id>\d+) ERROR: (?P<text>.*)$")
 _EXIT = re.compile(r"exit code: (\d+)")
+# How BuildKit wraps the reason a RUN step failed, in its ERROR line and its last line:
+# `process "/bin/sh -c ..." did not complete successfully: REASON` (buildx, BuildKit
+# 0.11 and later) or `executor failed running [/bin/sh -c ...]: REASON` (the BuildKit of
+# Docker 20.10). REASON is `exit code: N` when the command ran and failed; anything
+# else is the engine's own (a user, a network or a mount it could not set up), and the
+# command printed nothing about it.
+_WRAPPED = re.compile(r'^(?:process ".*" did not complete successfully'
+                      r"|executor failed running \[.*\]): (?P<reason>.*)$")
+_EXIT_ONLY = re.compile(r"^exit code: \d+$")
+# The client's last line: `ERROR: failed to solve: ...` (buildx), `error: failed to
+# solve: ...` (Docker 20.10).
+_SOLVE = re.compile(r"^(?:ERROR|error): failed to solve: (?P<text>.*)$")
 # buildah: `[1/2] STEP 3/5: RUN ...` (no stage part in a one-stage build), and its last
 # line `Error: building at STEP "RUN ...": ... exit status 1`.
 BUILDAH_STEP = re.compile(r"^(?:\[(?P<stage>\d+/\d+)\] )?STEP (?P<step>\d+/\d+): (?P<what>.*)$")
@@ -131,6 +150,8 @@ def read(lines: Sequence[str]) -> Failure:
         output = [line for line in lines if line.strip()]
         last = next((line.strip() for line in reversed(output) if _ANY_ERROR.search(line)),
                     output[-1].strip() if output else None)
+        if last is not None and (solve := _SOLVE.match(last)):
+            last = engine_reason(solve["text"]) or last
         return Failure(None, None, last, None, tuple(output))
     step = instruction = None
     for line in lines:
@@ -146,24 +167,26 @@ def read(lines: Sequence[str]) -> Failure:
         if exit_match:
             code = int(exit_match.group(1))
     output = step_output(lines, step_id)
-    why = cause(output)
-    if why is None:
-        # The step printed nothing: the engine failed it (a network that is gone, a
-        # mount refused), and says why only in its own ERROR lines.
-        why = _engine_cause(lines, step_id)
+    # When the engine failed the step (no exit code of the command's), its reason is
+    # the cause, whatever the command printed before; else the command's output says why.
+    why = _engine_cause(lines, step_id) or cause(output)
     return Failure(step, instruction, why, code, tuple(output))
 
 
+def engine_reason(text: str) -> str | None:
+    """What an ERROR text of BuildKit's says failed the step, past its quoting of the
+    command; None when it says only that the command exited with a code."""
+    match = _WRAPPED.match(text.strip())
+    reason = (match["reason"] if match else text).strip()
+    return None if not reason or _EXIT_ONLY.match(reason) else reason
+
+
 def _engine_cause(lines: Sequence[str], step_id: str) -> str | None:
-    """What BuildKit's ERROR line for STEP_ID says, past its quoting of the command."""
+    """The engine's reason for failing STEP_ID, from its ERROR line."""
     for line in lines:
         match = _ERROR.match(line)
         if match and match["id"] == step_id:
-            text = match["text"]
-            # `process "/bin/sh -c ..." did not complete successfully: exit code: 1` says
-            # nothing the exit code does not; anything else is the engine's reason.
-            if "did not complete successfully" not in text:
-                return text.rsplit('": ', 1)[-1] if '": ' in text else text
+            return engine_reason(match["text"])
     return None
 
 

@@ -121,6 +121,13 @@ class CliEngine(Engine):
             yield stream
 
     @contextlib.contextmanager
+    def save(self, ref: str) -> Iterator[IO[bytes]]:
+        """`save REF` to a pipe: docker's and podman's archive of the image."""
+        self.inspect(ref)  # a missing image is one clear line
+        with self._stream(["save", ref], ref) as stream:
+            yield stream
+
+    @contextlib.contextmanager
     def _stream(self, args: list[str], what: str, absent_ok: bool = False,
                 ) -> Iterator[IO[bytes]]:
         """The standard output of the client run with ARGS; EngineError when it fails

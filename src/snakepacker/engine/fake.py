@@ -3,8 +3,9 @@
 It records every call (``calls``) and every build whole (``builds``: the Dockerfile,
 the build arguments and the platform it was asked for), keeps tags and images in
 dictionaries, and answers with what the test configured: which refs exist or can be
-pulled, each image's size and history, and which builds fail. It proves nothing about
-docker or podman; the engine tests do that.
+pulled, each image's size, history and layers, the files a reader copies out of it, its
+saved archive, and which builds fail. It proves nothing about docker or podman; the
+engine tests do that.
 
 A built image's id comes from what a real engine's would: the Dockerfile and the build
 arguments (which name the parent by id). Not from the platform: an id that differed
@@ -15,13 +16,17 @@ apart (``platforms``), where a test, or a fake registry, reads it.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import io
 import json
+import posixpath
 import subprocess
-from collections.abc import Callable, Iterable, Mapping, Sequence
+import tarfile
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from snakepacker.engine.base import Engine, Progress, Secret
 from snakepacker.errors import BuildError, EngineError
@@ -54,7 +59,9 @@ class FakeBuild:
 @dataclass
 class FakeEngine(Engine):
     """``images`` maps refs and ids to image ids; a build of a context whose label is in
-    ``fail_builds`` raises BuildError; ``sizes``/``histories`` are keyed by ref or id;
+    ``fail_builds`` raises BuildError; ``sizes``, ``histories``, ``layers``, ``files``
+    and ``saved`` are keyed by ref, by id, or by the label of the build that made the
+    image (whose id a test cannot know beforehand);
     ``platforms`` maps an image id to the platform it is for (builds, imports and pulls
     fill it in; a test presets it for the images it puts in ``images``)."""
 
@@ -71,6 +78,12 @@ class FakeEngine(Engine):
     calls: list[Call] = field(default_factory=list)
     builds: list[FakeBuild] = field(default_factory=list)
     platforms: dict[str, str] = field(default_factory=dict)  # image id -> os/arch
+    # Keyed by ref or id: an image's layers (diff ids, oldest first), its files (absolute
+    # path -> bytes) as `copy_out` hands them, and its `save` archive.
+    layers: dict[str, list[str]] = field(default_factory=dict)
+    files: dict[str, dict[str, bytes]] = field(default_factory=dict)
+    saved: dict[str, bytes] = field(default_factory=dict)
+    containers: dict[str, str] = field(default_factory=dict)  # container -> image ref
     native: str = field(default_factory=lambda: native_platform().name)
     name: str = "fake"
     client: str = "fake"
@@ -166,10 +179,9 @@ class FakeEngine(Engine):
 
     def image_size(self, ref: str) -> int | None:
         self._record("image_size", ref)
-        found = self._resolve(ref)
-        if found is None:
+        if self._resolve(ref) is None:
             return None
-        return self.sizes.get(ref, self.sizes.get(found, 0))
+        return self._keyed(self.sizes, ref) or 0
 
     def id_and_labels(self, ref: str) -> tuple[str, dict[str, str]] | None:
         self._record("id_and_labels", ref)
@@ -178,14 +190,61 @@ class FakeEngine(Engine):
 
     def history(self, ref: str) -> list[tuple[int, str]]:
         self._record("history", ref)
-        return list(self.histories.get(ref, []))
+        return list(self._keyed(self.histories, ref) or [])
 
     def inspect(self, ref: str) -> dict[str, Any]:
         self._record("inspect", ref)
         found = self._resolve(ref)
         if found is None:
             raise EngineError(f"no image {ref} on fake")
-        return {"Id": found, "Size": self.image_size(ref)}
+        return {"Id": found, "Size": self.image_size(ref),
+                "RootFS": {"Layers": list(self._keyed(self.layers, ref) or [])}}
+
+    def _keyed(self, table: Mapping[str, Any], ref: str) -> Any:
+        """TABLE's entry for REF, for the image REF names, or for its build's label."""
+        found = self._resolve(ref) or ""
+        for key in (ref, found, self.labels.get(found)):
+            if key in table:
+                return table[key]
+        return None
+
+    @contextlib.contextmanager
+    def save(self, ref: str) -> Iterator[IO[bytes]]:
+        self._record("save", ref)
+        archive = self._keyed(self.saved, ref)
+        if archive is None:
+            raise EngineError(f"no image {ref} to save on fake")
+        yield io.BytesIO(archive)
+
+    @contextlib.contextmanager
+    def created(self, ref: str, count: int = 1) -> Iterator[list[str]]:
+        self._record("created", ref, count)
+        if self._resolve(ref) is None:
+            raise EngineError(f"no image {ref} on fake")
+        ids = [f"fake-container-{len(self.containers) + n}" for n in range(count)]
+        self.containers.update(dict.fromkeys(ids, ref))
+        try:
+            yield ids
+        finally:
+            for container in ids:
+                self.containers.pop(container, None)
+
+    @contextlib.contextmanager
+    def copy_out(self, container: str, path: str) -> Iterator[IO[bytes]]:
+        """What `cp CONTAINER:PATH -` gives: PATH and what is under it, named from
+        PATH's base name on; an empty tar where there is no such path."""
+        self._record("copy_out", container, path)
+        files = self._keyed(self.files, self.containers[container]) or {}
+        parent = posixpath.dirname(path.rstrip("/"))
+        buffer = io.BytesIO()
+        with tarfile.open(fileobj=buffer, mode="w") as tar:
+            for name in sorted(files):
+                if name == path or name.startswith(path.rstrip("/") + "/"):
+                    info = tarfile.TarInfo(posixpath.relpath(name, parent))
+                    info.size = len(files[name])
+                    tar.addfile(info, io.BytesIO(files[name]))
+        buffer.seek(0)
+        yield buffer
 
     def run(
         self, args: Sequence[str], *, check: bool = True

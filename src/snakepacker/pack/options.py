@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from decimal import Decimal
 
 from snakepacker.errors import UsageError
 from snakepacker.family.options import FamilyOptions
@@ -33,6 +34,50 @@ _REFERENCE = re.compile(rf"{_HOST}?{_COMPONENT}(?:/{_COMPONENT})*(?::{_TAG})?")
 # A path in the image: absolute, made of components of letters, digits and ._+-, none
 # of them . or ..: it goes into RUN steps, COPY, WORKDIR and VOLUME as it is.
 _PATH = re.compile(r"/(?:[A-Za-z0-9_+.-]+/)*[A-Za-z0-9_+.-]*")
+
+
+# A size: a number of bytes, or a number with a unit; the letters in any case ("mb").
+# Without a unit a plain number is bytes. The schema of [tool.snakepacker] checks
+# strings with this very pattern (it is ECMAScript as well as Python).
+SIZE_PATTERN = r"^ *([0-9]+(?:\.[0-9]+)?) *([kKmMgGtT][iI]?[bB]|[bB])? *$"
+_UNITS = {"": 1, "b": 1, "kb": 10**3, "mb": 10**6, "gb": 10**9, "tb": 10**12,
+          "kib": 2**10, "mib": 2**20, "gib": 2**30, "tib": 2**40}
+_UNIT_NAMES = {"kb": "kB", "kib": "KiB", "mb": "MB", "mib": "MiB", "gb": "GB", "gib": "GiB",
+               "tb": "TB", "tib": "TiB"}
+
+
+@dataclass(frozen=True)
+class Size:
+    """A size in bytes, with the unit it was given in: it is shown in that unit."""
+
+    bytes: int
+    unit: str = "MB"  # how to show it: MB when it was given in bytes
+
+    def show(self, count: int | None = None) -> str:
+        """COUNT bytes in this size's unit (to a tenth of a MB, a hundredth of a GB);
+        without COUNT, the size itself as it was given (200 MB, 1.5 GiB). Less than a
+        tenth of the unit is shown in bytes."""
+        count = self.bytes if count is None else count
+        value = count / _UNITS[self.unit.lower()]
+        if value < 0.1:
+            return f"{count} byte{'' if count == 1 else 's'}"
+        if count == self.bytes:
+            text = f"{value:.3f}".rstrip("0").rstrip(".")
+        else:
+            text = f"{value:.{2 if self.unit[0] in 'GT' else 1}f}"
+        return f"{text} {self.unit}"
+
+
+@dataclass(frozen=True)
+class Budgets:
+    """What a packed image may not exceed; None: no budget."""
+
+    size: Size | None = None  # the image as the engine stores it, uncompressed
+    compressed_size: Size | None = None  # its layers as a push sends them, gzip-compressed
+    system_packages: int | None = None  # the system packages pack added to X.Y
+
+    def __bool__(self) -> bool:
+        return (self.size, self.compressed_size, self.system_packages) != (None, None, None)
 
 
 @dataclass(frozen=True)
@@ -62,6 +107,7 @@ class PackOptions:
     tags_given: bool = True  # False: `tags` is the default, from the project's name
     distroless: bool = False  # the final image FROM scratch, with only what the app needs
     distroless_keep: tuple[str, ...] = ()  # of DISTROLESS_LEFT_OUT, the modules kept
+    budgets: Budgets = Budgets()  # checked before the image is tagged
 
 
 def check_extras(extras: tuple[str, ...]) -> tuple[str, ...]:
@@ -135,6 +181,8 @@ def check_sonames(names: tuple[str, ...]) -> tuple[str, ...]:
             raise UsageError(f"--ignore-missing-libs {name!r}: not a library's soname "
                              "(e.g. libGL.so.1)")
     return names
+
+
 def check_distroless_keep(names: tuple[str, ...]) -> tuple[str, ...]:
     """The modules of DISTROLESS_LEFT_OUT to keep; "all" names every one."""
     if "all" in names:
@@ -162,3 +210,27 @@ def check_ports(items: tuple[str, ...]) -> tuple[int, ...]:
             raise UsageError(f"--port {text!r}: not a TCP port (1-65535)")
         ports.append(int(text))
     return tuple(ports)
+
+
+def check_size(flag: str, text: str | None) -> Size | None:
+    """A size budget: 200MB, 1.5 GiB, 80mb or a number of bytes; None when not given."""
+    if text is None or text == "":
+        return None
+    match = re.fullmatch(SIZE_PATTERN, text)
+    if match is None:
+        raise UsageError(f"{flag} {text!r}: not a size (a number of bytes, or a number with "
+                         "a unit: kB, MB, GB, TB or KiB, MiB, GiB, TiB)")
+    unit = (match.group(2) or "").lower()
+    count = int(Decimal(match.group(1)) * _UNITS[unit])
+    if count < 1:
+        raise UsageError(f"{flag} {text!r}: a size budget must be at least one byte")
+    return Size(count, _UNIT_NAMES.get(unit, "MB"))
+
+
+def check_count(flag: str, text: str | None) -> int | None:
+    """A budget of things counted (0 or more); None when not given."""
+    if text is None or text == "":
+        return None
+    if not text.strip().isdigit():
+        raise UsageError(f"{flag} {text!r}: not a whole number (0 or more)")
+    return int(text.strip())

@@ -3,8 +3,9 @@
 The decisions are made by ``snakepacker.pack.plan``; this module carries them out on
 an engine. When the entry point or the version can only be read from the installed
 project, the build stage is built first and probed; the full build then finds that
-stage in the engine's cache. Tags are applied only after the final build succeeded,
-and every tag was checked before the first build started.
+stage in the engine's cache. Tags are applied only after the final build succeeded
+and the image passed its check (the budgets), and every tag was checked before the
+first build started.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -184,6 +185,14 @@ class Packed:
     plan: Plan
     seconds: float
     report: SizeReport
+    family: Family | None = None  # the family (and platform) it was packed on
+    tags: tuple[str, ...] = ()  # the tags this pack gave it on the engine
+    checks: tuple[str, ...] = ()  # what the check before tagging said (the budgets)
+
+
+# Looks at a built image before it is tagged: raising stops the pack with nothing
+# tagged; the lines it returns are the pack's to print.
+Check = Callable[[Packed], Sequence[str]]
 
 
 def platform_tags(tags: tuple[str, ...], family: Family) -> tuple[str, ...]:
@@ -206,7 +215,10 @@ def parent_image(engine: Engine, ref: str) -> tuple[str | None, str]:
 
 
 def pack(options: PackOptions, engine: Engine, *, say: Say, verbose: bool = False,
-         include_secrets: tuple[str, ...] = (), platform: Platform | None = None) -> Packed:
+         include_secrets: tuple[str, ...] = (), platform: Platform | None = None,
+         check: Check | None = None) -> Packed:
+    """Build OPTIONS' image for PLATFORM, measure it, let CHECK look at it (the budgets),
+    then tag it."""
     family = Family(options.family, platform=platform)
     foreign = family.platform.name if family.foreign else None
     project = options.project
@@ -252,7 +264,6 @@ def pack(options: PackOptions, engine: Engine, *, say: Say, verbose: bool = Fals
                                 build_args=_pack_build_args(plan, parent_id), progress=say,
                                 verbose=verbose, no_cache=not options.cache, platform=foreign)
     options = plan.options  # the project's name may have been learned from its metadata
-    engine.tag(image_id, platform_tags(options.tags, family))
     seconds = time.monotonic() - started
     notes = notes_for(plan.named_distributions())
     report = SizeReport(0, 0, 0, 0, 0, engine.image_size(image_id) or 0, notes=notes) \
@@ -262,4 +273,10 @@ def pack(options: PackOptions, engine: Engine, *, say: Say, verbose: bool = Fals
         code_dir=options.workdir if project.kind is SourceKind.REQUIREMENTS else None,
         keep_pip=options.keep_pip, notes=notes,
     )
-    return Packed(image_id, plan, seconds, report)
+    packed = Packed(image_id, plan, seconds, report, family,
+                    platform_tags(options.tags, family))
+    # Like a failed build, an image that fails the check is never tagged: each tag keeps
+    # the image it named before.
+    checks = tuple(check(packed)) if check is not None else ()
+    engine.tag(image_id, packed.tags)
+    return dataclasses.replace(packed, checks=checks)

@@ -33,6 +33,9 @@ from packaging.utils import canonicalize_name
 from snakepacker.engine import Engine
 from snakepacker.pack.dockerfile import LAYER
 
+# The buckets of pack's own layers, named as the report names them.
+SYSTEM_LIBRARIES, VENV, OTHER = "system libraries", "venv", "other"
+
 
 @dataclass(frozen=True)
 class SizeReport:
@@ -53,6 +56,13 @@ class SizeReport:
     @property
     def ratio(self) -> float:
         return self.total / self.floor if self.floor else float("nan")
+
+    def parts(self) -> dict[str, int]:
+        """Each bucket's bytes, by name (empty for --distroless: one layer, not told apart)."""
+        if not self.floor:
+            return {}
+        return {"base": self.base, "interpreter": self.interpreter,
+                SYSTEM_LIBRARIES: self.system_libraries, VENV: self.venv, OTHER: self.other}
 
     def lines(self) -> list[str]:
         def mb(n: int) -> str:
@@ -109,20 +119,25 @@ def size_report(
     total = engine.image_size(image) or 0
     layers = engine.history(image)
     ours = layers[: len(layers) - len(engine.history(parent_ref))]
-    libs = venv_bytes = other = 0
+    buckets = dict.fromkeys((SYSTEM_LIBRARIES, VENV, OTHER), 0)
     for size, created in ours:
-        if "apt-install" in created:
-            libs += size
-        elif created.lstrip().startswith("COPY") and (
-            f" {venv} " in f" {created} " or f" {LAYER}/ " in f" {created} "
-            or (code_dir and f" {code_dir} " in f" {created} ")
-        ):
-            venv_bytes += size
-        else:
-            other += size
+        buckets[bucket_of(created, venv, code_dir)] += size
+    libs, venv_bytes, other = buckets[SYSTEM_LIBRARIES], buckets[VENV], buckets[OTHER]
     tools = _build_tools_bytes(engine, image, venv) if keep_pip else 0
     libs += parent - python  # what X.Y-pillow adds to X.Y: Pillow's libraries
     return SizeReport(base, python - base, libs, venv_bytes, other, total, tools, notes)
+
+
+def bucket_of(created: str, venv: str, code_dir: str | None = None) -> str:
+    """The bucket of one of pack's own layers, by the instruction that made it."""
+    if "apt-install" in created:
+        return SYSTEM_LIBRARIES
+    if created.lstrip().startswith("COPY") and (
+        f" {venv} " in f" {created} " or f" {LAYER}/ " in f" {created} "
+        or (code_dir and f" {code_dir} " in f" {created} ")
+    ):
+        return VENV
+    return OTHER
 
 
 def _build_tools_bytes(engine: Engine, image: str, venv: str) -> int:

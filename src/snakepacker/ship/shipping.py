@@ -99,9 +99,10 @@ class Publish:
     predicates_of: Callable[[str], Sequence[Predicate]]
 
 
-def signed_publish(engine: Engine, key: Path, sbom_format: str = "cyclonedx") -> Publish:
-    """Publishing with KEY: each image's SBOM (in SBOM_FORMAT) and SLSA provenance,
-    both made from one reading of the local image's records."""
+def image_predicates(engine: Engine, sbom_format: str = "cyclonedx",
+                     ) -> Callable[[str], list[Predicate]]:
+    """What is attested about a local image: its SBOM (in SBOM_FORMAT) and its SLSA
+    provenance, both made from one reading of the image's records."""
     from snakepacker.supply.provenance import provenance_json
     from snakepacker.supply.sbom import check_format, document, read_image
 
@@ -112,7 +113,12 @@ def signed_publish(engine: Engine, key: Path, sbom_format: str = "cyclonedx") ->
         return [Predicate(signing.SBOM_TYPES[fmt], document(subject, inventory, fmt).encode()),
                 Predicate(signing.PROVENANCE, provenance_json(subject, inventory).encode())]
 
-    return Publish(key, predicates_of)
+    return predicates_of
+
+
+def signed_publish(engine: Engine, key: Path, sbom_format: str = "cyclonedx") -> Publish:
+    """Publishing with KEY: each image signed, its SBOM and provenance attested."""
+    return Publish(key, image_predicates(engine, sbom_format))
 
 
 @dataclass(frozen=True)

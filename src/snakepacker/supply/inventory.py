@@ -98,7 +98,7 @@ def second_places(files: Mapping[str, bytes]) -> tuple[str, ...]:
     for minor, record in _records(files).items():
         prefix = record.get("prefix") or f"/opt/python/{minor}"
         places += [f"{prefix}/bin/python{minor}", f"{prefix}/lib/python{minor}/site-packages"]
-    for package in _packages(files):
+    for package in installed_packages(files):
         match = re.match(r"^python(\d+\.\d+)(?:-minimal)?$", package.name)
         if match:
             places.append(f"/usr/bin/python{match.group(1)}")
@@ -154,6 +154,7 @@ class DebPackage:
     maintainer: str = ""
     homepage: str = ""
     description: str = ""  # the synopsis line
+    installed_size: int = 0  # bytes, as dpkg estimates them (its Installed-Size, in KiB)
 
     @property
     def upstream_version(self) -> str:
@@ -207,8 +208,13 @@ def parse_dpkg_status(text: str) -> tuple[DebPackage, ...]:
             maintainer=fields.get("Maintainer", ""),
             homepage=fields.get("Homepage", ""),
             description=fields.get("Description", "").split("\n", 1)[0],
+            installed_size=_kib(fields.get("Installed-Size", "")),
         ))
     return tuple(sorted(packages, key=lambda p: (p.name, p.architecture)))
+
+
+def _kib(text: str) -> int:
+    return int(text) * 1024 if text.strip().isdigit() else 0
 
 
 # -- Python distributions --------------------------------------------------------------
@@ -341,7 +347,8 @@ def _text(files: Mapping[str, bytes], path: str) -> str:
     return files[path].decode("utf-8", "replace")
 
 
-def _packages(files: Mapping[str, bytes]) -> tuple[DebPackage, ...]:
+def installed_packages(files: Mapping[str, bytes]) -> tuple[DebPackage, ...]:
+    """The installed packages of an image's dpkg status, or its status.d fragments."""
     status = [_text(files, DPKG_STATUS)] if DPKG_STATUS in files else []
     status += [_text(files, p) for p in sorted(files) if _status_fragment(p)]
     return parse_dpkg_status("\n\n".join(status)) if status else ()
@@ -377,7 +384,7 @@ def inventory(files: Mapping[str, bytes], paths: Iterable[str],
 
     os_release = next((parse_os_release(text(p)) for p in OS_RELEASE if p in files),
                       OsRelease("linux", "", "", "Linux"))
-    packages = _packages(files)
+    packages = installed_packages(files)
     records = _records(files)
     dists: dict[tuple[str, str], PyDist] = {}
     for path in sorted(files):
