@@ -79,9 +79,9 @@ COSIGN_SECONDS = 600.0
 def _run(args: list[str], what: str, data: bytes | None = None) -> str:
     env = {**os.environ, "COSIGN_PASSWORD": os.environ.get("COSIGN_PASSWORD", "")}
     try:
+        # DATA (a predicate) on stdin; else an empty one: cosign never waits on input.
         proc = subprocess.run(args, capture_output=True, env=env, timeout=COSIGN_SECONDS,
-                              **({"input": data} if data is not None
-                                 else {"stdin": subprocess.DEVNULL}))
+                              input=data or b"")
     except subprocess.TimeoutExpired:
         raise EngineError(f"{what}: cosign did not finish within {COSIGN_SECONDS:g} s") from None
     if proc.returncode != 0:
