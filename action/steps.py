@@ -306,41 +306,59 @@ def outputs() -> None:
 # -- keyless signatures ----------------------------------------------------------------------
 
 
-def keyless_refs(digests: str) -> list[str]:
-    """What a keyless signature covers, as --sign KEY does and one more: each pushed
-    list, every platform's image in it, and each image's SBOM stored beside it."""
+def keyless_targets(digests: str) -> dict[str, str]:
+    """What a keyless signature covers, as --sign KEY does: each pushed list, and every
+    platform's image in it, by digest -> the local image it was pushed from ("" for a
+    list), whose SBOM and provenance are attested."""
     from snakepacker.engine import skopeo
-    from snakepacker.ship import attach
 
-    wanted: list[str] = []
+    native = native_platform()
+    targets: dict[str, str] = {}
     for line in digests.splitlines():
         if not line.strip():
             continue
         tag, digest = line.split()
         home = repository(tag)
-        wanted.append(f"{home}@{digest}")
-        for member in skopeo.image_digests(f"{home}@{digest}"):
-            wanted.append(f"{home}@{member}")
-            sbom = skopeo.remote_digest(attach.sbom_ref(home, member))
-            if sbom is not None:
-                wanted.append(f"{home}@{sbom}")
-    return list(dict.fromkeys(wanted))
+        targets.setdefault(f"{home}@{digest}", "")
+        for entry in skopeo.list_entries(f"{home}@{digest}"):
+            targets.setdefault(f"{home}@{entry.digest}",
+                               local_ref(tag, get_platform(entry.platform), native))
+    return targets
+
+
+def cosign_keyless(*args: str) -> None:
+    """cosign with the job's OIDC identity, which it finds itself (id-token: write), each
+    signature logged in the transparency log, where `cosign verify` checks it."""
+    from snakepacker.ship.signing import cosign
+
+    proc = subprocess.run([cosign(), *args], stdin=subprocess.DEVNULL)
+    if proc.returncode != 0:
+        raise ActionError(f"cosign {args[0]} failed (see its output above; the job needs "
+                          "permissions: id-token: write)")
 
 
 def sign_keyless() -> None:
-    from snakepacker.ship.signing import cosign
+    """Sign every image and list pushed, then attest each image's SBOM and provenance."""
+    from snakepacker.engine import find_engine
+    from snakepacker.ship.shipping import image_predicates
 
-    wanted = keyless_refs(os.environ.get("DIGESTS", ""))
-    if not wanted:
+    targets = keyless_targets(os.environ.get("DIGESTS", ""))
+    if not targets:
         raise ActionError("nothing was pushed to sign")
-    for ref in wanted:
+    for ref in targets:
         print(f"signing {ref}", flush=True)
-    # cosign finds the job's OIDC token itself (id-token: write) and logs each
-    # signature in the transparency log, where `cosign verify` checks it.
-    proc = subprocess.run([cosign(), "sign", "--yes", *wanted], stdin=subprocess.DEVNULL)
-    if proc.returncode != 0:
-        raise ActionError("cosign sign failed (see its output above; the job needs "
-                          "permissions: id-token: write)")
+    cosign_keyless("sign", "--yes", *targets)
+    predicates_of = image_predicates(find_engine(os.environ.get("SNAKEPACKER_ENGINE")
+                                                 or "auto"))
+    for ref, image in targets.items():
+        if not image:
+            continue
+        for predicate in predicates_of(image):
+            print(f"attesting the {predicate.kind} of {ref}", flush=True)
+            path = Path(os.environ["SNAKEPACKER_WORK"], "predicate.json")
+            path.write_bytes(predicate.document)
+            cosign_keyless("attest", "--yes", "--replace", "--type", predicate.kind,
+                           "--predicate", str(path), ref)
 
 
 def argv_out() -> None:

@@ -56,6 +56,15 @@ def snakepacker(
     )
 
 
+def key_pair(cosign_tool: str, folder: Path) -> Path:
+    """A new cosign key pair in FOLDER (no password); the private key's path (the public
+    one is beside it, cosign.pub)."""
+    folder.mkdir(parents=True)
+    subprocess.run([cosign_tool, "generate-key-pair"], cwd=folder, check=True,
+                   env={**os.environ, "COSIGN_PASSWORD": ""}, capture_output=True)
+    return folder / "cosign.key"
+
+
 def tool(name: str) -> str:
     """A test tool's path: on PATH, or beside this interpreter (the venv's). A missing one
     fails the test (scripts/setup installs them): nothing may pass for want of a tool."""

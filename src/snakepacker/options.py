@@ -158,10 +158,15 @@ OPTIONS: tuple[Option, ...] = (
            "(default: the engine's default registry)", frozenset({BUILD, PUSH, PACK}),
            metavar="HOST", trusted=True),
     Option("push-by-digest", Type.TEXT, "after building, push every platform's image by "
-           "digest (with its SBOM) and write one record per image into DIR, for `images "
-           "merge` (a CI job's share of a push)", frozenset({BUILD}), metavar="DIR", key=""),
-    Option("sign", Type.TEXT, "sign every pushed image and its SBOM with this cosign key",
-           frozenset({BUILD, PUSH, PACK}), metavar="KEY", key=""),
+           "digest (signed and attested with --sign) and write one record per image into "
+           "DIR, for `images merge` (a CI job's share of a push)", frozenset({BUILD}),
+           metavar="DIR", key=""),
+    Option("sign", Type.TEXT, "sign every pushed image and list with this cosign key, and "
+           "attest each image's SBOM and SLSA provenance (without a key nothing is signed "
+           "or attested)", frozenset({BUILD, PUSH, PACK, MERGE}), metavar="KEY", key=""),
+    Option("sbom-format", Type.TEXT, "the format of the SBOM a signed push attests: "
+           "cyclonedx or spdx", frozenset({BUILD, PUSH, PACK}), default="cyclonedx",
+           metavar="NAME", key=""),
     # -- the engine --------------------------------------------------------------------
     Option("engine", Type.TEXT, "the container engine: docker, podman or auto (docker "
            "when its daemon answers, else podman)", ENGINE_COMMANDS, default="auto",
@@ -170,8 +175,9 @@ OPTIONS: tuple[Option, ...] = (
            "again, e.g. to check that a build is reproducible)", frozenset({BUILD, PACK}),
            default=True, key="", env_name="SNAKEPACKER_BUILD_CACHE"),
     # -- sbom ----------------------------------------------------------------------------
-    Option("key", Type.TEXT, "the cosign public key the signatures must match",
-           frozenset({VERIFY}), metavar="FILE", key=""),
+    Option("key", Type.TEXT, "the cosign public key the signatures and attestations must "
+           "match (sbom: take a registry's SBOM only when this key attested it)",
+           frozenset({VERIFY, SBOM}), metavar="FILE", key=""),
     Option("format", Type.TEXT, "the SBOM's format: cyclonedx (1.6) or spdx (2.3), JSON",
            frozenset({SBOM}), default="cyclonedx", metavar="NAME", key=""),
     # -- pack ----------------------------------------------------------------------------

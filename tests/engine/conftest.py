@@ -7,6 +7,7 @@ Where no engine answers they are skipped, unless SNAKEPACKER_REQUIRE_ENGINE is s
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -51,6 +52,20 @@ def _engine(name: str) -> Engine:
         if os.environ.get("SNAKEPACKER_REQUIRE_ENGINE"):
             pytest.fail(f"{name} required but unavailable: {exc}")
         pytest.skip(f"no {name} engine: {exc}")
+
+
+@pytest.fixture(scope="session")
+def cosign_tool() -> str:
+    """cosign: scripts/setup provides it on Debian (Debian 12 gets Debian 13's binary), so
+    there, where the engine tests are required (scripts/test, CI), its absence is a
+    failure; elsewhere (Ubuntu has no package) the signing tests are skipped."""
+    tool = shutil.which("cosign")
+    if tool is None:
+        on_debian = "\nID=debian\n" in "\n" + Path("/etc/os-release").read_text()
+        if os.environ.get("SNAKEPACKER_REQUIRE_ENGINE") and on_debian:
+            pytest.fail("cosign is missing: run scripts/setup")
+        pytest.skip("cosign is not on this machine (scripts/setup provides it)")
+    return tool
 
 
 @pytest.fixture(scope="session")

@@ -31,6 +31,7 @@ from tests.helpers import (
     SHIP_SLICE,
     SHIP_TAGS,
     Docker,
+    key_pair,
     snakepacker,
 )
 
@@ -57,6 +58,8 @@ def pushed(chain: str, registry: str, docker: Docker) -> Iterator[tuple[str, str
     proc = snakepacker("images", "push", *TAGS, *SLICE, "--platform", PLATFORMS,
                        "--registry", f"{registry}/ghcr", "--hub", registry)
     assert proc.returncode == 0, proc.stderr[-3000:]
+    # No key: the images go up alone, and the push says so once.
+    assert proc.stderr.count("no --sign KEY") == 1, proc.stderr[-3000:]
     try:
         yield registry, proc.stdout
     finally:
@@ -132,12 +135,14 @@ def test_pushing_the_same_build_again_moves_nothing(pushed: tuple[str, str]) -> 
 
 
 def test_ci_jobs_pushed_by_digest_then_merged_give_the_pushed_lists(
-    pushed: tuple[str, str], tmp_path: Path
+    pushed: tuple[str, str], tmp_path: Path, cosign_tool: str
 ) -> None:
-    """The CI matrix's way: one job per platform builds and pushes by digest (with each
-    image's SBOM), the merge job writes the lists: the very lists `images push` wrote,
-    so every name stays where it is."""
+    """The CI matrix's way, signed: one job per platform builds and pushes by digest
+    (each image signed, its SBOM and provenance attested), the merge job writes the
+    lists and signs them: the very lists `images push` wrote, so every name stays where
+    it is, and now every name verifies."""
     registry, first = pushed
+    key = key_pair(cosign_tool, tmp_path / "key")
     matrix = snakepacker("images", "matrix", "--json", "--distros", "bookworm",
                          "--platform", PLATFORMS, check=True)
     jobs = json.loads(matrix.stdout)
@@ -145,15 +150,22 @@ def test_ci_jobs_pushed_by_digest_then_merged_give_the_pushed_lists(
     for job in jobs:
         proc = snakepacker("images", "build", *TAGS, *SLICE, "--platform", job["platform"],
                            "--registry", f"{registry}/ghcr", "--hub", registry,
-                           "--push-by-digest", str(tmp_path / job["name"]))
+                           "--push-by-digest", str(tmp_path / "digests" / job["name"]),
+                           "--sign", str(key))
         assert proc.returncode == 0, proc.stderr[-3000:]
-    merged = snakepacker("images", "merge", str(tmp_path), "--platform", PLATFORMS)
+    merged = snakepacker("images", "merge", str(tmp_path / "digests"), "--platform",
+                         PLATFORMS, "--sign", str(key))
     assert merged.returncode == 0, merged.stderr[-3000:]
     rows = summary_rows(merged.stdout)
     assert {t: r[1] for t, r in rows.items()} == {t: r[1] for t, r in
                                                   summary_rows(first).items()}
     assert {r[2] for r in rows.values()} == {"unchanged"}
-    # Each platform's image has its SBOM beside it, readable by `sbom REF`.
+    # Under each of its names, the list and both platforms' images verify.
+    for name in names(registry, "base-bookworm"):
+        proc = snakepacker("verify", name, "--key", str(key.with_suffix(".pub")))
+        assert proc.returncode == 0, proc.stderr
+        assert len(proc.stdout.splitlines()) == 3 and "list of 2 signed" in proc.stdout
+    # Each platform's image has its SBOM attested, readable by `sbom REF`.
     sbom = snakepacker("sbom", names(registry, "base-bookworm")[0])
     assert sbom.returncode == 0 and json.loads(sbom.stdout)["bomFormat"] == "CycloneDX"
 

@@ -286,3 +286,53 @@ def test_the_install_step_takes_nothing_unpinned_from_the_index() -> None:
     assert "--require-hashes" in lock and "action/requirements.txt" in lock
     assert "--no-index" in project and "--no-deps" in project
     assert '"$GITHUB_ACTION_PATH"' in project  # the action's own files, at its pinned commit
+
+
+# -- keyless signing --------------------------------------------------------------------------
+
+
+def test_keyless_signs_each_list_and_image_then_attests_each_image(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """What `keyless: true` covers is what --sign KEY covers: the pushed lists and their
+    images signed, each image's SBOM and provenance attested, made from the local image
+    it was pushed from (a foreign platform's has the suffixed name). cosign here is a
+    stand-in that records how it was called."""
+    from snakepacker.engine import skopeo
+    from snakepacker.ship import shipping
+    from snakepacker.ship.signing import Predicate
+
+    digest = {name: "sha256:" + c * 64 for name, c in (("list", "a"), ("native", "b"),
+                                                         ("foreign", "c"), ("latest", "d"))}
+    entries = [skopeo.ListEntry(digest["native"], NATIVE.name, ""),
+               skopeo.ListEntry(digest["foreign"], FOREIGN.name, "")]
+    monkeypatch.setattr(skopeo, "list_entries", lambda ref: entries)
+    monkeypatch.setattr(shipping, "image_predicates", lambda engine, fmt="cyclonedx": (
+        lambda image: [Predicate("cyclonedx", f"sbom of {image}".encode()),
+                       Predicate("slsaprovenance1", f"provenance of {image}".encode())]))
+    monkeypatch.setattr("snakepacker.engine.find_engine", lambda name=None: object())
+    log = tmp_path / "cosign.log"
+    (tmp_path / "cosign").write_text(
+        f"#!/bin/sh\nfor a in \"$@\"; do printf '%s ' \"$a\"; done >> {log}\n"
+        f"echo >> {log}\n[ \"$1\" = sign ] || cat \"$7\" >> {log}; echo >> {log}\n")
+    (tmp_path / "cosign").chmod(0o755)
+    monkeypatch.setenv("PATH", f"{tmp_path}:{os.environ['PATH']}")
+    monkeypatch.setenv("SNAKEPACKER_WORK", str(tmp_path))
+    home = "ghcr.io/acme/app"
+    monkeypatch.setenv("DIGESTS", f"{home}:1 {digest['list']}\n{home}:latest {digest['list']}\n")
+    steps.sign_keyless()
+    lines = [line.strip() for line in log.read_text().splitlines() if line.strip()]
+    members = [f"{home}@{digest['native']}", f"{home}@{digest['foreign']}"]
+    assert lines[0] == " ".join(["sign", "--yes", f"{home}@{digest['list']}", *members])
+    foreign_image = f"{home}:1-{FOREIGN.suffix}"
+    assert lines[1:] == [
+        f"attest --yes --replace --type cyclonedx --predicate {tmp_path}/predicate.json "
+        f"{members[0]}", f"sbom of {home}:1",
+        f"attest --yes --replace --type slsaprovenance1 --predicate "
+        f"{tmp_path}/predicate.json {members[0]}", f"provenance of {home}:1",
+        f"attest --yes --replace --type cyclonedx --predicate {tmp_path}/predicate.json "
+        f"{members[1]}", f"sbom of {foreign_image}",
+        f"attest --yes --replace --type slsaprovenance1 --predicate "
+        f"{tmp_path}/predicate.json {members[1]}", f"provenance of {foreign_image}"]
+    monkeypatch.setenv("DIGESTS", "")
+    with pytest.raises(steps.ActionError, match="nothing was pushed"):
+        steps.sign_keyless()

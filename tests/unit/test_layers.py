@@ -1,8 +1,8 @@
 """The house plan: the folders are the layers, every import points down, no cycles.
 
     cli/, options.py       the commands, the one options reader and its schema.py
-    ship/                  pushes, lists, the CI matrix, SBOMs in registries, signatures
-    supply/                what an image is made of: SBOMs, inventories, diffs, budgets
+    ship/                  pushes, lists, the CI matrix, signatures and attestations
+    supply/                what an image is made of: SBOMs, provenance, inventories, diffs, budgets
     images/                the family on an engine: render, build, bootstrap, tarballs
     pack/                  pack's plan (pure) and its doing on an engine
     engine/                the programs that build, run and move images

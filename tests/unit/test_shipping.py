@@ -30,6 +30,7 @@ from snakepacker.ship.shipping import (
     ship,
     summary,
 )
+from snakepacker.ship.signing import Predicate
 
 AMD64, ARM64 = get_platform("linux/amd64"), get_platform("linux/arm64")
 REG = "127.0.0.1:5999"
@@ -64,6 +65,9 @@ class FakeRegistry:
     lists: dict[str, dict[str, str]] = field(default_factory=dict)  # digest -> entries
     calls: list[tuple[str, str]] = field(default_factory=list)
     writing: Callable[[str, str, str], None] | None = None  # (kind, source, destination)
+    signed: list[tuple[str, Path]] = field(default_factory=list)  # ref, key
+    attested: list[tuple[str, str, Path]] = field(default_factory=list)  # ref, kind, key
+    copied_signatures: list[tuple[str, str, tuple[str, ...]]] = field(default_factory=list)
 
     def _tag(self, ref: str, digest: str) -> None:
         self.tags[ref] = digest
@@ -114,14 +118,18 @@ class FakeRegistry:
             raise EngineError(f"copying {source} failed: manifest unknown")
         self._tag(destination, self.tags[source])
 
-    def attach(self, repository: str, digest: str, document: bytes, media_type: str) -> str:
-        ref = f"{repository}:sha256-{digest.split(':')[1]}.sbom"
-        self.calls.append(("attach", ref))
-        self.tags[ref] = "sha256:" + hashlib.sha256(document).hexdigest()
-        return ref
-
     def sign(self, ref: str, key: Path) -> None:
         self.calls.append(("sign", ref))
+        self.signed.append((ref, key))
+
+    def attest(self, ref: str, predicate: Predicate, key: Path) -> None:
+        self.calls.append(("attest", ref))
+        self.attested.append((ref, predicate.kind, key))
+
+    def copy_signatures(self, source: str, destination: str, digests: Sequence[str]) -> None:
+        self.calls.append(("copy_signatures", destination))
+        self.copied_signatures.append((repository(source), repository(destination),
+                                       tuple(digests)))
 
     def kinds(self) -> list[str]:
         return [kind for kind, _ in self.calls]
@@ -349,24 +357,113 @@ def test_patch_tags_follow_the_tag_and_refuse_another_minor() -> None:
         fam.patch_tag("base", "3.11.2")
 
 
-def sbom_stub(image: str) -> tuple[bytes, str]:
-    return f"sbom of {image}".encode(), "application/vnd.cyclonedx+json"
+KEY = Path("cosign.key")
 
 
-def test_each_pushed_image_gets_its_sbom_and_both_are_signed_before_any_list() -> None:
+def predicates_stub(image: str) -> list[Predicate]:
+    return [Predicate("cyclonedx", f"sbom of {image}".encode()),
+            Predicate("slsaprovenance1", f"provenance of {image}".encode())]
+
+
+SIGNED = Publish(KEY, predicates_stub)
+
+
+def test_a_signed_push_signs_and_attests_each_image_before_any_list() -> None:
     engine = engine_with_roots()
     registry = FakeRegistry(engine)
-    publish = Publish(sbom_of=sbom_stub, sign_key=Path("cosign.key"))
-    push_family(engine, registry, families(AMD64, ARM64), ["base"], hub=REG,
-                progress=quiet, publish=publish)
+    shipped = push_family(engine, registry, families(AMD64, ARM64), ["base"], hub=REG,
+                          progress=quiet, publish=SIGNED)
     kinds = registry.kinds()
-    # Two platforms: each pushed, its SBOM stored, image and SBOM signed.
-    assert kinds.count("push") == 2 and kinds.count("attach") == 2
-    assert kinds.count("sign") == 4
-    assert max(i for i, k in enumerate(kinds) if k in ("attach", "sign")) < kinds.index(
-        "make_list")
-    signed = [ref for kind, ref in registry.calls if kind == "sign"]
-    assert all("@sha256:" in ref for ref in signed)
+    first_list = kinds.index("make_list")
+    members = [registry.tags[f"{HOME}:base-bookworm-{p}"] for p in ("amd64", "arm64")]
+    # Each platform's image: pushed, signed, its SBOM and provenance attested, all by
+    # digest in the list's repository and with the key given, before the list.
+    assert [(ref, kind) for ref, kind, _key in registry.attested] == [
+        (f"{HOME}@{digest}", kind) for digest in members
+        for kind in ("cyclonedx", "slsaprovenance1")]
+    assert {key for *_x, key in registry.attested} == {KEY}
+    image_signatures = [i for i, (kind, ref) in enumerate(registry.calls)
+                        if kind == "sign" and ref.split("@")[1] in members]
+    assert len(image_signatures) == 2
+    assert max(*image_signatures, *(i for i, k in enumerate(kinds) if k == "attest")) \
+        < first_list
+    # The list is signed once it is written, by its digest, before any other name moves
+    # to it; each other name gets the signatures of the list and its members first.
+    (list_digest,) = [s.digest for s in shipped]
+    list_signature = registry.calls.index(("sign", f"{HOME}@{list_digest}"))
+    assert first_list < list_signature < kinds.index("copy_all")
+    assert registry.copied_signatures == [
+        (HOME, f"{REG}/ghcr/snakepacker/python/base-bookworm", (list_digest, *members)),
+        (HOME, f"{REG}/snakepacker/python", (list_digest, *members))]
+    assert all(list_signature < i for i, k in enumerate(kinds) if k == "copy_signatures")
+    for kind, destination in registry.calls:
+        if kind == "copy_all":
+            assert registry.calls.index(("copy_signatures", destination)) < \
+                registry.calls.index(("copy_all", destination))
+
+
+def test_without_a_key_nothing_is_signed_or_attested() -> None:
+    engine = engine_with_roots()
+    registry = FakeRegistry(engine)
+    push_family(engine, registry, families(AMD64, ARM64), ["base"], hub=REG, progress=quiet)
+    assert {"sign", "attest", "copy_signatures"}.isdisjoint(registry.kinds())
+    assert registry.kinds().count("make_list") == 1
+
+
+def test_a_signed_push_of_an_unchanged_build_signs_the_list_it_leaves() -> None:
+    """The list already there is the one wanted: it is not written again, but it is
+    signed (an earlier push may have gone up without a key)."""
+    engine = engine_with_roots()
+    registry = FakeRegistry(engine)
+    (first,) = push_family(engine, registry, families(AMD64), ["base"], hub=REG,
+                           progress=quiet)
+    registry.calls.clear()
+    (again,) = push_family(engine, registry, families(AMD64), ["base"], hub=REG,
+                           progress=quiet, publish=SIGNED)
+    assert again.digest == first.digest and again.moved == ()
+    assert "make_list" not in registry.kinds() and "copy_all" not in registry.kinds()
+    assert ("sign", f"{HOME}@{first.digest}") in registry.calls
+
+
+def test_a_kept_patch_tag_is_not_signed() -> None:
+    engine = engine_with_roots()
+    registry = FakeRegistry(engine)
+    patch = f"{REG}/ghcr/snakepacker/python:3.11.0-bookworm"
+    registry.tags[patch] = "sha256:old"
+    registry.lists["sha256:old"] = {"linux/amd64": "sha256:elsewhere"}
+    push_family(engine, registry, families(AMD64), ["3.11"], hub=REG, progress=quiet,
+                publish=SIGNED)
+    assert ("sign", f"{repository(patch)}@sha256:old") not in registry.calls
+    signed_lists = [ref for ref, _key in registry.signed if ref.split("@")[1] in
+                    registry.lists]
+    assert len(signed_lists) == 1  # 3.11-bookworm's list only
+
+
+def test_the_merge_signs_each_list_after_writing_it(tmp_path: Path) -> None:
+    engine = engine_with_roots()
+    registry = FakeRegistry(engine)
+    for platform in (AMD64, ARM64):
+        fams = families(platform)
+        built = {platform: build(engine, fams[platform], ["base"])}
+        shipments = family_shipments(fams, built, ["base"], REG, quiet)
+        push_by_digest(engine, registry, shipments, tmp_path / platform.suffix, quiet,
+                       SIGNED)
+    assert registry.kinds().count("attest") == 4 and "make_list" not in registry.kinds()
+    registry.calls.clear()
+    # Without a key (the same registry's contents, its own record of calls): no signature.
+    plain = FakeRegistry(engine, tags=registry.tags, lists=registry.lists,
+                         images=registry.images)
+    (unsigned,) = merge(read_records(tmp_path), plain, (AMD64, ARM64))
+    assert "make_list" in plain.kinds() and "sign" not in plain.kinds()
+    (shipped,) = merge(read_records(tmp_path), registry, (AMD64, ARM64), key=KEY)
+    assert shipped.digest == unsigned.digest
+    writes = [call for call in registry.calls if call[0] != "read"]
+    assert writes[0] == ("sign", f"{HOME}@{shipped.digest}")  # the list was there
+    registry.tags.pop(f"{HOME}:base-bookworm")  # now it must be written, then signed
+    registry.calls.clear()
+    merge(read_records(tmp_path), registry, (AMD64, ARM64), key=KEY)
+    kinds = registry.kinds()
+    assert kinds.index("make_list") < kinds.index("sign") < kinds.index("copy_signatures")
 
 
 def test_jobs_pushed_by_digest_then_merged_give_the_lists_a_push_gives(
@@ -581,3 +678,28 @@ def test_merge_refuses_a_list_without_a_platform_the_matrix_plans(
     assert set(registry.lists[both.digest]) == {"linux/amd64", "linux/arm64"}
     with pytest.raises(UsageError, match=r"3\.12: no image was pushed for linux/arm/v7"):
         merge(records("3.12"), registry)
+
+
+def test_the_commands_say_once_that_without_a_key_nothing_is_signed(
+        capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    from snakepacker import options as opts
+    from snakepacker.cli.common import publish_of
+    from snakepacker.errors import UsageError
+
+    assert publish_of(FakeEngine(), opts.read(opts.PUSH, {}, env={})) is None
+    said = capsys.readouterr().err
+    assert said.count("\n") == 1 and "no --sign KEY" in said and "unsigned" in said
+    with pytest.raises(UsageError, match="unknown SBOM format"):
+        publish_of(FakeEngine(), opts.read(opts.PACK, {"sbom_format": "xml"}, env={}))
+    (tmp_path / "cosign").write_text("#!/bin/sh\nexit 0\n")  # found, never run here
+    (tmp_path / "cosign").chmod(0o755)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("PATH", str(tmp_path))
+        with pytest.raises(UsageError, match="no such key file"):
+            publish_of(FakeEngine(), opts.read(opts.PUSH, {"sign": str(tmp_path / "k")},
+                                               env={}))
+        key = tmp_path / "cosign.key"
+        key.write_text("a key\n")
+        publish = publish_of(FakeEngine(), opts.read(opts.BUILD, {
+            "sign": str(key), "sbom_format": "spdx"}, env={}))
+    assert publish is not None and publish.key == key

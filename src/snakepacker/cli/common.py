@@ -1,10 +1,11 @@
 """What the commands share: saying progress, finding the engine and the family, and
-what goes up beside a pushed image."""
+what goes up with a pushed image (signatures and attestations)."""
 
 from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from snakepacker import options as opts
@@ -48,25 +49,34 @@ def families_of(args: argparse.Namespace, command: str,
     return families, names, values
 
 
-def publish_of(engine: Engine, values: opts.Values) -> Publish:
-    """What goes up beside each pushed image: its SBOM, and signatures with --sign."""
-    from pathlib import Path
-
+def signing_key(values: opts.Values) -> Path | None:
+    """--sign KEY, checked (cosign there, the file too) before anything is built or
+    pushed; None without one."""
     from snakepacker.ship import signing
-    from snakepacker.ship.shipping import Publish
-    from snakepacker.supply.sbom import MEDIA_TYPES, Format, sbom_for
 
-    key = Path(values["sign"]) if values["sign"] else None
-    if key is not None:
-        signing.cosign()  # absent: one line before anything is built or pushed
-        if not key.is_file():
-            raise UsageError(f"--sign {key}: no such key file")
+    if not values["sign"]:
+        return None
+    key = Path(values["sign"])
+    signing.cosign()  # absent: one line before anything is built or pushed
+    if not key.is_file():
+        raise UsageError(f"--sign {key}: no such key file")
+    return key
 
-    def sbom_of(image: str) -> tuple[bytes, str]:
-        return sbom_for(engine, image, Format.CYCLONEDX).encode(), \
-            MEDIA_TYPES[Format.CYCLONEDX]
 
-    return Publish(sbom_of=sbom_of, sign_key=key)
+def publish_of(engine: Engine, values: opts.Values) -> Publish | None:
+    """With --sign KEY: each pushed image signed, and its SBOM (in --sbom-format) and
+    SLSA provenance attested, both read from the image. Without a key, nothing but the
+    images goes up, and the command says so."""
+    from snakepacker.ship.shipping import signed_publish
+    from snakepacker.supply.sbom import check_format
+
+    fmt = check_format(values["sbom-format"])  # a bad one fails before any build
+    key = signing_key(values)
+    if key is None:
+        say("no --sign KEY: the images go up unsigned, with no SBOM or provenance "
+            "attestation")
+        return None
+    return signed_publish(engine, key, fmt)
 
 
 def add_tags(parser: argparse.ArgumentParser, verb: str) -> None:

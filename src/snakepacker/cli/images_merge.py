@@ -1,12 +1,12 @@
 """`snakepacker images merge DIR`: the multi-platform lists, from the digests the CI jobs
-pushed."""
+pushed; signed with --sign."""
 
 from __future__ import annotations
 
 import argparse
 
 from snakepacker import options as opts
-from snakepacker.cli.common import engine_of, say
+from snakepacker.cli.common import engine_of, say, signing_key
 
 
 def configure(images: argparse._SubParsersAction) -> None:
@@ -31,8 +31,11 @@ def run(args: argparse.Namespace) -> int:
     # Without --platform each list names the platforms the matrix plans for its distro;
     # a record missing for one of them fails here, before the engine and any list.
     shipments = merge_shipments(records, wanted, say)
+    key = signing_key(values)
+    if key is None:
+        say("no --sign KEY: the lists go up unsigned")
     engine = engine_of(values)
-    shipped = write_all_lists(EngineRegistry(engine), shipments, say)
+    shipped = write_all_lists(EngineRegistry(engine), shipments, say, key)
     for line in summary(shipped):
         print(line)
     return 0

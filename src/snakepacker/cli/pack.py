@@ -107,6 +107,7 @@ def run(args: argparse.Namespace) -> int:
 
         pack_shipments(options.tags, {})  # every -t names a registry, before any build
     engine = engine_of(values)
+    publish = publish_of(engine, values) if values["push"] else None  # key checked first
     images: dict[Platform, str] = {}
     tagged: list[str] = []  # by this pack, on the platforms packed so far
     for platform in platforms:
@@ -133,7 +134,7 @@ def run(args: argparse.Namespace) -> int:
         from snakepacker.ship.shipping import EngineRegistry, pack_shipments, ship, summary
 
         shipped = ship(engine, EngineRegistry(engine), pack_shipments(tags, images), say,
-                       publish_of(engine, values))
+                       publish)
         for line in summary(shipped):
             print(line)
     return 0

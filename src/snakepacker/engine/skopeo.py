@@ -185,15 +185,10 @@ def copy_by_digest(source: str, digest: str, destination_repo: str) -> str:
     return target
 
 
-def skopeo_copy(source: str, destination: str, *flags: str) -> None:
-    """`skopeo copy` between any two transports (docker://, oci:DIR:NAME), as is."""
-    _run(["copy", "--quiet", "--preserve-digests", *flags, source, destination],
-         f"copying {source} to {destination}")
-
-
-def image_digests(ref: str) -> tuple[str, ...]:
-    """The digests of the images REF names: each platform's, for a list; its own else."""
-    manifest = json.loads(raw_manifest(ref))
-    if "manifests" in manifest:
-        return tuple(str(item["digest"]) for item in manifest["manifests"])
-    return (manifest_digest(ref),)
+def resolve(ref: str) -> tuple[str, tuple[str, ...] | None]:
+    """The digest REF names, read once, and the digests of its entries when it is a
+    multi-platform list (None when it is a single image)."""
+    raw = raw_manifest(ref)
+    manifest = json.loads(raw)
+    members = tuple(e.digest for e in _entries(manifest)) if _is_list(manifest) else None
+    return "sha256:" + hashlib.sha256(raw).hexdigest(), members

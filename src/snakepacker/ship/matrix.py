@@ -205,19 +205,22 @@ def merge_shipments(records: Iterable[Pushed], platforms: Sequence[Platform] | N
 
 def merge(records: Iterable[Pushed], registry: Registry,
           platforms: Sequence[Platform] | None = None,
-          say: Callable[[str], None] = lambda _m: None) -> list[Shipped]:
+          say: Callable[[str], None] = lambda _m: None, key: Path | None = None,
+          ) -> list[Shipped]:
     """One list per tag, under each of its names, as `images push` writes them (an
     immutable patch tag already naming other images is kept). Every record and every
-    name is checked first, so bad input moves no list."""
-    return write_all_lists(registry, merge_shipments(records, platforms, say), say)
+    name is checked first, so bad input moves no list; each list is signed with KEY
+    when one is given."""
+    return write_all_lists(registry, merge_shipments(records, platforms, say), say, key)
 
 
 def push_by_digest(engine: Engine, registry: Registry, shipments: Sequence[Shipment],
                    folder: Path, progress: Callable[[str], None],
                    publish: Publish | None = None) -> list[Pushed]:
-    """A CI job's share: smoke-test and push every platform's image (with its SBOM and
-    signatures), and leave one record per image in FOLDER for `images merge`. No list is
-    written here: the merge job writes them once every job has pushed."""
+    """A CI job's share: smoke-test and push every platform's image (signed, with its
+    SBOM and provenance attested, when PUBLISH has a key), and leave one record per image
+    in FOLDER for `images merge`. No list is written here: the merge job writes (and
+    signs) them once every job has pushed."""
     smoke_test(engine, shipments, progress)
     pushed = push_platforms(engine, registry, shipments, progress, publish)
     records = []

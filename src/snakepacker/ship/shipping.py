@@ -25,6 +25,12 @@ copy). Then every name already moved is put back at the digest it had, copied fr
 repository pinned at that digest; a tag that did not exist before cannot be removed on
 every registry, so it stays. The one error line says what had moved, what was put back
 and what was not.
+
+With a signing key (Publish), each platform's image is signed and its SBOM and SLSA
+provenance attested as it is pushed, before any list; each list is signed once it is
+written, and its other names get the signatures and attestations of the list and its
+members before they move to it, so every name verifies. Without a key nothing is
+signed or attested.
 """
 
 from __future__ import annotations
@@ -41,7 +47,8 @@ from snakepacker.errors import BuildError, SnakepackerError, UsageError
 from snakepacker.family.images import Family, ImageKind
 from snakepacker.images.build import Built, build_images
 from snakepacker.platforms import Platform
-from snakepacker.ship import attach, signing
+from snakepacker.ship import signing
+from snakepacker.ship.signing import Predicate
 
 Progress = Callable[[str], None]
 MACHINE_PROBE = "import platform; print(platform.machine())"
@@ -84,20 +91,46 @@ class Registry(Protocol):
 
     def copy_all(self, source: str, destination: str) -> None: ...
 
-    def attach(self, repository: str, digest: str, document: bytes, media_type: str) -> str:
-        """Store DOCUMENT as the SBOM of REPOSITORY@DIGEST; return where it went."""
-        ...
-
     def sign(self, ref: str, key: Path) -> None: ...
+
+    def attest(self, ref: str, predicate: Predicate, key: Path) -> None: ...
+
+    def copy_signatures(self, source: str, destination: str, digests: Sequence[str]) -> None:
+        """Copy the signatures and attestations of DIGESTS from repository SOURCE to
+        repository DESTINATION."""
+        ...
 
 
 @dataclass(frozen=True)
 class Publish:
-    """What goes up beside each platform's image: its SBOM (SBOM_OF gives the document
-    and its media type for a local image), and cosign signatures of both with SIGN_KEY."""
+    """What goes up with each platform's image: a cosign signature with KEY, and one
+    attestation per predicate PREDICATES_OF gives for the local image (its SBOM and its
+    provenance). Lists are signed with KEY too."""
 
-    sbom_of: Callable[[str], tuple[bytes, str]] | None = None
-    sign_key: Path | None = None
+    key: Path
+    predicates_of: Callable[[str], Sequence[Predicate]]
+
+
+def image_predicates(engine: Engine, sbom_format: str = "cyclonedx",
+                     ) -> Callable[[str], list[Predicate]]:
+    """What is attested about a local image: its SBOM (in SBOM_FORMAT) and its SLSA
+    provenance, both made from one reading of the image's records."""
+    from snakepacker.supply.provenance import provenance_json
+    from snakepacker.supply.sbom import check_format, document, read_image
+
+    fmt = check_format(sbom_format)
+
+    def predicates_of(image: str) -> list[Predicate]:
+        subject, inventory = read_image(engine, image)
+        return [Predicate(signing.SBOM_TYPES[fmt], document(subject, inventory, fmt).encode()),
+                Predicate(signing.PROVENANCE, provenance_json(subject, inventory).encode())]
+
+    return predicates_of
+
+
+def signed_publish(engine: Engine, key: Path, sbom_format: str = "cyclonedx") -> Publish:
+    """Publishing with KEY: each image signed, its SBOM and provenance attested."""
+    return Publish(key, image_predicates(engine, sbom_format))
 
 
 @dataclass(frozen=True)
@@ -126,11 +159,14 @@ class EngineRegistry:
     def copy_all(self, source: str, destination: str) -> None:
         skopeo.copy_all(source, destination)
 
-    def attach(self, repository: str, digest: str, document: bytes, media_type: str) -> str:
-        return attach.attach(repository, digest, document, media_type)
-
     def sign(self, ref: str, key: Path) -> None:
         signing.sign(ref, key)
+
+    def attest(self, ref: str, predicate: Predicate, key: Path) -> None:
+        signing.attest(ref, predicate, key)
+
+    def copy_signatures(self, source: str, destination: str, digests: Sequence[str]) -> None:
+        signing.copy_signatures(source, destination, digests)
 
 
 def published_names(names: tuple[str, str, str], hub: str | None) -> tuple[str, ...]:
@@ -171,10 +207,10 @@ def push_platforms(engine: Engine, registry: Registry, shipments: Sequence[Shipm
                    progress: Progress, publish: Publish | None = None,
                    ) -> dict[tuple[str, Platform], str]:
     """Push each platform's image of each shipment under TAG-SUFFIX in the list's
-    repository, with its SBOM and signatures (PUBLISH); return the digests. The first
-    failure raises: no list is made then."""
+    repository, signed and attested (PUBLISH); return the digests. The first failure
+    raises: no list is made then."""
     pushed: dict[tuple[str, Platform], str] = {}
-    published: set[str] = set()  # repo@digest already given its SBOM and signatures
+    published: set[str] = set()  # repo@digest already signed and attested
     for shipment in shipments:
         home, tag = refs.repository(shipment.names[0]), refs.tag_of(shipment.names[0])
         for platform, image in shipment.images.items():
@@ -196,19 +232,14 @@ def push_platforms(engine: Engine, registry: Registry, shipments: Sequence[Shipm
 
 def _publish_beside(registry: Registry, home: str, digest: str, image: str,
                     publish: Publish, progress: Progress) -> None:
-    """The SBOM of the image pushed as HOME@DIGEST, then the signatures of both."""
-    signed = [f"{home}@{digest}"]
-    if publish.sbom_of is not None:
-        document, media_type = publish.sbom_of(image)
-        where = registry.attach(home, digest, document, media_type)
-        progress(f"  SBOM stored as {where}")
-        sbom_digest = registry.remote_digest(where)
-        if sbom_digest is not None:
-            signed.append(f"{home}@{sbom_digest}")
-    if publish.sign_key is not None:
-        for ref in signed:
-            registry.sign(ref, publish.sign_key)
-        progress(f"  signed {len(signed)} digest(s) with {publish.sign_key}")
+    """Sign the image pushed as HOME@DIGEST and attest what PUBLISH says of it."""
+    ref = f"{home}@{digest}"
+    registry.sign(ref, publish.key)
+    predicates = publish.predicates_of(image)
+    for predicate in predicates:
+        registry.attest(ref, predicate, publish.key)
+    progress(f"  signed {digest[:19]}, attested its "
+             f"{', '.join(p.kind for p in predicates) or 'nothing'}")
 
 
 @dataclass(frozen=True)
@@ -275,14 +306,15 @@ class _Journal:
     unread: list[str] = field(default_factory=list)
 
 
-def write_planned(registry: Registry, plans: Sequence[Planned],
-                  progress: Progress) -> list[Shipped]:
-    """Write the planned lists in order. When a write fails, every name already moved
-    is put back at the list it had (its repository pinned at that digest); the error
-    then says what moved, what was put back and what could not be."""
+def write_planned(registry: Registry, plans: Sequence[Planned], progress: Progress,
+                  key: Path | None = None) -> list[Shipped]:
+    """Write the planned lists in order, each signed with KEY when one is given. When a
+    write fails, every name already moved is put back at the list it had (its
+    repository pinned at that digest); the error then says what moved, what was put
+    back and what could not be."""
     journal = _Journal()
     try:
-        return [_write(registry, plan, journal, progress) for plan in plans]
+        return [_write(registry, plan, journal, progress, key) for plan in plans]
     except Exception as exc:
         line = f"{exc}; {_undo(registry, journal, progress)}"
         if isinstance(exc, SnakepackerError):
@@ -291,8 +323,8 @@ def write_planned(registry: Registry, plans: Sequence[Planned],
         raise
 
 
-def _write(registry: Registry, plan: Planned, journal: _Journal,
-           progress: Progress) -> Shipped:
+def _write(registry: Registry, plan: Planned, journal: _Journal, progress: Progress,
+           key: Path | None) -> Shipped:
     shipment = plan.shipment
     platforms = tuple(p.name for p in shipment.images)
     if plan.kept:
@@ -305,8 +337,16 @@ def _write(registry: Registry, plan: Planned, journal: _Journal,
         members = [refs.by_digest(home, plan.digests[p]) for p in shipment.images]
         digest = _move(registry, journal, home, previous,
                        partial(registry.make_list, home, members))
+    if key is not None:
+        registry.sign(refs.by_digest(home, digest), key)
+        progress(f"  signed the list {digest[:19]}")
+    signed = [digest, *_wanted(shipment, plan.digests).values()]
     for name in shipment.names[1:]:
         before = plan.before[name]
+        if key is not None and refs.repository(name) != refs.repository(home):
+            # Signatures live beside what they sign: a name in another repository
+            # needs them there before it names the list.
+            registry.copy_signatures(home, name, signed)
         # An immutable name already there lists these images (else it was kept): it stays.
         if before == digest or (shipment.immutable and before is not None):
             continue
@@ -373,17 +413,20 @@ def _undo(registry: Registry, journal: _Journal, progress: Progress) -> str:
 
 def write_all_lists(registry: Registry,
                     shipments: Sequence[tuple[Shipment, Mapping[Platform, str]]],
-                    progress: Progress) -> list[Shipped]:
-    """Check every name of every shipment, then write the lists (see plan_lists and
-    write_planned)."""
-    return write_planned(registry, plan_lists(registry, shipments, progress), progress)
+                    progress: Progress, key: Path | None = None) -> list[Shipped]:
+    """Check every name of every shipment, then write the lists, signed with KEY (see
+    plan_lists and write_planned)."""
+    return write_planned(registry, plan_lists(registry, shipments, progress), progress,
+                         key)
 
 
 def write_lists(registry: Registry, shipment: Shipment, digests: Mapping[Platform, str],
-                progress: Progress) -> Shipped:
+                progress: Progress, key: Path | None = None) -> Shipped:
     """Make SHIPMENT's list under its first name and copy it to the others; names already
-    at that digest are left alone, and an immutable tag already there is kept."""
-    return write_all_lists(registry, [(shipment, digests)], progress)[0]
+    at that digest are left alone, and an immutable tag already there is kept. With KEY
+    the list is signed once written, and each other name gets the signatures and
+    attestations of the list and its members before it is moved."""
+    return write_all_lists(registry, [(shipment, digests)], progress, key)[0]
 
 
 def ship(engine: Engine, registry: Registry, shipments: Sequence[Shipment],
@@ -393,7 +436,8 @@ def ship(engine: Engine, registry: Registry, shipments: Sequence[Shipment],
     smoke_test(engine, shipments, progress)
     pushed = push_platforms(engine, registry, shipments, progress, publish)
     return write_all_lists(
-        registry, [(s, {p: pushed[s.tag, p] for p in s.images}) for s in shipments], progress)
+        registry, [(s, {p: pushed[s.tag, p] for p in s.images}) for s in shipments], progress,
+        publish.key if publish else None)
 
 
 def summary(shipped: Sequence[Shipped]) -> list[str]:

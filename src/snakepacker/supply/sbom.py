@@ -8,7 +8,7 @@ more than the whole SBOM otherwise does. The documents are written by the format
 (cyclonedx-python-lib, spdx-tools), which also check them. The same image always gives
 the same bytes: the serial number and namespace derive from the image id, the
 timestamp is the image's creation time. ``sbom_for(engine, ref, fmt)`` returns the
-document, so a registry push can attach it as it is.
+document, which a signed push attests as it is (with the provenance, provenance.py).
 """
 
 from __future__ import annotations
@@ -49,10 +49,6 @@ class Format(enum.StrEnum):
 
 
 FORMATS = tuple(f.value for f in Format)
-MEDIA_TYPES = {  # what a registry stores the document as
-    Format.CYCLONEDX: "application/vnd.cyclonedx+json",
-    Format.SPDX: "application/spdx+json",
-}
 
 
 def check_format(name: str) -> Format:
@@ -70,6 +66,7 @@ class Subject:
     image_id: str  # sha256:...
     created: datetime
     labels: Mapping[str, str]
+    platform: str = ""  # os/architecture[/variant], from the image's config
 
 
 def read_image(engine: Engine, ref: str) -> tuple[Subject, Inventory]:
@@ -79,7 +76,9 @@ def read_image(engine: Engine, ref: str) -> tuple[Subject, Inventory]:
     info = engine.inspect(ref)
     config = info.get("Config") or {}
     labels = config.get("Labels") or {}
-    subject = Subject(ref, info["Id"], _parse_time(info.get("Created", "")), labels)
+    platform = "/".join(p for p in (info.get("Os"), info.get("Architecture"),
+                                    info.get("Variant")) if p)
+    subject = Subject(ref, info["Id"], _parse_time(info.get("Created", "")), labels, platform)
     with parts_of(engine, ref) as read:
         first = read(first_places(labels, config.get("Env") or ()), wanted)
         second = read(second_places(first.files), wanted)
@@ -91,7 +90,7 @@ def read_image(engine: Engine, ref: str) -> tuple[Subject, Inventory]:
 
 def sbom_for(engine: Engine, ref: str, fmt: Format | str = Format.CYCLONEDX) -> str:
     """The SBOM of image REF as JSON text: what `snakepacker sbom` prints, and what a
-    push stores next to the image (media type: MEDIA_TYPES[fmt])."""
+    signed push attests about the image."""
     fmt = check_format(str(fmt))
     subject, inv = read_image(engine, ref)
     return document(subject, inv, fmt)
