@@ -11,11 +11,18 @@ file pointing elsewhere), with the system and global config ignored, the setting
 run programs overridden on the command line (which wins over the repository's config),
 and one plumbing command, ``cat-file``, that shows no signature, runs no hook and reads
 no index.
+
+What comes back is read as data: a commit's bytes need not be UTF-8 (names in Latin-1
+are common in old repositories, and anything can be written with ``hash-object
+--literally``), and its time is taken only when it is a plain run of ASCII digits that
+a date can hold. Anything else is no time at all, never an error and never text that
+reaches a label.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -40,6 +47,11 @@ _HARDENING = (
     "protocol.allow=never",
 )
 _SECONDS = 30
+# Seconds since the epoch, in ASCII digits only (str.isdigit() also takes "²" and
+# other digits int() refuses), up to the last second of 9999, the last an RFC 3339
+# date can name.
+_EPOCH = re.compile(r"[0-9]{1,12}")
+_LAST_EPOCH = 253402300799
 
 
 @dataclass(frozen=True)
@@ -70,11 +82,21 @@ def _git(root: Path, *args: str) -> str | None:
         command += ["-c", setting]
     try:
         proc = subprocess.run([*command, *args], cwd=root, env=_git_env(root),
-                              capture_output=True, text=True, timeout=_SECONDS,
-                              stdin=subprocess.DEVNULL)
+                              capture_output=True, text=True, errors="replace",
+                              timeout=_SECONDS, stdin=subprocess.DEVNULL)
     except (OSError, subprocess.TimeoutExpired):
         return None
     return proc.stdout if proc.returncode == 0 else None
+
+
+def epoch(text: str) -> int | None:
+    """TEXT as seconds since the epoch, or None when it is anything but ASCII digits for
+    a second between 1970 and the end of 9999."""
+    text = text.strip()
+    if not _EPOCH.fullmatch(text):
+        return None
+    seconds = int(text)
+    return seconds if seconds <= _LAST_EPOCH else None
 
 
 def head_commit(root: Path | None) -> Commit | None:
@@ -93,9 +115,8 @@ def head_commit(root: Path | None) -> Commit | None:
         if not line:
             break  # the headers end at the first empty line
         if line.startswith("committer "):
-            stamp = line.rsplit(" ", 2)[-2]
-            if stamp.isdigit():
-                return Commit(sha, int(stamp))
+            seconds = epoch(line.rsplit(" ", 2)[-2])
+            return Commit(sha, seconds) if seconds is not None else None
     return None
 
 
@@ -108,15 +129,16 @@ def last_commit(root: Path, paths: tuple[str, ...]) -> Commit | None:
         return None
     out = _git(root, "log", "-1", "--no-show-signature", "--format=%H %ct", "--", *paths)
     sha, _, stamp = (out or "").strip().partition(" ")
-    return Commit(sha, int(stamp)) if sha and stamp.isdigit() else None
+    seconds = epoch(stamp)
+    return Commit(sha, seconds) if sha and seconds is not None else None
 
 
 def source_date_epoch(commit: Commit | None, env: Mapping[str, str] | None = None) -> int:
-    """SOURCE_DATE_EPOCH when set; else COMMIT's time; else 0."""
+    """SOURCE_DATE_EPOCH when set (to a time epoch() takes); else COMMIT's time; else 0."""
     env = os.environ if env is None else env
-    given = env.get("SOURCE_DATE_EPOCH", "").strip()
-    if given.isdigit():
-        return int(given)
+    given = epoch(env.get("SOURCE_DATE_EPOCH", ""))
+    if given is not None:
+        return given
     return commit.time if commit is not None else 0
 
 
