@@ -172,7 +172,8 @@ OPTIONS: tuple[Option, ...] = (
            "when its daemon answers, else podman)", ENGINE_COMMANDS, default="auto",
            metavar="NAME", key=""),
     Option("cache", Type.FLAG, "use the engine's build cache (--no-cache builds every step "
-           "again, e.g. to check that a build is reproducible)", frozenset({BUILD, PACK}),
+           "again, e.g. to check that a build is reproducible; pack's installer then takes "
+           "no wheel from its cache either)", frozenset({BUILD, PACK}),
            default=True, key="", env_name="SNAKEPACKER_BUILD_CACHE"),
     # -- sbom ----------------------------------------------------------------------------
     Option("key", Type.TEXT, "the cosign public key the signatures and attestations must "

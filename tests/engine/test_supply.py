@@ -306,22 +306,3 @@ def test_diff_of_a_missing_image_is_one_line(supply_family: dict[str, str]) -> N
     proc = snakepacker("images", "diff", supply_family["base"], "sptest-supply-none:x")
     assert proc.returncode == 3
     assert len(proc.stderr.splitlines()) == 1
-
-
-def test_the_packed_demo_built_twice_without_cache_has_the_same_files(
-        supply_family: dict[str, str], docker: Docker) -> None:
-    """Bytecode keyed by hash, no installer time stamps, no password-change day, and
-    psycopg2's extension compiled from its sdist without debug info (which recorded
-    the installer's random unpack folder, and so changed the build id): two --no-cache
-    packs of the example give the same files."""
-    tags = [f"sptest-supply-repro-demo{n}:pytest" for n in (1, 2)]
-    try:
-        for tag in tags:
-            proc = snakepacker("pack", str(DEMO), "-t", tag, "--no-cache", *FAMILY_ARGS)
-            assert proc.returncode == 0, proc.stderr[-3000:]
-        same = snakepacker("images", "diff", *tags)
-        assert same.returncode == 0, same.stdout[-3000:]
-        assert same.stdout == ""
-        assert "no difference" in same.stderr
-    finally:
-        docker("image", "rm", "--force", *tags, check=False)

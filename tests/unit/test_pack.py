@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import re
+import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -347,6 +349,54 @@ def test_dockerfile_options() -> None:
     assert any("xargs -a /tmp/apt-packages.txt apt-install ffmpeg" in s for s in steps)
     assert not any(s.startswith("USER") for s in steps) and "useradd" not in text
     assert "WORKDIR /srv" in steps
+
+
+def _stage(text: str, name: str) -> list[str]:
+    """The instructions of the stage NAME starts (build, project, final), each with its
+    runs of blanks made one."""
+    marker = f"# ============================== {name} stage"
+    rest = text[text.index(marker):]
+    end = rest.find("# ==============================", len(marker))
+    return [" ".join(step.split()) for step in instructions(rest if end < 0 else rest[:end])]
+
+
+def test_the_build_stage_stamps_a_fixed_date_and_no_debug_info(tmp_path: Path) -> None:
+    text = render_pack(plan_for(DEMO))
+    build = _stage(text, "build")
+    assert 'ENV CFLAGS=-g0 CXXFLAGS=-g0 SOURCE_DATE_EPOCH="946684800"' in build
+    assert "ENV UV_LINK_MODE=copy UV_PYTHON_DOWNLOADS=never" in build
+    assert "NO_CACHE" not in text  # with the cache, the installer's cache is used
+    # The project stage builds FROM build and so inherits it; the final stage never
+    # sees it (nor the compiler flags): the image's own environment stays as it was.
+    assert "FROM build AS project" in _stage(text, "project")
+    assert "SOURCE_DATE_EPOCH" not in "\n".join(_stage(text, "final"))
+    assert "CFLAGS" not in "\n".join(_stage(text, "final"))
+    # The same text for the project in a git checkout: the date is not the commit's
+    # (that reaches the labels only, as a build argument), so the dependencies' steps
+    # stay cached across commits.
+    checkout = tmp_path / "demo-app"
+    shutil.copytree(DEMO, checkout)
+    env = {"GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t", "GIT_COMMITTER_NAME": "t",
+           "GIT_COMMITTER_EMAIL": "t@t", "GIT_COMMITTER_DATE": "@1700000000 +0000",
+           "HOME": str(tmp_path)}
+    for args in (["init", "-q"], ["add", "."], ["commit", "-qm", "x"]):
+        subprocess.run(["git", *args], cwd=checkout, env=env, check=True)
+    assert render_pack(plan_for(checkout)) == text
+
+
+@pytest.mark.parametrize(("installer", "env"), [
+    ("uv", "ENV UV_LINK_MODE=copy UV_PYTHON_DOWNLOADS=never UV_NO_CACHE=1"),
+    ("pip", "ENV PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_ROOT_USER_ACTION=ignore "
+            "PIP_NO_CACHE_DIR=1"),
+])
+def test_no_cache_leaves_the_installers_cache_unused(installer: str, env: str) -> None:
+    """--no-cache builds every sdist again, not only every step: a wheel built by an
+    earlier pack would make a reproducibility check prove nothing about its build."""
+    text = render_pack(plan_for(DEMO, "--installer", installer, "--no-cache"))
+    assert env in _stage(text, "build")
+    assert "its cache left unused (--no-cache)" in text
+    cached = render_pack(plan_for(DEMO, "--installer", installer))
+    assert "NO_CACHE" not in cached and "its cache left unused" not in cached
 
 
 def test_dockerfile_requirement_and_build_stage() -> None:

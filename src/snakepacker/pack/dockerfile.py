@@ -35,6 +35,11 @@ LAYER_TOOL = "/opt/snakepacker/pack-layer.py"
 BACKEND = "/opt/snakepacker/backend"
 WHEELS = "/tmp/snakepacker-wheel"
 APP_UID = 10001
+# SOURCE_DATE_EPOCH of the build and project stages: 2000-01-01T00:00:00Z, a fixed
+# date, so that what stamps one (gcc's __DATE__ and __TIME__, a wheel's zip entries)
+# stamps the same in every build; after 1980, the first date a zip file can hold, in
+# every time zone.
+BUILD_DATE_EPOCH = 946684800
 INIT = ("dumb-init", "--")  # every packed app runs under the X.Y image's small init
 BUILD_TOOLS = ("pip", "setuptools", "wheel")  # what --keep-pip keeps
 
@@ -287,6 +292,9 @@ def _build_stage(plan: Plan) -> dict[str, object]:
         "py": plan.python,
         "venv": opts.venv_path,
         "installer": installer,
+        "installer_env": installer.env + (() if opts.cache else installer.no_cache_env),
+        "no_cache": not opts.cache,
+        "source_date_epoch": quoting.env_value(str(BUILD_DATE_EPOCH), "SOURCE_DATE_EPOCH"),
         "cache_mount": installer.cache_mount(plan.cache_scope),
         "deps_step": deps,
         "lock_copy": lock_copy,

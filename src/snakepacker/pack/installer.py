@@ -16,6 +16,9 @@ class Installer:
     cache: str  # the build stage's cache directory, mounted between builds
     venv_flags: str  # what `python -m venv` is given
     env: tuple[tuple[str, str], ...]  # the build stage's ENV
+    # Added to it by --no-cache: no wheel built by an earlier pack is taken from the
+    # cache mount, so every sdist is built again (as a reproducibility check needs).
+    no_cache_env: tuple[tuple[str, str], ...]
     install: str  # "{venv}" is the venv's path; the arguments follow
     uninstall: str  # removes pip, setuptools and wheel; only warns when one is absent
     # Installs the project into a venv that no longer has pip (it was removed with the
@@ -48,6 +51,8 @@ INSTALLERS: dict[str, Installer] = {
         venv_flags="--without-pip",
         # The cache is a mount, not the venv's file system: copy instead of hard-linking.
         env=(("UV_LINK_MODE", "copy"), ("UV_PYTHON_DOWNLOADS", "never")),
+        # uv works in a temporary cache it removes on exit.
+        no_cache_env=(("UV_NO_CACHE", "1"),),
         install="uv pip install --python {venv}/bin/python",
         uninstall="uv pip uninstall --python {venv}/bin/python pip setuptools wheel",
         project_install="uv pip install --python {venv}/bin/python",
@@ -59,6 +64,7 @@ INSTALLERS: dict[str, Installer] = {
         cache="/root/.cache/pip",
         venv_flags="",
         env=(("PIP_DISABLE_PIP_VERSION_CHECK", "1"), ("PIP_ROOT_USER_ACTION", "ignore")),
+        no_cache_env=(("PIP_NO_CACHE_DIR", "1"),),
         install="{venv}/bin/python -m pip install",
         uninstall="{venv}/bin/python -m pip uninstall --yes --quiet setuptools wheel pip",
         project_install="/opt/snakepacker/installer/bin/python -m pip --python "
