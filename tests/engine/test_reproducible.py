@@ -6,10 +6,10 @@ its own that records the date and time it was compiled. So each pack compiles tw
 extensions: psycopg2 from its sdist in the build stage, where the installer unpacks it
 in a randomly named folder (which debug info would record, and the linker's build id
 hash), and the project's own in the project stage, where __DATE__ and __TIME__ would
-differ from one build to the next without SOURCE_DATE_EPOCH. `--no-cache` must leave
-the installer's cache unused too, or the second pack would take the first one's
-psycopg2 wheel and prove nothing about its build: both packs' logs are checked for
-psycopg2 being built.
+differ from one build to the next without SOURCE_DATE_EPOCH. Had the second pack taken
+the first one's psycopg2 wheel from the installer's cache it would prove nothing about
+that build, so both packs' logs are checked for psycopg2 being built (`--no-cache`
+leaves the cache unused: BuildKit's own doing, and the installer's on any engine).
 
 Both packs must stand on the same family images. The engine may be shared with other
 checkouts whose tests rebuild the family's tags between the two packs, so the images

@@ -16,8 +16,10 @@ class Installer:
     cache: str  # the build stage's cache directory, mounted between builds
     venv_flags: str  # what `python -m venv` is given
     env: tuple[tuple[str, str], ...]  # the build stage's ENV
-    # Added to it by --no-cache: no wheel built by an earlier pack is taken from the
-    # cache mount, so every sdist is built again (as a reproducibility check needs).
+    # Added to it by --no-cache, so that every sdist is built again (as a check that a
+    # pack is reproducible needs) rather than taken as the wheel an earlier pack left
+    # in the cache mount. BuildKit gives a --no-cache build empty cache mounts of its
+    # own accord; podman's buildah mounts what earlier builds left there all the same.
     no_cache_env: tuple[tuple[str, str], ...]
     install: str  # "{venv}" is the venv's path; the arguments follow
     uninstall: str  # removes pip, setuptools and wheel; only warns when one is absent
