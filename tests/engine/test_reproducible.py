@@ -25,11 +25,10 @@ from pathlib import Path
 import pytest
 
 from snakepacker.pack.dockerfile import BUILD_DATE_EPOCH
-from tests.helpers import FAMILY_ARGS, Docker, snakepacker, untag, write
+from tests.helpers import DEMO, FAMILY_ARGS, Docker, snakepacker, untag, write
 
 pytestmark = pytest.mark.engine
 
-DEMO = Path(__file__).resolve().parents[2] / "examples" / "demo-app"
 PINNED = "sptest-repro-ns"
 # What __DATE__ " " __TIME__ give with SOURCE_DATE_EPOCH at BUILD_DATE_EPOCH.
 FIXED_STAMP = "Jan  1 2000 00:00:00"

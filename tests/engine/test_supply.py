@@ -20,7 +20,7 @@ import pytest
 
 from snakepacker.family.cpython import find_release
 from snakepacker.supply.sbom import validate_cyclonedx, validate_spdx
-from tests.helpers import DEMO, FAMILY_ARGS, Docker, snakepacker
+from tests.helpers import FAMILY_ARGS, Docker, snakepacker
 
 pytestmark = pytest.mark.engine
 
