@@ -16,7 +16,7 @@ from packaging.requirements import Requirement
 from snakepacker.errors import UsageError
 from snakepacker.family import pins
 from snakepacker.family.images import Family
-from snakepacker.images.render import PINS_CONTEXT, PINS_MOUNT, PINS_TARGET, render_image
+from snakepacker.images.render import PINS_CONTEXT, PINS_PREFIX, render_image
 from snakepacker.options import family_from
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -83,7 +83,7 @@ def test_there_is_one_file_per_set_and_minor_and_each_holds_its_set() -> None:
 # -- the family's build images ----------------------------------------------------------
 
 INSTALL = re.compile(r"\b(pip|uv pip|uv tool)\b[^;]*\binstall\b")
-PINNED = f"--require-hashes --no-deps -r {PINS_TARGET}/"
+PINNED = f"--require-hashes --no-deps -r {PINS_PREFIX}"
 VARIANTS = [{}, {"distro": "noble"}, {"distro": "bookworm", "minors": "3.8,3.11"},
             {"minors": "3.12,3.13t", "route": "3.12=deadsnakes"}, {"minors": "3.14t"}]
 
@@ -106,7 +106,7 @@ def test_the_build_images_install_every_python_tool_from_the_pins(values: dict) 
             assert PINNED in command and "--upgrade" not in command, command
             assert "uv tool install" not in command
         sets |= {m[1] for m in re.finditer(
-            rf"{PINS_TARGET}/([a-z-]+)-\d+\.\d+\.txt", "\n".join(installs))}
+            rf"{PINS_PREFIX}([a-z-]+)-\d+\.\d+\.txt", "\n".join(installs))}
         assert not installs or image.template in ("all", "all-pillow"), image.name
     # Every set the pins keep is installed, and nothing else is.
     assert sets == {s.name for s in pins.SETS}
@@ -117,17 +117,20 @@ def test_the_context_carries_the_pins_each_step_checks() -> None:
     for name in ("all", "all-pillow"):
         rendered = render_image(fam, fam.get(name))
         text = rendered.dockerfile
-        checked = dict((path, digest) for digest, path in re.findall(
-            rf"\b([0-9a-f]{{64}}) ({PINS_TARGET}/\S+)", text))
+        checked = dict((path.removeprefix(PINS_PREFIX), digest) for digest, path in re.findall(
+            rf"\b([0-9a-f]{{64}}) ({PINS_PREFIX}\S+)", text))
         carried = {rel.removeprefix(f"{PINS_CONTEXT}/"): source
                    for rel, source in rendered.files.items() if rel.startswith(PINS_CONTEXT)}
-        assert {p.removeprefix(f"{PINS_TARGET}/") for p in checked} == set(carried)
-        for path, digest in checked.items():
-            assert pins.sha256(carried[path.removeprefix(f"{PINS_TARGET}/")]) == digest
-        # Each step that reads them mounts them, and checks them before anything else.
+        assert set(checked) == set(carried)
+        for file, digest in checked.items():
+            assert pins.sha256(carried[file]) == digest
+        # Each step that reads pins mounts each file it reads (a file: a directory would
+        # stay behind in the image) and checks them before anything else.
         for step in text.split("\nRUN ")[1:]:
-            if PINS_TARGET in step:
-                assert step.startswith(f"--mount={PINS_MOUNT} ")
+            for file in set(re.findall(rf"{PINS_PREFIX}(\S+\.txt)", step)):
+                mount = f"--mount=type=bind,source={PINS_CONTEXT}/{file},target={PINS_PREFIX}{file}"
+                assert mount in step.split("set -eu;")[0]
+            if PINS_PREFIX in step:
                 assert step.index("sha256sum -c --strict") < step.index(" install ")
     files = render_image(fam, fam.get("all")).files
     assert files["pins/python-3.13.txt"] == pins.pin_path("python", "3.13")  # 3.13t's

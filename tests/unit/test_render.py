@@ -155,7 +155,7 @@ def test_all_installs_the_distros_rust_and_the_build_tools(distro: str) -> None:
     python = fam.options.python("3.12").executable
     for tool in ("cython", "poetry", "tox"):
         assert f"{python} -m venv --without-pip /opt/snakepacker/tools/{tool};" in text
-        assert f"--no-deps -r /tmp/snakepacker-pins/{tool}-3.12.txt;" in text
+        assert f"--no-deps -r /tmp/snakepacker-pins-{tool}-3.12.txt;" in text
         assert f"/opt/snakepacker/tools/{tool}/bin/{tool} \\\n" in text
 
 

@@ -29,11 +29,11 @@ from snakepacker.tools import STAGE_SCRIPTS, TOOL_FILES
 # The build-stage script that sends a clang-built CPython's extension builds to the
 # system's cc, by its build-context path.
 SYSCONFIG_CC = "tools/sysconfig-cc"
-# The tool pins a build image installs: a folder of the build context, bind-mounted
-# where its RUN steps read them.
+# The tool pins a build image installs: files in a folder of the build context, each
+# bind-mounted into /tmp by the RUN steps that read it (a file, not the folder: a
+# directory BuildKit makes for a mount stays behind in the image, empty).
 PINS_CONTEXT = "pins"
-PINS_TARGET = "/tmp/snakepacker-pins"
-PINS_MOUNT = f"type=bind,source={PINS_CONTEXT},target={PINS_TARGET}"
+PINS_PREFIX = "/tmp/snakepacker-pins-"
 
 
 @dataclass(frozen=True)
@@ -92,10 +92,11 @@ def image_labels(family: Family, image: Image, carried: tuple[PythonSpec, ...],
 
 @dataclass(frozen=True)
 class PinFile:
-    """One set of pins as a RUN step sees it: its path in the mount and its sha256, which
-    the step checks (and which puts the pins into the step's text, so any engine's cache
-    takes a refresh for a change)."""
+    """One set of pins as a RUN step sees it: its mount, its path there and its sha256,
+    which the step checks (and which puts the pins into the step's text, so any
+    engine's cache takes a refresh for a change)."""
 
+    mount: str
     path: str
     sha256: str
 
@@ -105,7 +106,9 @@ def pinned(name: str, minor: str, files: dict[str, Path]) -> PinFile:
     source = pins.pin_file(name, minor)
     file = f"{name}-{base_minor(minor)}.txt"
     files[f"{PINS_CONTEXT}/{file}"] = source
-    return PinFile(f"{PINS_TARGET}/{file}", pins.sha256(source))
+    target = PINS_PREFIX + file
+    return PinFile(f"type=bind,source={PINS_CONTEXT}/{file},target={target}", target,
+                   pins.sha256(source))
 
 
 def newest_gil(pythons: tuple[PythonSpec, ...]) -> PythonSpec:
@@ -141,7 +144,6 @@ def render_image(family: Family, image: Image) -> Rendered:
         "dpkg_excludes": DPKG_EXCLUDES,
         "rust_dpkg_excludes": RUST_DPKG_EXCLUDES,
         "build_stage_tools": pins.BUILD_STAGE_TOOLS,
-        "pins_mount": PINS_MOUNT,
         "tool_pins": tool_pins,
         "python_pins": python_pins,
         "names": family.registry_names(image.name),
