@@ -152,9 +152,11 @@ def test_all_installs_the_distros_rust_and_the_build_tools(distro: str) -> None:
     assert "/etc/dpkg/dpkg.cfg.d/snakepacker-rust" in text
     assert ("/usr/local/bin/" in text.split("apt-install " + " ".join(rust.packages))[1]
             .split("\n\n")[0]) == (rust.bin_dir is not None)
-    assert 'for tool in cython poetry tox; do' in text
-    assert "uv tool install --no-cache --python /opt/python/3.12/bin/python3.12" in text \
-        or "uv tool install --no-cache --python /usr/bin/python3.12" in text
+    python = fam.options.python("3.12").executable
+    for tool in ("cython", "poetry", "tox"):
+        assert f"{python} -m venv --without-pip /opt/snakepacker/tools/{tool};" in text
+        assert f"--no-deps -r /tmp/snakepacker-pins-{tool}-3.12.txt;" in text
+        assert f"/opt/snakepacker/tools/{tool}/bin/{tool} \\\n" in text
 
 
 def _configure(text: str) -> str:

@@ -102,9 +102,6 @@ RUST_DPKG_EXCLUDES = tuple(
     f"path-exclude=/usr/lib/rust-*/lib/rustlib/*/bin/{name}"
     for name in ("llc", "opt", "llvm-*", "wasm-component-ld")
 )
-# The Python tools a build stage runs that upstream's `all` carries (uv is there already,
-# as the installer's): each in its own venv, its commands on PATH.
-BUILD_STAGE_TOOLS = ("cython", "poetry", "tox")
 
 
 @dataclass(frozen=True)

@@ -12,9 +12,15 @@ from importlib import metadata
 from pathlib import Path
 
 from snakepacker import __version__
-from snakepacker.family import labels
-from snakepacker.family.cpython import BOLT_FLAGS, CPYTHON_RECORD_SCRIPT, PythonSpec, Route
-from snakepacker.family.distros import BUILD_STAGE_TOOLS, DPKG_EXCLUDES, RUST_DPKG_EXCLUDES
+from snakepacker.family import labels, pins
+from snakepacker.family.cpython import (
+    BOLT_FLAGS,
+    CPYTHON_RECORD_SCRIPT,
+    PythonSpec,
+    Route,
+    base_minor,
+)
+from snakepacker.family.distros import DPKG_EXCLUDES, RUST_DPKG_EXCLUDES
 from snakepacker.family.images import Family, Image
 from snakepacker.pack.apps import render_app
 from snakepacker.templating import render_template
@@ -23,6 +29,11 @@ from snakepacker.tools import STAGE_SCRIPTS, TOOL_FILES
 # The build-stage script that sends a clang-built CPython's extension builds to the
 # system's cc, by its build-context path.
 SYSCONFIG_CC = "tools/sysconfig-cc"
+# The tool pins a build image installs: files in a folder of the build context, each
+# bind-mounted into /tmp by the RUN steps that read it (a file, not the folder: a
+# directory BuildKit makes for a mount stays behind in the image, empty).
+PINS_CONTEXT = "pins"
+PINS_PREFIX = "/tmp/snakepacker-pins-"
 
 
 @dataclass(frozen=True)
@@ -79,6 +90,27 @@ def image_labels(family: Family, image: Image, carried: tuple[PythonSpec, ...],
     ], base_name, record)
 
 
+@dataclass(frozen=True)
+class PinFile:
+    """One set of pins as a RUN step sees it: its mount, its path there and its sha256,
+    which the step checks (and which puts the pins into the step's text, so any
+    engine's cache takes a refresh for a change)."""
+
+    mount: str
+    path: str
+    sha256: str
+
+
+def pinned(name: str, minor: str, files: dict[str, Path]) -> PinFile:
+    """Add the set's pins for MINOR to the context FILES, and say where a step finds them."""
+    source = pins.pin_file(name, minor)
+    file = f"{name}-{base_minor(minor)}.txt"
+    files[f"{PINS_CONTEXT}/{file}"] = source
+    target = PINS_PREFIX + file
+    return PinFile(f"type=bind,source={PINS_CONTEXT}/{file},target={target}", target,
+                   pins.sha256(source))
+
+
 def newest_gil(pythons: tuple[PythonSpec, ...]) -> PythonSpec:
     """The Python `all` runs its own tools with (the installer's venv, the Pillow probe):
     the newest one with a GIL, as most wheels are built for it; a free-threaded one only
@@ -97,20 +129,30 @@ def render_image(family: Family, image: Image) -> Rendered:
         return Rendered(image, render_app(family, image.app))  # a requirement: no context
 
     pythons = family.options.pythons  # oldest first
+    newest = newest_gil(pythons)
+    files: dict[str, Path] = {}
+    # The pins of the tools this template installs with the newest Python, and of every
+    # Python's own pip, setuptools and wheel (`all` only).
+    tool_pins = {name: pinned(name, newest.minor, files)
+                 for name in pins.TEMPLATE_SETS.get(image.template, ())}
+    python_pins = {py.minor: pinned(pins.PYTHON.name, py.minor, files) for py in pythons
+                   } if image.template == "all" else {}
     carried = {"all": pythons, "all-pillow": pythons}.get(
         image.template, (image.python,) if image.python else ())
     context = {
         "distro": family.distro,
         "dpkg_excludes": DPKG_EXCLUDES,
         "rust_dpkg_excludes": RUST_DPKG_EXCLUDES,
-        "build_stage_tools": BUILD_STAGE_TOOLS,
+        "build_stage_tools": pins.BUILD_STAGE_TOOLS,
+        "tool_pins": tool_pins,
+        "python_pins": python_pins,
         "names": family.registry_names(image.name),
         "base_ref": family.ref("base"),
         "parent_ref": family.ref(image.parent) if image.parent else None,
         "all_pillow_ref": family.ref("all-pillow"),
         "py": image.python,
         "pythons": pythons,
-        "newest": newest_gil(pythons),
+        "newest": newest,
         "grade": {
             "of": family.options.source_grade,
             "bolt_packages": family.distro.bolt_packages,
@@ -125,9 +167,8 @@ def render_image(family: Family, image: Image) -> Rendered:
     }
     text = render_template(f"{image.template}.j2", context)
 
-    files: dict[str, Path] = {}
     if image.template == "base":
-        files = {f"tools/{name}": path for name, path in TOOL_FILES.items()}
+        files.update({f"tools/{name}": path for name, path in TOOL_FILES.items()})
     # The tarballs of the CPythons this Dockerfile compiles.
     compiled = {"python": (image.python,), "all": pythons}.get(image.template, ())
     sources = [py for py in compiled if py is not None and py.route is Route.SOURCE]
