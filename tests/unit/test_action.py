@@ -23,7 +23,7 @@ from snakepacker.ship.shipping import Shipped, summary
 from tests.helpers import REPO, ActionRun, action_spec, github_outputs
 
 STEPS = REPO / "action" / "steps.py"
-LOCK = REPO / "action" / "requirements.txt"
+LOCK = REPO / "requirements" / "run.txt"
 NATIVE = native_platform()
 FOREIGN = next(p for p in PLATFORMS.values() if p != NATIVE)
 
@@ -273,9 +273,9 @@ def test_the_lock_pins_every_dependency_and_the_build_backend_with_hashes() -> N
     for line in wanted:
         requirement = Requirement(line)
         name = canonicalize_name(requirement.name)
-        assert name in pins, f"{name} is not in {LOCK.name}: run scripts/lock-action"
+        assert name in pins, f"{name} is not in {LOCK.name}: run scripts/refresh-pins"
         assert requirement.specifier.contains(pins[name][0], prereleases=True), (
-            f"{name}=={pins[name][0]} does not satisfy {line}: run scripts/lock-action")
+            f"{name}=={pins[name][0]} does not satisfy {line}: run scripts/refresh-pins")
 
 
 def test_the_install_step_takes_nothing_unpinned_from_the_index() -> None:
@@ -283,7 +283,7 @@ def test_the_install_step_takes_nothing_unpinned_from_the_index() -> None:
     installs = [line for line in step["run"].splitlines() if " install " in line]
     assert len(installs) == 2
     lock, project = installs
-    assert "--require-hashes" in lock and "action/requirements.txt" in lock
+    assert "--require-hashes" in lock and "requirements/run.txt" in lock
     assert "--no-index" in project and "--no-deps" in project
     assert '"$GITHUB_ACTION_PATH"' in project  # the action's own files, at its pinned commit
 
