@@ -75,7 +75,7 @@ class CliEngine(Engine):
         proc = self._run(["image", "inspect", "--format", "{{.Id}}", ref], check=False)
         return self._normal_id(proc.stdout.strip()) if proc.returncode == 0 else None
 
-    _FACTS = "{{json .Id}}\t{{.Size}}\t{{json .Config.Labels}}"
+    _FACTS = "{{.Id}}\t{{.Size}}\t{{json .Config.Labels}}"
 
     def describe(self, refs: Sequence[str]) -> dict[str, ImageFacts]:
         refs = list(dict.fromkeys(refs))
@@ -92,7 +92,7 @@ class CliEngine(Engine):
 
     def _facts(self, line: str) -> ImageFacts:
         raw_id, size, found = line.split("\t", 2)
-        return ImageFacts(self._normal_id(json.loads(raw_id)), int(size),
+        return ImageFacts(self._normal_id(raw_id), int(size),
                           json.loads(found or "null") or {})
 
     def image_size(self, ref: str) -> int | None:
