@@ -1,12 +1,12 @@
 """One project's build code against the package cache the next project installs from.
 
-Project A's setup.py runs in the project stage, where the installer's cache is mounted,
-and rewrites every cached copy of six it can find. Project B, packed after it, installs
-the same six: its files must be six's own, as the wheel's RECORD hashes them. With one
-cache for every project on an `all` image, B's six carried A's line. (Packed with
---no-cache, B got an empty cache of its own and proved nothing: the engine gives a
---no-cache build fresh cache mounts.) Each project has its own cache now.
-"""
+Project A's setup.py (its metadata hook and its build run it) rewrites every cached
+copy of six it can find. Project B, packed after it, installs the same six: its files
+must be six's own, as the wheel's RECORD hashes them. When the cache was mounted
+wherever the installer ran, with one cache for every project on an `all` image, B's
+six carried A's line. (Packed with --no-cache, B got an empty cache of its own and
+proved nothing: the engine gives a --no-cache build fresh cache mounts.) Now the cache
+is mounted only where dependencies install, keyed by the dependency list."""
 
 from __future__ import annotations
 

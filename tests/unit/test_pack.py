@@ -19,7 +19,7 @@ from snakepacker.options import PACK, pack_options, read
 from snakepacker.pack import pyversions
 from snakepacker.pack.context import write_pack_context
 from snakepacker.pack.dockerfile import render_build_stage, render_pack
-from snakepacker.pack.packing import stage_images
+from snakepacker.pack.packing import cache_scope, stage_images
 from snakepacker.pack.plan import Plan, choose_entrypoint, choose_minor, make_plan
 from snakepacker.pack.project import SourceKind, inspect_source, is_pinned
 from snakepacker.platforms import get_platform
@@ -809,3 +809,41 @@ def test_the_distributions_a_project_names_without_building(tmp_path: Path) -> N
         'scripts = {vision = "app:main"}\n')
     (tmp_path / "app.py").write_text("def main():\n    pass\n")
     assert plan_for(tmp_path).named_distributions() == {"opencv-python-headless", "numpy"}
+
+
+def _stages(text: str) -> dict[str, str]:
+    """The rendered Dockerfile's stages by name (the text from one FROM to the next)."""
+    parts = re.split(r"^FROM \S+ AS (\w+)$", text, flags=re.M)
+    return dict(zip(parts[1::2], parts[2::2], strict=True))
+
+
+def test_the_cache_is_keyed_by_the_dependency_list_not_the_place(tmp_path: Path) -> None:
+    """Two checkouts of one project share the installer's cache; another lock gets
+    another; the project's own code never runs where the cache is mounted."""
+    first, second = tmp_path / "one", tmp_path / "two"
+    shutil.copytree(DEMO, first)
+    shutil.copytree(DEMO, second)
+    scopes = [cache_scope(plan_for(p), "sha256:" + "a" * 64) for p in (first, second)]
+    assert scopes[0] == scopes[1]
+    pyproject = second / "pyproject.toml"
+    pyproject.write_text(pyproject.read_text().replace("dependencies = [",
+                                                       'dependencies = ["six", ', 1))
+    assert cache_scope(plan_for(second), "sha256:" + "a" * 64) != scopes[0]
+    assert cache_scope(plan_for(first), "sha256:" + "b" * 64) != scopes[0]  # another `all`
+    stages = _stages(render_pack(plan_for(first)))
+    assert "type=cache" in stages["build"] and "type=cache" not in stages["project"]
+
+
+def test_a_project_that_runs_code_to_list_its_dependencies_gets_no_cache(
+        tmp_path: Path) -> None:
+    (tmp_path / "setup.py").write_text(
+        "from setuptools import setup\n"
+        "setup(name='dyn', version='1', py_modules=['app'], install_requires=['six'],\n"
+        "      entry_points={'console_scripts': ['dyn=app:main']})\n")
+    (tmp_path / "app.py").write_text("def main():\n    pass\n")
+    stages = _stages(render_pack(plan_for(tmp_path, "--entrypoint", "dyn")))
+    assert "type=cache" not in stages["metadata"] + stages["project"]
+    # The build backend's venv (setuptools, as [build-system] would name it) may use
+    # the cache; the dependencies' step, whose list the project's code made, may not.
+    deps = stages["build"].split("# The dependencies,")[1]
+    assert "type=cache" not in deps and "type=cache" in stages["build"]

@@ -17,7 +17,6 @@ from snakepacker import __version__, quoting
 from snakepacker.family import labels as provenance
 from snakepacker.family.cpython import Route
 from snakepacker.pack import locks
-from snakepacker.pack.installer import INSTALLERS
 from snakepacker.pack.options import DISTROLESS_LEFT_OUT
 from snakepacker.pack.plan import Plan
 from snakepacker.pack.project import SourceKind
@@ -305,7 +304,6 @@ def _build_stage(plan: Plan) -> dict[str, object]:
         "keep_pip": opts.keep_pip,
         "metadata_stage": needs_metadata_stage(plan),
         "metadata_script": _METADATA,
-        "metadata_mount": INSTALLERS["pip"].cache_mount(plan.cache_scope),
         "metadata_extras": quoting.shell_words(opts.extras, "an extra"),
         # Both installers only warn, and exit 0, for a package that is not there.
         "uninstall": installer.uninstall_command(opts.venv_path),

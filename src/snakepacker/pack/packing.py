@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import json
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -43,7 +44,7 @@ from snakepacker.pack.plan import (
     entrypoint_known,
     make_plan,
 )
-from snakepacker.pack.project import SourceKind
+from snakepacker.pack.project import Project, SourceKind
 from snakepacker.pack.report import SizeReport, notes_for, size_report
 from snakepacker.pack.requirements import for_uv
 from snakepacker.platforms import Platform
@@ -101,20 +102,40 @@ def plan_for(options: PackOptions, family: Family, supported: list[str], *,
 
 def cache_scope(plan: Plan, build_id: str) -> str:
     """The installer cache this pack may use: one per build image (the very image: a
-    rebuilt `all` may link wheels built from sdists against other libraries), per
-    project and per index.
+    rebuilt `all` may link wheels built from sdists against other libraries), per index
+    and per dependency list.
 
-    Per project because build code runs with that cache mounted: a project's setup.py,
-    or a dependency's it chose, could rewrite what is cached, and the next project to
-    install the same package from the cache would run the rewritten code. A project
-    is told apart by its directory's path on this machine (or by the requirement it
-    is), which another project cannot take; per index, so a package cached from one
-    index is never taken for another's. The key is a digest: neither shows in the id."""
-    project = plan.project
-    identity = str(project.root) if project.root is not None else f"requirement:{project.label}"
+    Build code runs with the cache mounted: an sdist's setup.py could rewrite what is
+    cached, and the next pack installing the same package from that cache would run the
+    rewritten code. The cache is mounted only where the dependencies install, never
+    where the project's own code runs (pack.j2), so what runs with it is what the
+    dependency list names: packs that share a cache run the same build code. Per
+    index, so a package cached from one index is never taken for another's. The key is
+    a digest: neither the index nor the list shows in the id."""
     network = network_fingerprint(plan.options.family.network)
-    key = hashlib.sha256(f"{identity}\0{network}".encode()).hexdigest()[:12]
-    return f"{plan.cache_scope}-{build_id.removeprefix('sha256:')[:12]}-{key}"
+    key = hashlib.sha256(b"\0".join([network.encode(), *dependency_identity(plan)]))
+    return f"{plan.cache_scope}-{build_id.removeprefix('sha256:')[:12]}-{key.hexdigest()[:12]}"
+
+
+def dependency_identity(plan: Plan) -> list[bytes]:
+    """What decides the build code the dependency steps run: the installer, the
+    requirement or declared dependencies, the build backend's requirements, what a
+    lock pins, and the bytes of every project file those steps read."""
+    project, options = plan.project, plan.options
+    words = [options.installer, project.requirement or "", *options.extras,
+             *project.dependencies, "\0", *project.build_requires, repr(plan.locked)]
+    parts = [json.dumps(words).encode()]
+    for name in dependency_files(project):
+        path = project_file(project.root, name)
+        parts += [name.encode(), path.read_bytes() if path else b""]
+    return parts
+
+
+def dependency_files(project: Project) -> tuple[str, ...]:
+    """The project files the build stage copies in for the dependency steps."""
+    if project.root is None or not project.lock:
+        return ()
+    return ("pyproject.toml", "uv.lock") if project.lock == "uv.lock" else (project.lock,)
 
 
 def _pack_build_args(plan: Plan, parent_id: str) -> dict[str, str]:
