@@ -119,6 +119,70 @@ def test_target_images_follow_their_route() -> None:
     assert "from=cpython313-runtime,source=/usr/src/runtime.tar" in source
 
 
+def _runtime_stage(dockerfile: str, stage: str) -> str:
+    """The RUN of a source build's runtime stage: what the X.Y image leaves out."""
+    text = dockerfile[dockerfile.index(f"AS {stage}-runtime\n"):]
+    return text[:text.index("\n\n")]
+
+
+@pytest.mark.parametrize("quick", [False, True])
+def test_the_x_y_image_leaves_out_what_builds_embeds_or_serves_a_terminal(quick: bool) -> None:
+    """`all` copies the whole prefix from the build stage; the X.Y image takes the
+    runtime stage's archive, which has no headers, Makefile, python-config,
+    libpython.so, IDLE, 2to3/lib2to3, turtle, pydoc_data, ensurepip or test modules,
+    and keeps the stdlib's bytecode and every other extension module."""
+    fam = family(minors="3.12", cpython="3.12.3", quick=quick)
+    target = render_image(fam, fam.get("3.12")).dockerfile
+    build = render_image(fam, fam.get("all")).dockerfile
+    # One build stage and one runtime stage, the same text in both Dockerfiles.
+    shared = target[target.index("FROM snakepacker/python:base AS cpython312\n"):
+                    target.index("# One layer over base")]
+    assert shared in build
+    assert "COPY --from=cpython312 /opt/python/3.12 /opt/python/3.12" in build
+    assert "from=cpython312-runtime,source=/usr/src/runtime.tar" in target
+    assert "cpython312-runtime" not in build.replace(shared, "")
+    run = _runtime_stage(target, "cpython312")
+    prefix, lib = "/opt/python/3.12", "/opt/python/3.12/lib/python3.12"
+    removed = re.findall(r"^ {8}(/\S+) \\$", run, re.M)
+    assert removed == [f"{prefix}/{path}" for path in fam.options.python("3.12").runtime_left_out]
+    for path in ("include", "lib/pkgconfig", "share", "bin/idle*", "bin/2to3*",
+                 "bin/python*-config", "lib/libpython*"):
+        assert f"{prefix}/{path}" in removed
+    for name in ("config-*", "ensurepip", "idlelib", "lib2to3", "pydoc_data", "turtle.py",
+                 "__pycache__/turtle.*", "lib-dynload/_test*", "lib-dynload/_ctypes_test*",
+                 "lib-dynload/xxlimited*", "lib-dynload/xxsubtype*"):
+        assert f"{lib}/{name}" in removed
+    # Kept: the interpreter, the stdlib and its bytecode, the other extension modules.
+    assert not any(path in removed for path in (
+        f"{prefix}/bin", f"{prefix}/lib", lib, f"{lib}/__pycache__", f"{lib}/lib-dynload",
+        f"{lib}/unittest", f"{lib}/venv", f"{lib}/pydoc.py", f"{lib}/distutils"))
+    assert not any(p.startswith(f"{lib}/__pycache__/") and "turtle" not in p for p in removed)
+    # A kept file that needs a library left out fails the build.
+    assert run.endswith(f"    && find-libdeps {prefix} > /dev/null \\\n"
+                        f"    && tar -cf /usr/src/runtime.tar -C {prefix} .")
+    assert "libpython.so (in `all`)" in target
+
+
+def test_libpython_stays_where_the_stdlib_links_it() -> None:
+    """3.7's stdlib extensions are linked against libpython (3.8 stopped that): its X.Y
+    image keeps it; a free-threaded build leaves its own out and runs find-libdeps with
+    its interpreter (the tool's header looks in /opt/python/X.Y only)."""
+    fam = family(minors="3.7,3.8,3.13t", quick=True)
+    old = _runtime_stage(render_image(fam, fam.get("3.7")).dockerfile, "cpython37")
+    assert "/lib/libpython" not in old and "/opt/python/3.7/lib/python3.7/lib2to3" in old
+    assert fam.options.python("3.7").libpython_files == ()
+    assert fam.options.python("3.8").libpython_files == (
+        "/opt/python/3.8/lib/libpython3.8.so.1.0", "/opt/python/3.8/lib/libpython3.so")
+    free_threaded = fam.options.python("3.13t").libpython_files
+    assert free_threaded[0] == "/opt/python/3.13t/lib/libpython3.13t.so.1.0"
+    free = _runtime_stage(render_image(fam, fam.get("3.13t")).dockerfile, "cpython313t")
+    assert "/opt/python/3.13t/lib/libpython* \\" in free
+    assert "/opt/python/3.13t/lib/python3.13t/pydoc_data \\" in free
+    assert ("&& /opt/python/3.13t/bin/python3.13t -I -S /usr/local/bin/find-libdeps "
+            "/opt/python/3.13t > /dev/null") in free
+    assert family(minors="3.10").options.python("3.10").libpython_files == ()  # the distro's
+
+
 def _final_stage_steps(dockerfile: str) -> list[str]:
     """The instructions after the last FROM that write files (and so add a layer)."""
     final = dockerfile.rsplit("\nFROM ", 1)[1]
