@@ -245,42 +245,80 @@ def _second_build(text: str) -> str:
     return text[text.index("then \\\n        make clean-retain-profile"):end]
 
 
-def test_every_grade_builds_the_library_shared_and_the_interpreter_without_pic() -> None:
+def test_a_release_build_makes_the_library_shared_and_the_interpreter_without_pic() -> None:
     """The first build (--enable-shared) installs everything; the second, from the same
     tree and with the same flags but not --enable-shared, replaces the installed
-    interpreter. A release build's second make is the whole PGO build again (the
-    profile stamp makes it skip the training); a quick one makes `python` only."""
-    for fam, grade in ((family(), "release"), (family(quick=True), "quick"),
-                       (family(distro="noble", route="3.12=source"), "release")):
+    interpreter: the whole PGO build again (the profile stamp makes it skip the
+    training)."""
+    for fam in (family(), family(distro="noble", route="3.12=source")):
         for minor in ("3.8", "3.12", "3.13t"):
             text = render_image(fam, fam.get(minor)).dockerfile
             start = text.index("tar -xf /usr/src/cpython.tar")
             stage = text[start:text.index("/usr/src/runtime-packages.txt")]
             steps = [line.strip().removesuffix("; \\") for line in stage.splitlines()
-                     if line.lstrip().startswith(("configure", "make ", "cp "))]
-            optimize = " --enable-optimizations --with-lto" if grade == "release" else ""
-            target = " python" if grade == "quick" else ""
+                     if line.lstrip().startswith(("configure", "make ", "cp ", "rm python"))]
+            optimize = " --enable-optimizations --with-lto"
             # gcc's PGO refuses the functions whose flow differs without PIC;
             # clang only warns.
-            gcc_reuse = " -Wno-error=coverage-mismatch" if optimize and not fam.distro.clang else ""
+            gcc_reuse = "" if fam.distro.clang else " -Wno-error=coverage-mismatch"
             assert steps == [
                 "configure() { \\",
                 f"configure --enable-shared{optimize}",
                 'make -j"$(nproc)" EXTRA_CFLAGS="$cflags"',
-                'make install COMPILEALL_OPTS=-j0 EXTRA_CFLAGS="$cflags"',
+                'make install COMPILEALL_OPTS="-j0 -l" EXTRA_CFLAGS="$cflags"',
                 "make clean-retain-profile",  # 3.9+; 3.8's plain clean keeps the profile
                 "make clean",
                 f"configure{optimize}",
-                f'make -j"$(nproc)" EXTRA_CFLAGS="$cflags{gcc_reuse}"{target}',
+                f'make -j"$(nproc)" EXTRA_CFLAGS="$cflags{gcc_reuse}"',
                 f'cp python "$(readlink -f /opt/python/{minor}/bin/python{minor})"',
-            ], (grade, minor, steps)
+            ], (minor, steps)
             assert "if grep -q '^clean-retain-profile:' Makefile; then" in stage
             # The SBOM's record gets the second ./configure's flags as well.
             assert ("sed -n 's/^CONFIG_ARGS=[[:space:]]*//p' Makefile > "
                     "/usr/src/interpreter-configure.txt") in _second_build(text)
-            assert f"{grade} /opt/python/{minor} /usr/src/interpreter-configure.txt" in text
+            assert f"release /opt/python/{minor} /usr/src/interpreter-configure.txt" in text
             assert "LIBRARY_OBJS" not in stage and "--enable-shared" not in _second_build(text)
             assert ("--disable-gil" in stage) is minor.endswith("t")
+
+
+def test_a_quick_build_compiles_once_and_links_the_interpreter_from_the_objects() -> None:
+    """The quick grade's one build (--enable-shared) installs everything, then links
+    `python` again from libpython's objects: it needs no libpython.so, as a release
+    build's interpreter, without a second ./configure and compile."""
+    fam = family(quick=True)
+    for minor in ("3.7", "3.8", "3.12", "3.13t"):
+        text = render_image(fam, fam.get(minor)).dockerfile
+        start = text.index("tar -xf /usr/src/cpython.tar")
+        stage = text[start:text.index("/usr/src/runtime-packages.txt")]
+        steps = [line.strip().removesuffix("; \\") for line in stage.splitlines()
+                 if line.lstrip().startswith(("configure", "make ", "cp ", "rm python"))]
+        assert steps == [
+            "configure() { \\",
+            "configure --enable-shared",
+            'make -j"$(nproc)" EXTRA_CFLAGS="$cflags"',
+            'make install COMPILEALL_OPTS="-j0 -l" EXTRA_CFLAGS="$cflags"',
+            "rm python",
+            'make EXTRA_CFLAGS="$cflags" BLDLIBRARY="\\$(LIBRARY_OBJS)" python',
+            f'cp python "$(readlink -f /opt/python/{minor}/bin/python{minor})"',
+        ], (minor, steps)
+        assert "clean" not in stage and "optimizations" not in stage
+        # The SBOM records the one ./configure's flags as the interpreter's.
+        assert f"quick /opt/python/{minor} /usr/src/interpreter-configure.txt" in text
+        assert "# Build CPython once, shared, and install everything" in text
+        assert "Build CPython twice" not in text
+        assert ("--disable-gil" in stage) is minor.endswith("t")
+
+
+def test_make_install_compiles_only_the_top_folder_that_is_compiled_again() -> None:
+    """make install's bytecode (three levels, the test suite's too) is removed before
+    the stdlib is compiled once: -l keeps make install to the top folder's modules."""
+    for fam in (family(), family(quick=True)):
+        text = render_image(fam, fam.get("3.12")).dockerfile
+        install = text.index('make install COMPILEALL_OPTS="-j0 -l"')
+        removed = text.index("find /opt/python/3.12 -type d -name __pycache__ -prune -exec rm -rf")
+        compiled = text.index("/opt/python/3.12/bin/python3.12 -m compileall -q -j0 "
+                              "--invalidation-mode unchecked-hash")
+        assert install < removed < compiled
 
 
 def test_every_grade_keeps_frame_pointers_and_the_reproducible_date() -> None:
