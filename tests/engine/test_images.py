@@ -51,6 +51,7 @@ def test_base_holds_locale_timezone_certificates_and_tools(
         [ "$LANG" = en_US.UTF-8 ] && [ "$TZ" = Etc/UTC ]
         date +%Z | grep -qx UTC
         [ -f /usr/share/zoneinfo/Europe/Berlin ] && [ -z "$(ls -A /usr/share/zoneinfo/right)" ]
+        [ -z "$(find /usr/share/zoneinfo/posix/ -type f 2>/dev/null)" ]
         [ -s /etc/ssl/certs/ca-certificates.crt ]
         for tool in apt-install wait-for-port find-libdeps; do [ -x /usr/local/bin/$tool ]; done
         ! command -v cc && ! command -v gcc && ! command -v python3
@@ -306,22 +307,60 @@ def test_source_built_cpython_has_the_distros_stack_protector_not_the_strong_one
         assert re.search(r"call +[0-9a-f]+ <__stack_chk_fail@plt>", text), minor
 
 
-def test_source_built_python_runs_without_libpython_so_which_still_ships(
+def test_source_built_python_runs_without_libpython_so_which_all_ships(
     docker: Docker, family_images: dict[str, str]
 ) -> None:
-    """The interpreter carries libpython's code itself (the second build's, without
-    --enable-shared); the shared library of the first stays for embedders, sysconfig
-    offers it as Debian's does, and extensions still find the C API in the
-    executable."""
+    """The interpreter carries libpython's code itself; the shared library is for
+    embedders, so `all` ships it and the X.Y image does not. sysconfig offers it as
+    Debian's does, and extensions still find the C API in the executable."""
     for minor in ("3.12", "3.13t"):
         prefix = f"/opt/python/{minor}"
         image = f"{NAMESPACE}/python:{minor}"  # the fixture built 3.13t too
         linked = docker.run(image, ["ldd", f"{prefix}/bin/python{minor}"]).stdout
         assert "libc.so.6" in linked and "libpython" not in linked, linked
-        assert f"libpython{minor}.so.1.0" in docker.run(image, ["ls", f"{prefix}/lib"]).stdout
+        assert docker.run(image, ["ls", f"{prefix}/lib"]).stdout.split() == [f"python{minor}"]
+        shipped = docker.run(family_images["all"], ["ls", f"{prefix}/lib"]).stdout.split()
+        assert {f"libpython{minor}.so.1.0", "libpython3.so"} <= set(shipped), shipped
         probe = ("import _ctypes, _decimal, _ssl, sysconfig; "
                  "print(sysconfig.get_config_var('Py_ENABLE_SHARED'))")
         assert docker.run(image, [f"python{minor}", "-c", probe]).stdout.strip() == "1"
+
+
+# What the X.Y image leaves out of the stdlib's folder, which `all` keeps.
+LEFT_OUT = ("config-3.12-*", "lib2to3", "pydoc_data", "turtle.py", "ensurepip", "idlelib",
+            "lib-dynload/_testcapi.*.so", "lib-dynload/xxlimited.*.so")
+# What a server may use, run in the X.Y image read-only as nobody: the kept modules
+# import, help() says where its topics went, and a venv without pip can be made.
+RUNTIME_CHECK = textwrap.dedent("""
+    import importlib, io, contextlib, subprocess, sys, sysconfig, tempfile
+    for name in ("pydoc", "unittest.mock", "venv", "curses", "dbm.gnu", "sqlite3",
+                 "readline", "_xxsubinterpreters", "wsgiref.simple_server"):
+        importlib.import_module(name)
+    assert sysconfig.get_config_var("LDLIBRARY") == "libpython3.12.so"
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        help("if")
+    assert "pydoc_data" in out.getvalue(), out.getvalue()
+    with tempfile.TemporaryDirectory() as tmp:
+        subprocess.run([sys.executable, "-m", "venv", "--without-pip", tmp + "/v"], check=True)
+        subprocess.run([tmp + "/v/bin/python", "-c", "import json"], check=True)
+    print("ok")
+""")
+
+
+def test_the_x_y_image_leaves_out_what_no_server_uses(
+    docker: Docker, family_images: dict[str, str]
+) -> None:
+    """Headers, the Makefile, libpython.so, 2to3's library, turtle, help()'s topics,
+    ensurepip and the test suite's extension modules: in `all`, not in 3.12."""
+    lib = "/opt/python/3.12/lib/python3.12"
+    check = " ".join(f"{lib}/{path}" for path in LEFT_OUT)
+    script = f"for path in {check}; do [ -e $path ] && echo $path; done; true"
+    assert docker.sh(family_images["3.12"], script).stdout.split() == []
+    assert len(docker.sh(family_images["all"], script).stdout.split()) == len(LEFT_OUT)
+    out = docker.run(family_images["3.12"], ["python3", "-c", RUNTIME_CHECK], "--read-only",
+                     "--tmpfs", "/tmp:exec", "--user", NOBODY).stdout
+    assert out.strip() == "ok", out
 
 
 EMBEDDER = r"""
@@ -351,6 +390,13 @@ def test_an_embedder_links_and_runs_against_the_shipped_libpython(
     assert out == ["/opt/python/3.12/lib/libpython3.12.so.1.0", "3.12.3", "libpython3.12.so"], out
 
 
+def build_grade(docker: Docker, image: str) -> str:
+    """The grade the image's io.snakepacker.build label records (quick, release...)."""
+    raw = docker("image", "inspect", "--format",
+                 '{{ index .Config.Labels "io.snakepacker.build" }}', image).stdout
+    return str(json.loads(raw)["grade"])
+
+
 def section(headers: str, name: str) -> range:
     """The addresses of section NAME, from objdump -h."""
     for line in headers.splitlines():
@@ -378,14 +424,22 @@ def got_loads(docker: Docker, image: str, path: str, function: str) -> int:
 def test_the_interpreters_eval_loop_reaches_globals_without_the_got(
     docker: Docker, family_images: dict[str, str]
 ) -> None:
-    """Read in `all` (it has objdump): the interpreter's eval loop, built without PIC,
-    addresses type objects and the like directly; the same function in libpython.so,
-    position-independent for a shared library, loads hundreds of addresses from the GOT
-    (what made an interpreter linked from those objects slower: bench/README.md)."""
+    """Read in `all` (it has objdump): a release build's interpreter, built without
+    PIC, addresses type objects and the like in its eval loop directly; the same
+    function in libpython.so, position-independent for a shared library, loads hundreds
+    of addresses from the GOT (what made an interpreter linked from those objects
+    slower: bench/README.md). A quick build's interpreter is linked from them."""
     image, prefix = family_images["all"], "/opt/python/3.12"
     function = "_PyEval_EvalFrameDefault"
-    assert got_loads(docker, image, f"{prefix}/bin/python3.12", function) == 0
-    assert got_loads(docker, image, f"{prefix}/lib/libpython3.12.so.1.0", function) > 100
+    library = got_loads(docker, image, f"{prefix}/lib/libpython3.12.so.1.0", function)
+    assert library > 100
+    interpreter = got_loads(docker, image, f"{prefix}/bin/python3.12", function)
+    if build_grade(docker, image) == "quick":
+        # Compiled once: the interpreter is linked from libpython's PIC objects, whose
+        # GOT loads the linker turns partly into direct addresses.
+        assert 0 < interpreter <= library
+    else:
+        assert interpreter == 0
 
 
 @pytest.mark.skipif(os.uname().machine != "x86_64", reason="reads x86-64 prologues")

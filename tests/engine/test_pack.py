@@ -20,6 +20,7 @@ from tests.helpers import DEMO, Docker, exists, snakepacker, untag, write
 
 pytestmark = pytest.mark.engine
 
+EMBED_EXT = Path(__file__).resolve().parents[1] / "data" / "embed-ext"
 VENV = "/usr/share/python3/app"
 NOBODY = "65534:65534"
 PREFIX = "snakepacker-test/pack"
@@ -308,6 +309,48 @@ def test_dockerfile_builds_with_plain_docker_build(
         assert "demo-app on Python 3.12" in out
     finally:
         docker("image", "rm", "--force", image, check=False)
+
+
+# -- libpython.so: in `all`, and in an app image only when its venv links it ------------
+
+LIB = "/opt/python/3.12/lib"
+
+
+def test_the_demo_gets_no_libpython(docker: Docker, demo: str,
+                                    family_images: dict[str, str]) -> None:
+    """Nothing in the demo's venv links libpython: its image has none, as its X.Y
+    image has none; `all` has it, for what builds and links against it."""
+    for image in (demo, family_images["3.12"]):
+        listed = docker.run(image, ["ls", "-A", LIB], "--entrypoint", "").stdout.split()
+        assert listed == ["python3.12"], (image, listed)
+    listed = docker.run(family_images["all"], ["ls", "-A", LIB]).stdout.split()
+    assert {"libpython3.12.so.1.0", "libpython3.so"} <= set(listed)
+
+
+def test_a_venv_linking_libpython_gets_the_build_images_and_runs(
+        docker: Docker, family_images: dict[str, str], tmp_path: Path) -> None:
+    """A C extension linked against libpython, built from source in the build stage:
+    the final image gets the very files `all` has, at their path, and the module
+    loads, read-only as nobody."""
+    project = shutil.copytree(EMBED_EXT, tmp_path / "embed-ext")
+    tag = f"{PREFIX}-embed:pytest"
+    untag(docker, tag)
+    try:
+        proc = pack(str(project), "-t", tag, "--python", "3.12")
+        assert proc.returncode == 0, proc.stderr[-4000:]
+        out = docker.run(tag, [], "--read-only", "--tmpfs", "/tmp", "--user", NOBODY).stdout
+        assert out.split() == ["linked:", "3.12.3", "_linked.cpython-312-x86_64-linux-gnu.so"]
+        module = f"{VENV}/lib/python3.12/site-packages/embedext/_linked.cpython-312-" \
+            "x86_64-linux-gnu.so"
+        linked = docker.run(tag, ["ldd", module], "--entrypoint", "").stdout
+        assert f"libpython3.12.so.1.0 => {LIB}/libpython3.12.so.1.0" in linked, linked
+        digests = f"cd {LIB} && sha256sum libpython3.12.so.1.0 libpython3.so"
+        copied = docker.run(tag, ["sh", "-c", digests], "--entrypoint", "").stdout
+        assert copied == docker.sh(family_images["all"], digests).stdout
+        listed = docker.run(tag, ["ls", "-A", LIB], "--entrypoint", "").stdout.split()
+        assert listed == ["libpython3.12.so.1.0", "libpython3.so", "python3.12"]
+    finally:
+        untag(docker, tag)
 
 
 # -- a requirement string ----------------------------------------------------------------

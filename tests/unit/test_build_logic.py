@@ -105,6 +105,21 @@ def test_every_tarball_is_fetched_before_the_first_build(
     assert len(fake.called("build")) == 3
 
 
+def test_build_images_go_first_where_their_parents_allow() -> None:
+    """`all` before the X.Y images it shares CPython's build stage with, so that the
+    engine runs that stage beside `all`'s own first steps; parents still come first."""
+    fam = family(("3.10", "3.12"), routes={"3.12": Route.SOURCE},
+                 releases={"3.12": find_release("3.12.3")})
+    names = lambda order: [image.name for image in order]  # noqa: E731
+    assert names(build.build_order(fam, ["3.12", "all"])) == ["base", "all", "3.12"]
+    order = names(build.build_order(fam, ["3.12-pillow", "3.10"]))
+    assert order == ["base", "all", "all-pillow", "3.12", "3.12-pillow", "3.10"]
+    for position, name in enumerate(order):
+        assert all(order.index(dep) < position for dep in fam.get(name).depends_on)
+    # Without a build image among them, the order is the closure's.
+    assert names(build.build_order(fam, ["3.12", "3.10"])) == ["base", "3.12", "3.10"]
+
+
 def test_a_failed_fetch_builds_and_tags_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
     fake = FakeEngine(images={ROOT: "sha256:root"})
 

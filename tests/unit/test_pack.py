@@ -322,7 +322,8 @@ def test_dockerfile_demo_app() -> None:
     assert "--mount=type=cache,target=/root/.cache/uv" in steps[deps]
     install = next(c for c in steps[project].split(";") if "--no-deps /usr/src/app" in c)
     assert " -e " not in install and "--editable" not in install
-    assert "find-libdeps /usr/share/python3/app" in text
+    # 3.12 is source-built: find-libdeps' JSON also says whether the venv links libpython.
+    assert "find-libdeps --json /usr/share/python3/app" in text
     assert "uv pip uninstall" in text and "pip setuptools wheel" in text
     assert "compileall" in text
     assert "/opt/python/3.12/bin/python3.12 -m venv --without-pip /usr/share/python3/app" in text
@@ -596,7 +597,10 @@ def test_the_entry_point_is_checked_when_the_image_is_built() -> None:
 def test_ignore_missing_libs_reaches_find_libdeps() -> None:
     text = render_pack(plan_for(DEMO, "--ignore-missing-libs", "libGL.so.1,libX11.so.6"))
     # Both for the dependencies' venv and, when the project brings ELF files, again.
-    assert text.count("find-libdeps --ignore-missing=libGL.so.1,libX11.so.6 /usr/share") == 2
+    assert text.count(
+        "find-libdeps --json --ignore-missing=libGL.so.1,libX11.so.6 /usr/share") == 2
+    distro = render_pack(plan_for(DEMO, "--ignore-missing-libs", "libGL.so.1", minor="3.10"))
+    assert distro.count("find-libdeps --ignore-missing=libGL.so.1 /usr/share") == 2
     with pytest.raises(UsageError, match="not a library's soname"):
         options_for(DEMO, "--ignore-missing-libs", "../x")
 
@@ -626,6 +630,90 @@ def test_final_stage_has_dependency_and_project_layers_apart() -> None:
     # The code reaches neither the build stage nor the final one directly.
     build = text[text.index("AS build"):text.index("AS project")]
     assert "COPY . " not in build
+
+
+LIBPYTHON = ("/opt/python/3.12/lib/libpython3.12.so.1.0", "/opt/python/3.12/lib/libpython3.so")
+
+
+def test_libpython_is_copied_from_the_build_image_when_the_venv_links_it() -> None:
+    """A source-built 3.12's X.Y image has no libpython.so: the final stage mounts the
+    build image's two files and copies them to their path only when the project stage's
+    list (find-libdeps' answer, read by the probe) is not empty."""
+    text = render_pack(plan_for(DEMO))
+    final = text[text.index("# ============================== final stage"):]
+    run = re.sub(r"\s+", " ", next(s for s in instructions(final) if s.startswith("RUN")))
+    assert "--mount=type=bind,from=project,source=/usr/share/snakepacker/pack/libpython.txt," \
+        "target=/tmp/libpython.txt" in run
+    for path in LIBPYTHON:
+        name = path.rpartition("/")[2]
+        assert f"--mount=type=bind,from=snakepacker/python:all,source={path},target=/tmp/{name}" \
+            in run
+    copy = ("if [ -s /tmp/libpython.txt ]; then "
+            "cp -p /tmp/libpython3.12.so.1.0 /tmp/libpython3.so /opt/python/3.12/lib/; fi")
+    assert copy in run and run.count("cp ") == 1
+    # Both lists come from one find-libdeps run: the dependencies', and the project's own
+    # when it brings ELF files (else the dependencies' lists are copied on).
+    build = text[text.index("AS build"):text.index("AS project")]
+    project = text[text.index("AS project"):text.index("final stage")]
+    assert build.count("find-libdeps --json /usr/share/python3/app") == 1
+    assert "/tmp/deps-packages.txt /tmp/deps-libpython.txt " + " ".join(LIBPYTHON) in build
+    assert "/usr/share/snakepacker/pack/apt-packages.txt /usr/share/snakepacker/pack/" \
+        "libpython.txt " + " ".join(LIBPYTHON) in project
+    assert "cp /tmp/deps-libpython.txt /usr/share/snakepacker/pack/libpython.txt" in project
+    # On `all-pillow` the mounts name that build image.
+    pillow = render_pack(plan_for(DEMO, "--pillow"))
+    assert f"from=snakepacker/python:all-pillow,source={LIBPYTHON[0]}," in pillow
+
+
+@pytest.mark.parametrize("minor", ["3.10", "3.7"])
+def test_no_libpython_copy_where_the_x_y_image_has_it(minor: str) -> None:
+    """The distro's 3.10 has libpython as a package (find-libdeps names it like any
+    library's); a source-built 3.7 keeps it in its X.Y image (its stdlib links it)."""
+    text = render_pack(plan_for(DEMO, minor=minor))
+    assert "libpython" not in text.replace("libpython3.7-", "")
+    assert "find-libdeps --json" not in text
+    assert text.count("find-libdeps /usr/share/python3/app > ") == 2
+
+
+def _probe(tmp_path: Path, found: dict[str, object], *ours: str) -> tuple[str, str]:
+    """Run the probe as the build stage does, on FOUND (find-libdeps' JSON)."""
+    import json
+    import subprocess
+    import sys
+
+    from snakepacker.pack.dockerfile import _LIBPYTHON_PROBE
+
+    answer = tmp_path / "libdeps.json"
+    answer.write_text(json.dumps(found))
+    packages, needs = tmp_path / "packages.txt", tmp_path / "needs.txt"
+    subprocess.run([sys.executable, "-I", "-S", "-c", _LIBPYTHON_PROBE, str(answer),
+                    str(packages), str(needs), *ours], check=True)
+    return packages.read_text(), needs.read_text()
+
+
+def test_the_probe_finds_libpython_through_a_link_and_lists_the_packages(
+        tmp_path: Path) -> None:
+    lib = tmp_path / "lib"
+    lib.mkdir()
+    (lib / "libpython3.12.so.1.0").write_bytes(b"\x7fELF")
+    (lib / "libpython3.so").write_bytes(b"\x7fELF")
+    (lib / "libpython3.12.so").symlink_to("libpython3.12.so.1.0")
+    ours = (str(lib / "libpython3.12.so.1.0"), str(lib / "libpython3.so"))
+    packages = {"libssl3": {}, "libpq5": {}}
+    # Found through the development link (and a path with ".."): needed.
+    via_link = f"{lib}/../lib/libpython3.12.so"
+    listed, needs = _probe(tmp_path, {"packages": packages, "libraries": {
+        via_link: [], "/usr/lib/x86_64-linux-gnu/libpq.so.5": ["libpq5"]}}, *ours)
+    assert listed == "libpq5\nlibssl3\n"  # sorted, as find-libdeps prints them
+    assert needs == "libpython3.12.so\n"
+    # Not needed: an empty list, which the final stage reads as "copy nothing".
+    listed, needs = _probe(tmp_path, {"packages": {}, "libraries": {
+        "/usr/lib/x86_64-linux-gnu/libpq.so.5": ["libpq5"]}}, *ours)
+    assert (listed, needs) == ("", "")
+    # Another libpython (the distro's, say) is none of the build image's.
+    _, needs = _probe(tmp_path, {"packages": {"libpython3.10": {}}, "libraries": {
+        "/usr/lib/x86_64-linux-gnu/libpython3.10.so.1.0": ["libpython3.10"]}}, *ours)
+    assert needs == ""
 
 
 def test_pip_installs_the_project_with_the_installers_own_pip() -> None:

@@ -119,6 +119,70 @@ def test_target_images_follow_their_route() -> None:
     assert "from=cpython313-runtime,source=/usr/src/runtime.tar" in source
 
 
+def _runtime_stage(dockerfile: str, stage: str) -> str:
+    """The RUN of a source build's runtime stage: what the X.Y image leaves out."""
+    text = dockerfile[dockerfile.index(f"AS {stage}-runtime\n"):]
+    return text[:text.index("\n\n")]
+
+
+@pytest.mark.parametrize("quick", [False, True])
+def test_the_x_y_image_leaves_out_what_builds_embeds_or_serves_a_terminal(quick: bool) -> None:
+    """`all` copies the whole prefix from the build stage; the X.Y image takes the
+    runtime stage's archive, which has no headers, Makefile, python-config,
+    libpython.so, IDLE, 2to3/lib2to3, turtle, pydoc_data, ensurepip or test modules,
+    and keeps the stdlib's bytecode and every other extension module."""
+    fam = family(minors="3.12", cpython="3.12.3", quick=quick)
+    target = render_image(fam, fam.get("3.12")).dockerfile
+    build = render_image(fam, fam.get("all")).dockerfile
+    # One build stage and one runtime stage, the same text in both Dockerfiles.
+    shared = target[target.index("FROM snakepacker/python:base AS cpython312\n"):
+                    target.index("# One layer over base")]
+    assert shared in build
+    assert "COPY --from=cpython312 /opt/python/3.12 /opt/python/3.12" in build
+    assert "from=cpython312-runtime,source=/usr/src/runtime.tar" in target
+    assert "cpython312-runtime" not in build.replace(shared, "")
+    run = _runtime_stage(target, "cpython312")
+    prefix, lib = "/opt/python/3.12", "/opt/python/3.12/lib/python3.12"
+    removed = re.findall(r"^ {8}(/\S+) \\$", run, re.M)
+    assert removed == [f"{prefix}/{path}" for path in fam.options.python("3.12").runtime_left_out]
+    for path in ("include", "lib/pkgconfig", "share", "bin/idle*", "bin/2to3*",
+                 "bin/python*-config", "lib/libpython*"):
+        assert f"{prefix}/{path}" in removed
+    for name in ("config-*", "ensurepip", "idlelib", "lib2to3", "pydoc_data", "turtle.py",
+                 "__pycache__/turtle.*", "lib-dynload/_test*", "lib-dynload/_ctypes_test*",
+                 "lib-dynload/xxlimited*", "lib-dynload/xxsubtype*"):
+        assert f"{lib}/{name}" in removed
+    # Kept: the interpreter, the stdlib and its bytecode, the other extension modules.
+    assert not any(path in removed for path in (
+        f"{prefix}/bin", f"{prefix}/lib", lib, f"{lib}/__pycache__", f"{lib}/lib-dynload",
+        f"{lib}/unittest", f"{lib}/venv", f"{lib}/pydoc.py", f"{lib}/distutils"))
+    assert not any(p.startswith(f"{lib}/__pycache__/") and "turtle" not in p for p in removed)
+    # A kept file that needs a library left out fails the build.
+    assert run.endswith(f"    && find-libdeps {prefix} > /dev/null \\\n"
+                        f"    && tar -cf /usr/src/runtime.tar -C {prefix} .")
+    assert "libpython.so (in `all`)" in target
+
+
+def test_libpython_stays_where_the_stdlib_links_it() -> None:
+    """3.7's stdlib extensions are linked against libpython (3.8 stopped that): its X.Y
+    image keeps it; a free-threaded build leaves its own out and runs find-libdeps with
+    its interpreter (the tool's header looks in /opt/python/X.Y only)."""
+    fam = family(minors="3.7,3.8,3.13t", quick=True)
+    old = _runtime_stage(render_image(fam, fam.get("3.7")).dockerfile, "cpython37")
+    assert "/lib/libpython" not in old and "/opt/python/3.7/lib/python3.7/lib2to3" in old
+    assert fam.options.python("3.7").libpython_files == ()
+    assert fam.options.python("3.8").libpython_files == (
+        "/opt/python/3.8/lib/libpython3.8.so.1.0", "/opt/python/3.8/lib/libpython3.so")
+    free_threaded = fam.options.python("3.13t").libpython_files
+    assert free_threaded[0] == "/opt/python/3.13t/lib/libpython3.13t.so.1.0"
+    free = _runtime_stage(render_image(fam, fam.get("3.13t")).dockerfile, "cpython313t")
+    assert "/opt/python/3.13t/lib/libpython* \\" in free
+    assert "/opt/python/3.13t/lib/python3.13t/pydoc_data \\" in free
+    assert ("&& /opt/python/3.13t/bin/python3.13t -I -S /usr/local/bin/find-libdeps "
+            "/opt/python/3.13t > /dev/null") in free
+    assert family(minors="3.10").options.python("3.10").libpython_files == ()  # the distro's
+
+
 def _final_stage_steps(dockerfile: str) -> list[str]:
     """The instructions after the last FROM that write files (and so add a layer)."""
     final = dockerfile.rsplit("\nFROM ", 1)[1]
@@ -183,42 +247,80 @@ def _second_build(text: str) -> str:
     return text[text.index("then \\\n        make clean-retain-profile"):end]
 
 
-def test_every_grade_builds_the_library_shared_and_the_interpreter_without_pic() -> None:
+def test_a_release_build_makes_the_library_shared_and_the_interpreter_without_pic() -> None:
     """The first build (--enable-shared) installs everything; the second, from the same
     tree and with the same flags but not --enable-shared, replaces the installed
-    interpreter. A release build's second make is the whole PGO build again (the
-    profile stamp makes it skip the training); a quick one makes `python` only."""
-    for fam, grade in ((family(), "release"), (family(quick=True), "quick"),
-                       (family(distro="noble", route="3.12=source"), "release")):
+    interpreter: the whole PGO build again (the profile stamp makes it skip the
+    training)."""
+    for fam in (family(), family(distro="noble", route="3.12=source")):
         for minor in ("3.8", "3.12", "3.13t"):
             text = render_image(fam, fam.get(minor)).dockerfile
             start = text.index("tar -xf /usr/src/cpython.tar")
             stage = text[start:text.index("/usr/src/runtime-packages.txt")]
             steps = [line.strip().removesuffix("; \\") for line in stage.splitlines()
-                     if line.lstrip().startswith(("configure", "make ", "cp "))]
-            optimize = " --enable-optimizations --with-lto" if grade == "release" else ""
-            target = " python" if grade == "quick" else ""
+                     if line.lstrip().startswith(("configure", "make ", "cp ", "rm python"))]
+            optimize = " --enable-optimizations --with-lto"
             # gcc's PGO refuses the functions whose flow differs without PIC;
             # clang only warns.
-            gcc_reuse = " -Wno-error=coverage-mismatch" if optimize and not fam.distro.clang else ""
+            gcc_reuse = "" if fam.distro.clang else " -Wno-error=coverage-mismatch"
             assert steps == [
                 "configure() { \\",
                 f"configure --enable-shared{optimize}",
                 'make -j"$(nproc)" EXTRA_CFLAGS="$cflags"',
-                'make install COMPILEALL_OPTS=-j0 EXTRA_CFLAGS="$cflags"',
+                'make install COMPILEALL_OPTS="-j0 -l" EXTRA_CFLAGS="$cflags"',
                 "make clean-retain-profile",  # 3.9+; 3.8's plain clean keeps the profile
                 "make clean",
                 f"configure{optimize}",
-                f'make -j"$(nproc)" EXTRA_CFLAGS="$cflags{gcc_reuse}"{target}',
+                f'make -j"$(nproc)" EXTRA_CFLAGS="$cflags{gcc_reuse}"',
                 f'cp python "$(readlink -f /opt/python/{minor}/bin/python{minor})"',
-            ], (grade, minor, steps)
+            ], (minor, steps)
             assert "if grep -q '^clean-retain-profile:' Makefile; then" in stage
             # The SBOM's record gets the second ./configure's flags as well.
             assert ("sed -n 's/^CONFIG_ARGS=[[:space:]]*//p' Makefile > "
                     "/usr/src/interpreter-configure.txt") in _second_build(text)
-            assert f"{grade} /opt/python/{minor} /usr/src/interpreter-configure.txt" in text
+            assert f"release /opt/python/{minor} /usr/src/interpreter-configure.txt" in text
             assert "LIBRARY_OBJS" not in stage and "--enable-shared" not in _second_build(text)
             assert ("--disable-gil" in stage) is minor.endswith("t")
+
+
+def test_a_quick_build_compiles_once_and_links_the_interpreter_from_the_objects() -> None:
+    """The quick grade's one build (--enable-shared) installs everything, then links
+    `python` again from libpython's objects: it needs no libpython.so, as a release
+    build's interpreter, without a second ./configure and compile."""
+    fam = family(quick=True)
+    for minor in ("3.7", "3.8", "3.12", "3.13t"):
+        text = render_image(fam, fam.get(minor)).dockerfile
+        start = text.index("tar -xf /usr/src/cpython.tar")
+        stage = text[start:text.index("/usr/src/runtime-packages.txt")]
+        steps = [line.strip().removesuffix("; \\") for line in stage.splitlines()
+                 if line.lstrip().startswith(("configure", "make ", "cp ", "rm python"))]
+        assert steps == [
+            "configure() { \\",
+            "configure --enable-shared",
+            'make -j"$(nproc)" EXTRA_CFLAGS="$cflags"',
+            'make install COMPILEALL_OPTS="-j0 -l" EXTRA_CFLAGS="$cflags"',
+            "rm python",
+            'make EXTRA_CFLAGS="$cflags" BLDLIBRARY="\\$(LIBRARY_OBJS)" python',
+            f'cp python "$(readlink -f /opt/python/{minor}/bin/python{minor})"',
+        ], (minor, steps)
+        assert "clean" not in stage and "optimizations" not in stage
+        # The SBOM records the one ./configure's flags as the interpreter's.
+        assert f"quick /opt/python/{minor} /usr/src/interpreter-configure.txt" in text
+        assert "# Build CPython once, shared, and install everything" in text
+        assert "Build CPython twice" not in text
+        assert ("--disable-gil" in stage) is minor.endswith("t")
+
+
+def test_make_install_compiles_only_the_top_folder_that_is_compiled_again() -> None:
+    """make install's bytecode (three levels, the test suite's too) is removed before
+    the stdlib is compiled once: -l keeps make install to the top folder's modules."""
+    for fam in (family(), family(quick=True)):
+        text = render_image(fam, fam.get("3.12")).dockerfile
+        install = text.index('make install COMPILEALL_OPTS="-j0 -l"')
+        removed = text.index("find /opt/python/3.12 -type d -name __pycache__ -prune -exec rm -rf")
+        compiled = text.index("/opt/python/3.12/bin/python3.12 -m compileall -q -j0 "
+                              "--invalidation-mode unchecked-hash")
+        assert install < removed < compiled
 
 
 def test_every_grade_keeps_frame_pointers_and_the_reproducible_date() -> None:

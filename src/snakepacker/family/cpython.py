@@ -217,6 +217,39 @@ class PythonSpec:
         return f"{self.prefix}/bin/python{self.minor}"
 
     @property
+    def libpython_files(self) -> tuple[str, ...]:
+        """libpython's shared libraries in a source build (libpython3.X.so.1.0, and
+        libpython3.so, the stable ABI's name for it), which its X.Y image leaves out:
+        only embedders (uWSGI, mod_wsgi) load them, so they stay in `all`, and pack
+        copies them into an app image whose venv links them. None for the distro's and
+        deadsnakes' Pythons (packages of their own, which find-libdeps names like any
+        library's) and for 3.7, whose stdlib extensions are linked against them."""
+        if self.route is not Route.SOURCE or minor_key(self.minor) < minor_key("3.8"):
+            return ()
+        lib = f"{self.prefix}/lib"
+        return (f"{lib}/libpython{self.minor}.so.1.0", f"{lib}/libpython3.so")
+
+    @property
+    def runtime_left_out(self) -> tuple[str, ...]:
+        """What the X.Y image of a source build leaves out that `all` keeps, as shell
+        globs under the prefix: what compiles or links against CPython (headers, the
+        Makefile and python-config, libpython.so where the stdlib does not need it),
+        what only a person at a terminal uses (IDLE, 2to3 and lib2to3, turtle without
+        Tk, the keyword and topic texts of help(), ensurepip's wheels), and the test
+        suite's extension modules."""
+        lib = f"lib/python{self.minor}"
+        dynload = f"{lib}/lib-dynload"
+        return (
+            "include", "lib/pkgconfig", "share",
+            "bin/idle*", "bin/2to3*", "bin/python*-config",
+            *(("lib/libpython*",) if self.libpython_files else ()),
+            f"{lib}/config-*", f"{lib}/ensurepip", f"{lib}/idlelib", f"{lib}/lib2to3",
+            f"{lib}/pydoc_data", f"{lib}/turtle.py", f"{lib}/__pycache__/turtle.*",
+            f"{dynload}/_test*", f"{dynload}/_ctypes_test*", f"{dynload}/_xxtestfuzz*",
+            f"{dynload}/xxlimited*", f"{dynload}/xxsubtype*",
+        )
+
+    @property
     def stage(self) -> str:
         """Name of the build stage that compiles this minor (source route)."""
         return f"cpython{self.minor.replace('.', '')}"

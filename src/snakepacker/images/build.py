@@ -136,6 +136,15 @@ def _image_build_args(engine: Engine, family: Family, image: Image, root: str,
     return args
 
 
+def build_order(family: Family, names: Sequence[str]) -> list[Image]:
+    """NAMES and what they stand on, build images (`all`) as early as their own parents
+    allow. A source-built CPython's stage is shared by `all` and its X.Y image: built
+    with `all`, the engine compiles it while it runs `all`'s first steps, which do not
+    need it, beside it; the X.Y image then finds it in the cache."""
+    builders = [image.name for image in family.closure(names) if image.kind is ImageKind.BUILD]
+    return family.closure([*builders, *names])
+
+
 def build_images(
     engine: Engine,
     family: Family,
@@ -145,7 +154,7 @@ def build_images(
     verbose: bool = False,
     no_cache: bool = False,
 ) -> list[Built]:
-    order = family.closure(names)
+    order = build_order(family, names)
     rendered = [render_image(family, image) for image in order]
     options = family.options
 

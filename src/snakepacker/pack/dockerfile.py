@@ -84,6 +84,20 @@ _METADATA = (
 )
 METADATA_LIST = "/tmp/lock/requirements.txt"
 
+# Run in the build and project stages by the build's Python (any CPython 3.8+) where the
+# X.Y image leaves libpython.so out: from find-libdeps' JSON answer (argv[1]), the
+# packages into argv[2], as find-libdeps lists them, and into argv[3] the names of the
+# libraries in argv[4:] (libpython's files in the build image) that an ELF file of the
+# venv was found to need, through whichever link or path. Double quotes only.
+_LIBPYTHON_PROBE = (
+    "import json, os, sys; "
+    "found = json.load(open(sys.argv[1])); "
+    "ours = set(map(os.path.realpath, sys.argv[4:])); "
+    "open(sys.argv[2], \"w\").write(\"\".join(p + \"\\n\" for p in sorted(found[\"packages\"]))); "
+    "open(sys.argv[3], \"w\").write(\"\".join(sorted(os.path.basename(p) + \"\\n\" "
+    "for p in found[\"libraries\"] if os.path.realpath(p) in ours)))"
+)
+
 
 def needs_metadata_stage(plan: Plan) -> bool:
     """A project directory whose dependencies are not known statically (setup.py, or
@@ -316,10 +330,27 @@ def _build_stage(plan: Plan) -> dict[str, object]:
         "layer_tool_path": LAYER_TOOL,
         "layer_tool_dir": LAYER_TOOL.rpartition("/")[0],
         "layer_tool_chunks": embedded_chunks("pack_layer.py"),
+        **_libpython(plan),
         "locked_source": plan.project.locked.source if plan.project.locked else None,
         "locked_files": [(path, blob_chunks(text.encode()))
                          for path, text in _locked_lists(plan).items()]
         if plan.project.locked else [],
+    }
+
+
+def _libpython(plan: Plan) -> dict[str, object]:
+    """libpython's files, where the X.Y image leaves them out: the probe's arguments,
+    and the final stage's mounts of them from the build image (source, target) and
+    where it copies them when the venv links them."""
+    files = [quoting.one_line(path, "libpython's path") for path in plan.python.libpython_files]
+    targets = [f"/tmp/{path.rpartition('/')[2]}" for path in files]
+    return {
+        "libpython": bool(files),
+        "libpython_probe": _LIBPYTHON_PROBE,
+        "libpython_args": quoting.shell_words(files, "libpython's path"),
+        "libpython_mounts": list(zip(files, targets, strict=True)),
+        "libpython_copies": quoting.shell_words(targets, "libpython's path"),
+        "libpython_dir": quoting.shell_word(files[0].rpartition("/")[0]) if files else "",
     }
 
 
