@@ -43,6 +43,18 @@ SHIP_NS = f"{NAMESPACE}-ship"
 SHIP_SLICE = ("--distro", "bookworm", "--minors", "3.11", "--namespace", SHIP_NS)
 SHIP_TAGS = ("base", "3.11", "all")
 
+# A project whose one dependency no index has: its install fails, and the error says why.
+MISSING_DEPENDENCY = {
+    "pyproject.toml": """\
+        [project]
+        name = "missing"
+        version = "1"
+        dependencies = ["snakepacker-no-such-package-4711"]
+        scripts = {missing = "app:main"}
+    """,
+    "app.py": "def main():\n    pass\n",
+}
+
 
 def snakepacker(
     *args: str, check: bool = False, timeout: float = 3600,

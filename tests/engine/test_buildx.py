@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from snakepacker.engine import skopeo
-from tests.helpers import DEMO, Docker, exists, snakepacker, untag, write
+from tests.helpers import DEMO, MISSING_DEPENDENCY, Docker, exists, snakepacker, untag, write
 
 pytestmark = pytest.mark.engine
 
@@ -151,16 +151,7 @@ def test_a_failed_pack_names_the_step_and_the_cause(
     """What buildx's log says of a dependency the index does not have: the step, and
     uv's own words, in the error's first line."""
     tag = f"{PREFIX}/missing:pytest"
-    folder = write(tmp_path / "missing", {
-        "pyproject.toml": """\
-            [project]
-            name = "missing"
-            version = "1"
-            dependencies = ["snakepacker-no-such-package-4711"]
-            scripts = {missing = "app:main"}
-        """,
-        "app.py": "def main():\n    pass\n",
-    })
+    folder = write(tmp_path / "missing", MISSING_DEPENDENCY)
     proc = pack(buildx_engine, str(folder), "-t", tag, "--python", "3.12")
     assert proc.returncode == 4, proc.stderr[-3000:]
     assert not exists(buildx_docker, tag)

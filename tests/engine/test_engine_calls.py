@@ -3,6 +3,7 @@ that an interrupted build stops on the daemon too."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import signal
@@ -13,6 +14,7 @@ import pytest
 
 from snakepacker.engine import Engine, Secret
 from snakepacker.errors import BuildError
+from snakepacker.family.labels import DOCKERFILE_LABEL
 from tests.helpers import (
     NAMESPACE,
     Docker,
@@ -70,6 +72,10 @@ def test_find_picks_a_client_that_builds_with_buildkit(
                             secrets=[Secret("probe", tmp_path / "probe.txt")])
     try:
         assert engine.image_id(image_id) == image_id
+        # Labelled with its Dockerfile's digest, for its provenance.
+        digest = hashlib.sha256((tmp_path / "Dockerfile").read_bytes()).hexdigest()
+        labels = engine.describe([image_id])[image_id].labels
+        assert labels[DOCKERFILE_LABEL] == f"sha256:{digest}"
         assert any(re.match(r"\s*#\d+ \[2/2\] RUN --mount=type=tmpfs", step) for step in steps), \
             steps
     finally:

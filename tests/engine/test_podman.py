@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import signal
 import tarfile
 import uuid
@@ -19,6 +20,7 @@ import pytest
 
 from snakepacker.engine import Engine
 from snakepacker.errors import BuildError
+from snakepacker.family.labels import DOCKERFILE_LABEL
 from tests.helpers import (
     DEMO,
     NAMESPACE,
@@ -57,6 +59,7 @@ def test_short_names_in_from_find_the_images_podman_tagged(
     layers = podman_engine.inspect(podman_family["3.10"])["RootFS"]["Layers"]
     assert layers[:len(base_layers)] == base_layers and len(layers) > len(base_layers)
     labels = podman_engine.describe([podman_family["3.10"]])[podman_family["3.10"]].labels
+    assert re.fullmatch(r"sha256:[0-9a-f]{64}", labels[DOCKERFILE_LABEL])  # podman's --label
     assert labels["io.snakepacker.parent"] == base_id
 
 

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from tests.engine.test_pack import closure, dpkg
-from tests.helpers import Docker, exists, snakepacker, untag, write
+from tests.helpers import MISSING_DEPENDENCY, Docker, exists, snakepacker, untag, write
 
 pytestmark = pytest.mark.engine
 
@@ -94,16 +94,7 @@ def test_a_failed_install_says_why_first(docker: Docker, family_images: dict[str
                                          tmp_path: Path) -> None:
     tag = f"{PREFIX}-missing:pytest"
     untag(docker, tag)
-    folder = write(tmp_path / "missing", {
-        "pyproject.toml": """\
-            [project]
-            name = "missing"
-            version = "1"
-            dependencies = ["snakepacker-no-such-package-4711"]
-            scripts = {missing = "app:main"}
-        """,
-        "app.py": "def main():\n    pass\n",
-    })
+    folder = write(tmp_path / "missing", MISSING_DEPENDENCY)
     proc = pack(str(folder), "-t", tag, "--python", "3.12")
     assert proc.returncode == 4
     assert not exists(docker, tag)

@@ -10,6 +10,7 @@ file's own, `base` alone, so the slice's tags are left alone.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import subprocess
@@ -19,6 +20,7 @@ from pathlib import Path
 import pytest
 
 from snakepacker.family.cpython import find_release
+from snakepacker.family.labels import DOCKERFILE_LABEL
 from snakepacker.supply.sbom import validate_cyclonedx, validate_spdx
 from tests.helpers import FAMILY_ARGS, Docker, snakepacker
 
@@ -223,8 +225,14 @@ def test_created_honours_source_date_epoch(supply_family: dict[str, str],
         env={**os.environ, "SOURCE_DATE_EPOCH": "86400"})
     assert proc.returncode == 0, proc.stderr[-3000:]
     try:
-        assert labels(docker, ref("base"))["org.opencontainers.image.created"] == \
-            "1970-01-02T00:00:00Z"
+        built = labels(docker, ref("base"))
+        assert built["org.opencontainers.image.created"] == "1970-01-02T00:00:00Z"
+        # The engine labelled it with the digest of the Dockerfile `images dockerfile`
+        # prints, which its provenance names.
+        shown = snakepacker("images", "dockerfile", "base", *FAMILY_ARGS, *SCRATCH)
+        assert shown.returncode == 0, shown.stderr
+        digest = hashlib.sha256(shown.stdout.encode()).hexdigest()
+        assert built[DOCKERFILE_LABEL] == f"sha256:{digest}"
         after = docker("image", "inspect", "--format", "{{json .RootFS.Layers}}",
                        ref("base")).stdout
         assert after == before

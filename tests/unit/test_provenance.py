@@ -49,7 +49,8 @@ def image(extra_labels: dict[str, str], packed: bool = False,
 
 def test_a_family_image_names_its_build_and_everything_it_was_made_of() -> None:
     subject, inv = image({"org.opencontainers.image.source": "https://example.invalid/sp",
-                          "org.opencontainers.image.revision": REVISION})
+                          "org.opencontainers.image.revision": REVISION,
+                          labels.DOCKERFILE_LABEL: "sha256:" + "d" * 64})
     doc = provenance.provenance(subject, inv, builder_version="9.8.7")
     build = doc["buildDefinition"]
     assert build["buildType"] == provenance.FAMILY_BUILD
@@ -60,8 +61,12 @@ def test_a_family_image_names_its_build_and_everything_it_was_made_of() -> None:
     deps = build["resolvedDependencies"]
     assert deps[0] == {"name": "source", "uri": "https://example.invalid/sp",
                        "digest": {"gitCommit": REVISION}}
-    assert deps[1]["name"] == "snakepacker/python:base"
-    assert deps[1]["digest"] == {"sha256": "5" * 64}
+    # The Dockerfile, by the digest the engine's build call labelled the image with.
+    assert deps[1] == {"name": "Dockerfile", "digest": {"sha256": "d" * 64},
+                       "annotations": {"digestOf": "the rendered Dockerfile the image was "
+                                                   "built from"}}
+    assert deps[2]["name"] == "snakepacker/python:base"
+    assert deps[2]["digest"] == {"sha256": "5" * 64}
     # The tarball from the record the build left in the image (its label says the
     # release's own sha256; the record, the bytes the build used, wins).
     tarballs = [d for d in deps if d.get("name", "").startswith("Python-")]
@@ -99,11 +104,12 @@ def test_what_the_image_does_not_record_is_left_out() -> None:
     """No revision that is a commit, no base digest, no CPython record: the provenance
     says less, never something the image does not say."""
     subject, inv = image({"org.opencontainers.image.revision": "0.1.0",
-                          "org.opencontainers.image.base.digest": "unknown"})
+                          "org.opencontainers.image.base.digest": "unknown",
+                          labels.DOCKERFILE_LABEL: "sha256:short"})
     bare = Inventory(inv.os, inv.packages, (), (), ())
     deps = provenance.provenance(subject, bare)["buildDefinition"]["resolvedDependencies"]
     assert not any(d.get("name") == "source" for d in deps)  # a version is no source
-    assert not any(d.get("name") == "snakepacker/python:base" for d in deps)
+    assert not any(d.get("name") in ("snakepacker/python:base", "Dockerfile") for d in deps)
     # The tarball then comes from the build label: the release's own sha256.
     release = find_release("3.12.3")
     assert [d["digest"] for d in deps if d.get("name") == release.file] == [

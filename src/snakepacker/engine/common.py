@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import collections
 import contextlib
+import hashlib
 import json
 import os
 import shutil
@@ -23,6 +24,7 @@ from snakepacker.engine import buildlog
 from snakepacker.engine.base import Engine, ImageFacts, Progress, Secret, Timeouts, shorten
 from snakepacker.engine.process import BuildChild, run_command
 from snakepacker.errors import BuildError, EngineError
+from snakepacker.family.labels import DOCKERFILE_LABEL
 from snakepacker.tempdirs import temporary_directory
 
 # How docker and podman say that `cp` found no such path in the container.
@@ -224,7 +226,8 @@ class CliEngine(Engine):
                 self._build_session() as session:
             iidfile = Path(tmp) / "iid"
             args = [self.client, "build", *self.build_output_flags, "--iidfile", str(iidfile),
-                    *build_flags(secrets, build_args, no_cache, platform), str(context)]
+                    *build_flags(secrets, build_args, no_cache, platform),
+                    *dockerfile_label(context / "Dockerfile"), str(context)]
             tail: collections.deque[str] = collections.deque(maxlen=_KEPT_LINES)
             with BuildChild(args, session.env, cancel=session.cancel) as child:
                 for line in child.lines():
@@ -260,6 +263,12 @@ class CliEngine(Engine):
 
     def _registry_flags(self, ref: str) -> list[str]:
         return []
+
+
+def dockerfile_label(dockerfile: Path) -> list[str]:
+    """The flags that label the image with its Dockerfile's digest (DOCKERFILE_LABEL)."""
+    digest = hashlib.sha256(dockerfile.read_bytes()).hexdigest()
+    return ["--label", f"{DOCKERFILE_LABEL}=sha256:{digest}"]
 
 
 def build_flags(secrets: Sequence[Secret], build_args: Mapping[str, str] | None,

@@ -21,6 +21,10 @@ CREATED_ARG = "SNAKEPACKER_CREATED"
 REVISION_ARG = "SNAKEPACKER_REVISION"
 PARENT_ARG = "SNAKEPACKER_PARENT"
 BUILD_LABEL = "io.snakepacker.build"
+# The sha256 of the Dockerfile the image was built from, as "sha256:HEX": set by the
+# engine's build call (a label given to the build, so the Dockerfile need not name its
+# own digest), read back into the image's provenance.
+DOCKERFILE_LABEL = "io.snakepacker.dockerfile"
 
 
 def build_record(distro: str, pythons: Sequence[PythonSpec], grade: str) -> str:

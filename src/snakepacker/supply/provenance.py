@@ -6,11 +6,13 @@ provenance v1 predicate. Everything in it is read from the image, as its SBOM is
 family and packed image carries (family/labels.py: the build record with the distro,
 the grade and each CPython's route and tarball; the source and its revision; the base
 image and its id), the records a source-built CPython leaves in /usr/share/snakepacker,
-dpkg's database and the Python distributions' metadata. What the image does not record
-is left out rather than guessed: the Dockerfile's digest, an invocation id, and when
-the build started and finished (the `created` label is the source's time, not the
-build's). Pure: cosign wraps the predicate in an in-toto statement about the pushed
-digest and signs it.
+dpkg's database and the Python distributions' metadata, and the Dockerfile's digest,
+which the engine's build call labels every image with. What the image does not record
+is left out rather than guessed: an invocation id, and when the build started and
+finished (the `created` label is the source's time, not the build's; a label with the
+build's own time would make every build of the same inputs a different image). Pure:
+cosign wraps the predicate in an in-toto statement about the pushed digest and signs
+it.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from typing import Any
 from packaging.utils import canonicalize_name
 
 from snakepacker import __version__
-from snakepacker.family.labels import BUILD_LABEL
+from snakepacker.family.labels import BUILD_LABEL, DOCKERFILE_LABEL
 from snakepacker.supply.inventory import Inventory
 from snakepacker.supply.sbom import Subject, cpython_purl, deb_purl, pypi_purl
 
@@ -89,6 +91,14 @@ def _base(subject: Subject) -> list[dict[str, Any]]:
              "annotations": {"digestOf": "the base image's config (its image id)"}}]
 
 
+def _dockerfile(subject: Subject) -> list[dict[str, Any]]:
+    match = _SHA256.match(subject.labels.get(DOCKERFILE_LABEL, ""))
+    if not match:
+        return []
+    return [{"name": "Dockerfile", "digest": {"sha256": match[1]},
+             "annotations": {"digestOf": "the rendered Dockerfile the image was built from"}}]
+
+
 def _tarballs(subject: Subject, inv: Inventory) -> list[dict[str, Any]]:
     """Each source-built CPython's tarball: from the record the build left in the image,
     or where that is not in it, from the build label."""
@@ -111,14 +121,14 @@ def _tarballs(subject: Subject, inv: Inventory) -> list[dict[str, Any]]:
 
 
 def resolved_dependencies(subject: Subject, inv: Inventory) -> list[dict[str, Any]]:
-    """What went into the image: the source revision, the base image, the CPython
-    tarballs, every dpkg package and Python distribution it holds (package URLs; the
+    """What went into the image: the source revision, the Dockerfile, the base image,
+    the CPython tarballs, every dpkg package and Python distribution it holds (package URLs; the
     packed project itself is the build's output, not its input)."""
     project = inv.project
     dists = [d for d in inv.dists if project is None
              or (d.normalized, d.version) != (canonicalize_name(project[0]), project[1])]
     return [
-        *_source(subject), *_base(subject), *_tarballs(subject, inv),
+        *_source(subject), *_dockerfile(subject), *_base(subject), *_tarballs(subject, inv),
         *({"uri": deb_purl(p, inv)} for p in inv.packages),
         *({"uri": pypi_purl(d)} for d in dists),
     ]
