@@ -104,7 +104,8 @@ def test_a_failed_podman_build_names_its_step_and_tail(
     with pytest.raises(BuildError) as caught:
         podman_engine.build(tmp_path, label="broken")
     head, tail = str(caught.value).split("\n", 1)
-    assert head.startswith("building broken failed at [2/2] RUN echo podman-said-this")
+    # Step 2 of 3: podman counts the label the engine adds (the Dockerfile's digest).
+    assert head.startswith("building broken failed at [2/3] RUN echo podman-said-this")
     assert head.endswith("(exit code 7)")
     assert "podman-said-this" in tail
 
