@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import socket
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -183,3 +185,24 @@ def test_project_files_are_read_only_inside_the_project(tmp_path: Path) -> None:
     for name in ("/etc/passwd", "../outside.txt"):
         with pytest.raises(UsageError, match="not a path inside the project"):
             project_file(project, name)
+
+
+def test_the_dockerignore_matcher_loads_without_the_sdks_api_client(tmp_path: Path) -> None:
+    """The SDK's matcher, in a fresh interpreter: neither its API client nor requests is
+    imported for it, it matches as the SDK's does, and `import docker` loads whole after."""
+    (tmp_path / ".dockerignore").write_text("data/**\n!data/keep.txt\n*.log\n")
+    script = (
+        "import sys\n"
+        "from pathlib import Path\n"
+        "from snakepacker.pack.context import dockerignore_matcher\n"
+        "m = dockerignore_matcher(Path(sys.argv[1]))\n"
+        "print('docker.api' in sys.modules, 'requests' in sys.modules)\n"
+        "print(m.matches('data/big.bin'), m.matches('data/keep.txt'), m.matches('a.log'),\n"
+        "      m.matches('src/app.py'))\n"
+        "import docker\n"
+        "print(docker.APIClient.__name__, docker.utils.build.PatternMatcher.__name__)\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", script, str(tmp_path)], capture_output=True,
+                          text=True, check=True)
+    assert proc.stdout.split("\n")[:3] == ["False False", "True False True False",
+                                           "APIClient PatternMatcher"], proc.stdout

@@ -15,9 +15,14 @@ alone copied. Every path left out is reported, grouped by why.
 from __future__ import annotations
 
 import fnmatch
+import functools
+import importlib
+import importlib.util
 import os
 import shutil
 import stat
+import sys
+import types
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -74,11 +79,37 @@ def dockerignore_matcher(root: Path) -> Matcher | None:
     path = root / DOCKERIGNORE
     if path.is_symlink() or not path.is_file():
         return None
-    from docker.utils.build import PatternMatcher
-
     lines = path.read_text(errors="replace").splitlines()
     patterns = [line.strip() for line in lines if line.strip() and not line.startswith("#")]
-    return PatternMatcher(patterns)
+    return _sdk_build_module().PatternMatcher(patterns)
+
+
+@functools.cache
+def _sdk_build_module() -> types.ModuleType:
+    """docker.utils.build, the SDK's module with the matcher, without running the
+    packages around it: `docker`'s own __init__ loads the whole API client (requests,
+    urllib3), a tenth of a second that every pack of the edit-rebuild loop would pay
+    for the matcher alone, which needs only the SDK's constants and fnmatch. The two
+    packages stand in sys.modules as bare namespaces while the module loads; then every
+    docker module this loaded is taken out again, so that a later `import docker` loads
+    the real package whole."""
+    if "docker.utils.build" in sys.modules:  # the SDK is imported already
+        return sys.modules["docker.utils.build"]
+    spec = importlib.util.find_spec("docker")  # finds the package without running it
+    if spec is None or not spec.submodule_search_locations:
+        raise UsageError("the docker SDK is not installed (pip install docker)")
+    before = set(sys.modules)
+    for package, folder in (("docker", ""), ("docker.utils", "utils")):
+        module = types.ModuleType(package)
+        module.__path__ = [os.path.join(place, folder) if folder else place
+                           for place in spec.submodule_search_locations]
+        sys.modules[package] = module
+    try:
+        return importlib.import_module("docker.utils.build")
+    finally:
+        for name in set(sys.modules) - before:
+            if name == "docker" or name.startswith("docker."):
+                del sys.modules[name]
 
 
 def _may_hold_exceptions(matcher: Matcher, rel_dir: str) -> bool:
