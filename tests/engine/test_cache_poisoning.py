@@ -11,6 +11,7 @@ is mounted only where dependencies install, keyed by the dependency list."""
 from __future__ import annotations
 
 import json
+import uuid
 from pathlib import Path
 
 from tests.helpers import Docker, snakepacker, untag, write
@@ -52,10 +53,12 @@ CHECK = (
 def test_a_project_cannot_change_what_the_next_one_installs(
     family_images: dict[str, str], docker: Docker, tmp_path: Path
 ) -> None:
+    # A token of this run's own in both projects, so that no earlier run's build of
+    # either stands in the engine's cache: A's build code must run, and B must install.
+    token = uuid.uuid4().hex
     poisoner = write(tmp_path / "a", {"setup.py": POISON,
-                                      "poisoner.py": f"def main(): pass  # {tmp_path.name}\n"})
-    # A line of its own, so that no earlier build of the same list stands in the cache.
-    victim = write(tmp_path / "b", {"requirements.txt": f"six=={SIX}  # {tmp_path.name}\n",
+                                      "poisoner.py": f"def main(): pass  # {token}\n"})
+    victim = write(tmp_path / "b", {"requirements.txt": f"six=={SIX}  # {token}\n",
                                     "app.py": ""})
     a_tag, b_tag = "snakepacker-test/poison-a:pytest", "snakepacker-test/poison-b:pytest"
     try:
