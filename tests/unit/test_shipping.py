@@ -273,12 +273,19 @@ def test_pushing_the_same_build_twice_moves_nothing() -> None:
     assert summary(second)[1].split()[-1] == "unchanged"
 
 
-def test_an_existing_patch_tag_at_other_images_is_kept() -> None:
-    engine = engine_with_roots()
-    registry = FakeRegistry(engine)
+def taken_patch_tag(registry: FakeRegistry) -> str:
+    """3.11's patch tag, already in the registry at a list of other images
+    ("sha256:old"); its reference back."""
     patch = f"{REG}/ghcr/snakepacker/python:3.11.0-bookworm"
     registry.tags[patch] = "sha256:old"
     registry.lists["sha256:old"] = {"linux/amd64": "sha256:elsewhere"}
+    return patch
+
+
+def test_an_existing_patch_tag_at_other_images_is_kept() -> None:
+    engine = engine_with_roots()
+    registry = FakeRegistry(engine)
+    patch = taken_patch_tag(registry)
     shipped = {s.tag: s for s in push(engine, registry, "3.11")}
     assert shipped["3.11.0-bookworm"].kept and registry.tags[patch] == "sha256:old"
     assert ("make_list", patch) not in registry.calls
@@ -428,9 +435,7 @@ def test_a_signed_push_of_an_unchanged_build_signs_the_list_it_leaves() -> None:
 def test_a_kept_patch_tag_is_not_signed() -> None:
     engine = engine_with_roots()
     registry = FakeRegistry(engine)
-    patch = f"{REG}/ghcr/snakepacker/python:3.11.0-bookworm"
-    registry.tags[patch] = "sha256:old"
-    registry.lists["sha256:old"] = {"linux/amd64": "sha256:elsewhere"}
+    patch = taken_patch_tag(registry)
     push_family(engine, registry, families(AMD64), ["3.11"], hub=REG, progress=quiet,
                 publish=SIGNED)
     assert ("sign", f"{repository(patch)}@sha256:old") not in registry.calls
