@@ -16,6 +16,8 @@ from snakepacker.engine import Engine, Secret
 from snakepacker.errors import BuildError
 from snakepacker.family.labels import DOCKERFILE_LABEL
 from tests.helpers import (
+    DEMO,
+    FAMILY_ARGS,
     NAMESPACE,
     Docker,
     children,
@@ -168,3 +170,32 @@ def test_another_namespace_builds_on_the_default_bootstrapped_root(
     finally:
         engine.remove([f"{namespace}/python:base", f"ghcr.io/{namespace}/python/base",
                        f"ghcr.io/{namespace}/python:base"])
+
+
+@pytest.mark.engine
+def test_a_pack_that_changed_nothing_asks_the_engine_about_each_image_once(
+    engine: Engine, packed_demo: str, tmp_path: Path
+) -> None:
+    """The edit-rebuild loop with nothing changed: the client's version, one `image
+    inspect` of the images the pack stands on, the build (every step cached) and the
+    tag. The size report is the one measured before, remembered by the image's id."""
+    calls = tmp_path / "calls"
+    client = tmp_path / "docker"
+    client.write_text(f'#!/bin/sh\necho "$1 $2" >> {calls}\nexec {engine.client} "$@"\n')
+    client.chmod(0o755)
+
+    def pack_again() -> tuple[str, list[str]]:
+        calls.write_text("")
+        proc = cli_with({"SNAKEPACKER_DOCKER": str(client)},
+                        "pack", str(DEMO), "-t", packed_demo, *FAMILY_ARGS)
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        report = proc.stdout[proc.stdout.index("  base "):]
+        return report, calls.read_text().splitlines()
+
+    before = engine.image_id(packed_demo)
+    first, _ = pack_again()  # the report remembered, whatever earlier runs left
+    again, asked = pack_again()
+    assert engine.image_id(packed_demo) == before  # every step came from the cache
+    assert again == first and "total / floor" in again
+    assert asked == [
+        "version --format", "image inspect", "build --progress=plain", f"tag {before}"]

@@ -4,10 +4,13 @@ the engine tests check the same paths against docker and podman."""
 
 from __future__ import annotations
 
+import hashlib
+import os
 from pathlib import Path
 
 import pytest
 
+from snakepacker.engine import ImageFacts
 from snakepacker.engine.fake import FakeEngine
 from snakepacker.errors import BuildError, SnakepackerError
 from snakepacker.family.cpython import Route, find_release
@@ -194,6 +197,60 @@ def test_size_report_puts_each_layer_of_pack_in_its_bucket() -> None:
     assert report.other == 1_500
     assert report.floor == 134_003_000
     assert fake.called("run") == []  # pip is only measured with keep_pip
+
+
+def digest_of(name: str) -> str:
+    return "sha256:" + hashlib.sha256(name.encode()).hexdigest()
+
+
+def engine_with_an_app(parent: str = "parent") -> FakeEngine:
+    """An app image on PARENT's image (the same history whatever its id)."""
+    below = [(30, "RUN /bin/sh -c make install"), (80, "ADD root")]
+    return FakeEngine(
+        images={"app": digest_of("app"), "base": digest_of("base"),
+                "parent": digest_of(parent)},
+        sizes={"base": 80, "parent": 110, digest_of("app"): 130},
+        histories={digest_of("app"): [(20, "COPY /v /v # buildkit"), *below],
+                   "parent": below},
+    )
+
+
+def report_of(engine: FakeEngine, **known: ImageFacts) -> SizeReport:
+    return size_report(engine, digest_of("app"), base_ref="base", parent_ref="parent",
+                       venv="/v", known=known)
+
+
+def test_the_report_of_an_image_is_remembered_by_the_ids_below_it() -> None:
+    """An image id names its content: the second report of the same image on the same
+    images asks the engine nothing (pack's loop when nothing changed). Another parent,
+    or a record that cannot be read, is measured again."""
+    measured = report_of(first := engine_with_an_app())
+    assert (measured.base, measured.interpreter, measured.venv, measured.total) == \
+        (80, 30, 20, 130)
+    assert first.called("history") and first.called("describe")
+    again = engine_with_an_app()
+    facts = again.describe(["base", "parent"])
+    again.calls.clear()
+    assert report_of(again, **facts) == measured
+    assert again.calls == []
+    other = engine_with_an_app(parent="another parent")
+    assert report_of(other) == measured and other.called("history")
+    records = list((Path(os.environ["SNAKEPACKER_CACHE"]) / "size-reports").glob("[!.]*"))
+    assert len(records) == 2  # one per parent
+    for damaged in ("[1, 2]", "not json", '["1", 2, 3, 4, 5, 6, 7]'):
+        for record in records:
+            record.write_text(damaged)
+        third = engine_with_an_app()
+        assert report_of(third) == measured and third.called("history")
+
+
+def test_the_report_of_an_image_named_otherwise_than_by_digest_is_not_remembered() -> None:
+    """A ref (an image that may be rebuilt under it) is no key."""
+    engine = engine_with_an_app()
+    size_report(engine, "app", base_ref="base", parent_ref="parent", venv="/v")
+    size_report(engine, "app", base_ref="base", parent_ref="parent", venv="/v")
+    assert len(engine.called("history")) == 4
+    assert not (Path(os.environ["SNAKEPACKER_CACHE"]) / "size-reports").exists()
 
 
 def test_size_report_ends_with_the_lighter_twin_of_a_heavy_distribution() -> None:

@@ -3,6 +3,7 @@ down or hung, reading each builder's output, podman's history words and run limi
 
 from __future__ import annotations
 
+import os
 import resource
 import shutil
 import socket
@@ -147,6 +148,30 @@ def test_a_new_client_without_buildx_is_refused(tmp_path: Path) -> None:
                            f"BuildKit: {client}: client 25.0.3 needs the buildx plugin for "
                            "BuildKit, and it is missing\n")
     assert "buildx version" in (tmp_path / "asked").read_text().splitlines()
+
+
+def test_a_client_found_unfit_is_not_asked_again_until_it_or_its_plugins_change(
+    tmp_path: Path
+) -> None:
+    """A buildx-less Docker first on PATH cost two client runs on every pack of the
+    loop: the finding is remembered, keyed by the very program and its plugin folders."""
+    client = docker_client(tmp_path, "25.0.3", buildx=False)
+    home = tmp_path / "home"
+    env = {**os.environ, "SNAKEPACKER_DOCKER": str(client), "HOME": str(home)}
+    asked = tmp_path / "asked"
+    refused = r"client 25\.0\.3 needs the buildx plugin for BuildKit, and it is missing"
+    for _ in range(2):
+        with pytest.raises(EngineError, match=refused):
+            find_engine("docker", env=env)
+    assert asked.read_text().splitlines() == ["version --format {{.Client.Version}} "
+                                              "{{.Server.Version}}", "buildx version"]
+    (home / ".docker" / "cli-plugins").mkdir(parents=True)  # a plugin folder appears
+    with pytest.raises(EngineError, match=refused):
+        find_engine("docker", env=env)
+    assert len(asked.read_text().splitlines()) == 4  # asked again
+    client.write_text(client.read_text().replace("25.0.3", "26.1.5"))  # another client
+    with pytest.raises(EngineError, match=r"client 26\.1\.5 needs"):
+        find_engine("docker", env=env)
 
 
 @pytest.mark.parametrize(("version", "buildx"), [("25.0.3", True), ("20.10.24", False)])

@@ -836,15 +836,24 @@ def test_pack_reads_the_grade_from_the_parent_images_label(
     plan = plan_for(DEMO)
     engine = FakeEngine(images={plan.final_ref: "sha256:1", plan.build_ref: "sha256:2"},
                         image_labels={plan.final_ref: found} if found else {})
-    assert stage_images(engine, plan) == ("sha256:2", "sha256:1", grade)
-    assert engine.called("describe") == [((plan.build_ref, plan.final_ref),)]  # one query
+    family = Family(plan.options.family)
+    stages = stage_images(engine, plan, family)
+    assert (stages.build_id, stages.final_id, stages.grade) == ("sha256:2", "sha256:1", grade)
+    # One query, which also asks about base (and X.Y, here the final image) for the
+    # size report.
+    assert engine.called("describe") == [
+        ((plan.build_ref, plan.final_ref, family.ref("base")),)]
 
 
 def test_a_parent_not_built_has_no_id_and_no_grade() -> None:
     plan = plan_for(DEMO)
+    family = Family(plan.options.family)
     engine = FakeEngine(images={plan.build_ref: "sha256:2"})
-    assert stage_images(engine, plan) == ("sha256:2", None, "unknown")
-    assert stage_images(FakeEngine(), plan) == (None, None, "unknown")
+    stages = stage_images(engine, plan, family)
+    assert (stages.build_id, stages.final_id, stages.grade) == ("sha256:2", None, "unknown")
+    assert set(stages.facts) == {plan.build_ref}
+    stages = stage_images(FakeEngine(), plan, family)
+    assert (stages.build_id, stages.final_id, stages.grade) == (None, None, "unknown")
 
 
 @pytest.mark.parametrize("flag", ["--quick", "--bolt"])

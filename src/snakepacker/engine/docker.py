@@ -18,6 +18,7 @@ import shutil
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+from snakepacker.cachedir import recall, record_path, remember
 from snakepacker.engine import buildlog
 from snakepacker.engine.base import Timeouts, last_line
 from snakepacker.engine.common import CliEngine
@@ -106,6 +107,10 @@ def find_docker(env: Mapping[str, str] = os.environ) -> DockerEngine:
         )
     reasons: list[str] = []
     for client in candidates:
+        memo = _unfit_memo(client, env)
+        if memo is not None and (known := (recall(memo) or "").strip()):
+            reasons.append(f"{client}: {known}")
+            continue
         version, daemon_answered, stderr = _versions(client, env, timeouts)
         why = _buildkit_problem(client, version, env, timeouts)
         if why is None:
@@ -113,8 +118,49 @@ def find_docker(env: Mapping[str, str] = os.environ) -> DockerEngine:
                 raise _daemon_down(stderr)
             return DockerEngine(client, version or "?", {**env, "DOCKER_BUILDKIT": "1"},
                                 timeouts)
+        if memo is not None and version is not None:
+            remember(memo, why + "\n")
         reasons.append(f"{client}: {why}")
     raise EngineError("no docker client that can build with BuildKit: " + "; ".join(reasons))
+
+
+# Where the docker client looks for its plugins, besides DOCKER_CONFIG's cli-plugins
+# (and the folders config.json names).
+_SYSTEM_PLUGIN_DIRS = ("/usr/local/lib/docker/cli-plugins", "/usr/local/libexec/docker/cli-plugins",
+                       "/usr/lib/docker/cli-plugins", "/usr/libexec/docker/cli-plugins")
+
+
+def _unfit_memo(client: str, env: Mapping[str, str]) -> Path | None:
+    """Where it is remembered that CLIENT cannot build with BuildKit (a Docker 23 or
+    later without the buildx plugin): every pack of the edit-rebuild loop would ask it
+    again, two client runs, when such a client comes first on PATH. The key is the very
+    program (path, size, time) and the state of every folder its plugins may be in, so
+    an upgraded client or an installed plugin is asked anew. None: not a file."""
+    config = Path(env.get("DOCKER_CONFIG") or Path(env.get("HOME") or "~").expanduser()
+                  / ".docker")
+    places = [os.path.realpath(client), str(config / "cli-plugins"),
+              str(config / "config.json"), *_SYSTEM_PLUGIN_DIRS,
+              *_extra_plugin_dirs(config / "config.json")]
+    states: list[object] = []
+    for place in places:
+        try:
+            found = os.stat(place)
+        except OSError:
+            states.append(None)
+            continue
+        states.append([found.st_ino, found.st_size, found.st_mtime_ns])
+    if states[0] is None:
+        return None
+    return record_path("docker-clients", [places, states])
+
+
+def _extra_plugin_dirs(config: Path) -> list[str]:
+    """The plugin folders the client's config.json adds (cliPluginsExtraDirs)."""
+    try:
+        named = json.loads(recall(config) or "{}").get("cliPluginsExtraDirs") or []
+    except (ValueError, AttributeError):
+        return []
+    return [str(d) for d in named if isinstance(d, str)] if isinstance(named, list) else []
 
 
 def _daemon_down(stderr: str) -> EngineError:

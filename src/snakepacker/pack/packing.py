@@ -21,7 +21,7 @@ from pathlib import Path
 from packaging.utils import canonicalize_name
 
 from snakepacker import vcs
-from snakepacker.engine import Engine, Secret
+from snakepacker.engine import Engine, ImageFacts, Secret
 from snakepacker.engine.secrets import network_fingerprint, network_secrets
 from snakepacker.errors import UsageError
 from snakepacker.family import labels
@@ -80,11 +80,11 @@ def supported_minors(options: PackOptions, family: Family, engine: Engine | None
         return list(options.family.minors)
     if engine is None:
         return list(MINORS)
-    # A minor asked for (--python, .python-version) is looked up alone: one engine
-    # query instead of one per minor, on every pack of the edit-rebuild loop. Only when
-    # it is not built are the others looked up, for the error's list.
+    # A minor asked for (--python, .python-version) is taken without asking the engine:
+    # the one query about the images a pack stands on (stage_images) says when it is
+    # not built. Every pack of the edit-rebuild loop asks the engine about each image once.
     requested = options.python or options.project.python_version
-    if requested in options.family.minors and engine.image_exists(family.ref(requested)):
+    if requested in options.family.minors:
         return [requested]
     return [m for m in options.family.minors if engine.image_exists(family.ref(m))]
 
@@ -224,15 +224,26 @@ def platform_tags(tags: tuple[str, ...], family: Family) -> tuple[str, ...]:
     return tuple(f"{repository(t)}:{tag_of(t)}-{family.platform.suffix}" for t in tags)
 
 
-def stage_images(engine: Engine, plan: Plan) -> tuple[str | None, str | None, str]:
-    """The ids of PLAN's build and final-stage images (None: not built), and the grade
-    the final one's build record states (quick, release, release+bolt), not the options
-    of this run: they did not build it. One engine query, as pack's loop asks about each
-    image once."""
-    found = engine.describe([plan.build_ref, plan.final_ref])
+@dataclass(frozen=True)
+class Stages:
+    """What the engine said about the images a pack stands on, before its build."""
+
+    build_id: str | None  # PLAN's build image (None: not built)
+    final_id: str | None  # the image it runs on
+    grade: str  # the grade the final image's build record states (quick, release, ...)
+    facts: Mapping[str, ImageFacts]  # every image asked about, base and X.Y among them
+
+
+def stage_images(engine: Engine, plan: Plan, family: Family) -> Stages:
+    """The images PLAN builds in and runs on, and base and X.Y, whose sizes the report
+    sets apart: one engine query, as pack's loop asks about each image once. The grade
+    is the one the final image's build record states, not this run's options: they did
+    not build it."""
+    refs = [plan.build_ref, plan.final_ref, family.ref("base"), family.ref(plan.python.minor)]
+    found = engine.describe(refs)
     build, final = found.get(plan.build_ref), found.get(plan.final_ref)
     grade = labels.recorded_grade(final.labels.get(labels.BUILD_LABEL) if final else None)
-    return build and build.id, final and final.id, grade
+    return Stages(build and build.id, final and final.id, grade, found)
 
 
 def pack(options: PackOptions, engine: Engine, *, say: Say, verbose: bool = False,
@@ -245,7 +256,8 @@ def pack(options: PackOptions, engine: Engine, *, say: Say, verbose: bool = Fals
     project = options.project
     plan = plan_for(options, family, supported_minors(options, family, engine), say=say,
                     decide_entrypoint=False)
-    build_id, final_id, grade = stage_images(engine, plan)
+    stages = stage_images(engine, plan, family)
+    build_id, final_id = stages.build_id, stages.final_id
     ids = {plan.build_ref: build_id, plan.final_ref: final_id}
     for ref, found in ids.items():
         if found is None:
@@ -257,7 +269,7 @@ def pack(options: PackOptions, engine: Engine, *, say: Say, verbose: bool = Fals
             raise UsageError(f"{ref} is not built here: run `snakepacker images build "
                              f"{name}{where}`")
     plan = dataclasses.replace(plan, cache_scope=cache_scope(plan, build_id or ""),
-                               parent_grade=grade)
+                               parent_grade=stages.grade)
     parent_id = final_id or "unknown"
     say(f"packing {project.label} with Python {plan.python.minor} "
         f"({plan.python.executable}), installer {options.installer}, on {plan.final_ref}")
@@ -291,7 +303,7 @@ def pack(options: PackOptions, engine: Engine, *, say: Say, verbose: bool = Fals
         engine, image_id, base_ref=family.ref("base"), parent_ref=plan.final_ref,
         python_ref=family.ref(plan.python.minor), venv=options.venv_path,
         code_dir=options.workdir if project.kind is SourceKind.REQUIREMENTS else None,
-        keep_pip=options.keep_pip, notes=notes,
+        keep_pip=options.keep_pip, notes=notes, known=stages.facts,
     )
     packed = Packed(image_id, plan, seconds, report, family,
                     platform_tags(options.tags, family))

@@ -25,16 +25,22 @@ ends with a line that says so.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import dataclasses
+import json
+import re
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 
 from packaging.utils import canonicalize_name
 
-from snakepacker.engine import Engine
+from snakepacker.cachedir import recall, record_path, remember
+from snakepacker.engine import Engine, ImageFacts
 from snakepacker.pack.dockerfile import LAYER
 
 # The buckets of pack's own layers, named as the report names them.
 SYSTEM_LIBRARIES, VENV, OTHER = "system libraries", "venv", "other"
+_DIGEST = re.compile(r"sha256:[0-9a-f]{64}")
 
 
 @dataclass(frozen=True)
@@ -109,11 +115,39 @@ def notes_for(names: Iterable[str]) -> tuple[str, ...]:
 def size_report(
     engine: Engine, image: str, *, base_ref: str, parent_ref: str, venv: str,
     code_dir: str | None = None, keep_pip: bool = False, python_ref: str | None = None,
-    notes: tuple[str, ...] = (),
+    notes: tuple[str, ...] = (), known: Mapping[str, ImageFacts] | None = None,
 ) -> SizeReport:
-    """PYTHON_REF is the X.Y image when the parent (X.Y-pillow) stands on it."""
-    sizes = {ref: facts.size for ref, facts in engine.describe(
-        [image, base_ref, parent_ref, *([python_ref] if python_ref else [])]).items()}
+    """PYTHON_REF is the X.Y image when the parent (X.Y-pillow) stands on it. KNOWN
+    holds what the engine already said about the images below (pack asked before its
+    build): they are not asked about again.
+
+    An image id names its content, so the report of an image on the same images below
+    never changes: it is remembered in the cache directory, and a pack that changed
+    nothing (the engine's cache gave back the same image) asks the engine nothing."""
+    below = [base_ref, parent_ref, *([python_ref] if python_ref else [])]
+    facts = {ref: known[ref] for ref in below if known and ref in known}
+    if missing := [ref for ref in below if ref not in facts]:
+        facts.update(engine.describe(missing))
+    memo = _memo(engine, image, [facts.get(ref) for ref in below],
+                 [venv, code_dir or "", str(keep_pip)])
+    if memo is not None and (numbers := _recall(memo)) is not None:
+        return SizeReport(*numbers, notes=notes)
+    report = _measure(engine, image, {ref: f.size for ref, f in facts.items()},
+                      base_ref=base_ref, parent_ref=parent_ref, venv=venv,
+                      code_dir=code_dir, keep_pip=keep_pip, python_ref=python_ref,
+                      notes=notes)
+    if memo is not None:
+        _remember(memo, report)
+    return report
+
+
+def _measure(
+    engine: Engine, image: str, sizes: dict[str, int], *, base_ref: str, parent_ref: str,
+    venv: str, code_dir: str | None, keep_pip: bool, python_ref: str | None,
+    notes: tuple[str, ...],
+) -> SizeReport:
+    """The report from the engine's answers; SIZES holds those of the images below."""
+    sizes = {**sizes, **{ref: f.size for ref, f in engine.describe([image]).items()}}
     base = sizes.get(base_ref, 0)
     parent = sizes.get(parent_ref, 0)
     python = (sizes.get(python_ref) or parent) \
@@ -128,6 +162,36 @@ def size_report(
     tools = _build_tools_bytes(engine, image, venv) if keep_pip else 0
     libs += parent - python  # what X.Y-pillow adds to X.Y: Pillow's libraries
     return SizeReport(base, python - base, libs, venv_bytes, other, total, tools, notes)
+
+
+# -- the remembered reports -------------------------------------------------------
+
+
+def _memo(engine: Engine, image: str, below: list[ImageFacts | None],
+          choices: list[str]) -> Path | None:
+    """Where the report of IMAGE on the images BELOW (with CHOICES) is remembered; None
+    when an id is not a content digest (an image below is missing, or the engine names
+    images otherwise). The engine is part of the key: another engine may count the same
+    layers in other ways."""
+    ids = [image, *(facts.id if facts else "" for facts in below)]
+    if not all(_DIGEST.fullmatch(i) for i in ids):
+        return None
+    return record_path("size-reports", [engine.name, *ids, *choices])
+
+
+def _recall(memo: Path) -> list[int] | None:
+    try:
+        numbers = json.loads(recall(memo) or "null")
+    except ValueError:
+        return None
+    fields = len(dataclasses.fields(SizeReport)) - 1  # all but the notes
+    ok = isinstance(numbers, list) and len(numbers) == fields
+    return numbers if ok and all(type(n) is int for n in numbers) else None
+
+
+def _remember(memo: Path, report: SizeReport) -> None:
+    remember(memo, json.dumps([getattr(report, f.name) for f in dataclasses.fields(report)
+                               if f.name != "notes"]))
 
 
 def bucket_of(created: str, venv: str, code_dir: str | None = None) -> str:
