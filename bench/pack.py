@@ -1,7 +1,7 @@
 """Benchmark `snakepacker pack` against a naive single-stage build and the floor.
 
     .venv/bin/python bench/pack.py [--only NAME ...] [--skip-naive]
-    .venv/bin/python bench/pack.py --loop [--only NAME ...]
+    .venv/bin/python bench/pack.py --loop [--code-changes N] [--only NAME ...]
 
 For ipython, black, a small Flask app and a Pillow app it prints one row each:
 
@@ -31,6 +31,10 @@ through its uv.lock route), packed with CPython 3.12:
 - start ro: median wall time of `python -c 'import MOD'` in a read-only container, as
   the image's own user.
 
+With --code-changes N, a second table: per app N rebuilds after a one-line change, the
+recipe's and pack's in turn, their medians (min to max) and the median of the pairs'
+ratios.
+
 Times are wall times of `docker build` (recipe) and of the whole `snakepacker pack`
 command (pack: its start-up, the build, tagging and its size report).
 
@@ -44,6 +48,7 @@ import argparse
 import json
 import os
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -286,6 +291,57 @@ def loop_case(engine: Engine, name: str) -> list[LoopRow]:
     return rows
 
 
+@dataclass
+class CodeChangeRow:
+    app: str
+    recipe: list[float]
+    pack: list[float]
+
+    def ratio(self) -> float:
+        """The median of the pairs' ratios (each pack over the recipe run before it)."""
+        return statistics.median(p / r for p, r in zip(self.pack, self.recipe, strict=True))
+
+
+def code_changes(engine: Engine, name: str, runs: int) -> CodeChangeRow:
+    """RUNS rebuilds after a one-line change, the recipe's and pack's in turn (A B A B:
+    the machine's drift falls on both), each after a change of its own."""
+    module, dependencies, code = LOOP_APPS[name]
+    slug = name.replace(" ", "-")
+    row = CodeChangeRow(name, [], [])
+    with tempfile.TemporaryDirectory(prefix="snakepacker-loop-") as tmp:
+        folder = Path(tmp) / slug
+        folder.mkdir()
+        loop_project(folder, module, dependencies, code)
+        uvrecipe.lock(folder, LOOP_MINOR, engine=engine)
+        path = folder / f"{module}.py"
+        original = path.read_text()
+        builds = {
+            "recipe": lambda: uvrecipe.build_recipe(
+                folder, f"snakepacker-bench/loop-{slug}:recipe-code", engine=engine,
+                cmd=[module.replace("_", "-")], minor=LOOP_MINOR).seconds,
+            "pack": lambda: pack(str(folder), f"snakepacker-bench/loop-{slug}:pack-code",
+                                 "--python", LOOP_MINOR)[0],
+        }
+        for build in builds.values():
+            build()  # the cache as a developer's: this source's steps in it
+        say(f"{name}: {runs} code changes, the recipe and pack in turn")
+        for _ in range(runs):
+            for tool, build in builds.items():
+                path.write_text(original + f"# changed {uuid.uuid4().hex}\n")
+                getattr(row, tool).append(build())
+    return row
+
+
+def print_code_changes(rows: list[CodeChangeRow]) -> None:
+    def spread(values: list[float]) -> str:
+        return f"{statistics.median(values):.2f} ({min(values):.2f} to {max(values):.2f})"
+
+    print("| app | uv recipe code s | pack code s | pack / recipe |")
+    print("|---|---|---|---|")
+    for r in rows:
+        print(f"| {r.app} | {spread(r.recipe)} | {spread(r.pack)} | {r.ratio():.2f} |")
+
+
 def print_loop(rows: list[LoopRow]) -> None:
     header = ("app", "tool", "cold s", "code s", "deps s", "code MB", "deps MB", "layers",
               "MB", "start ro ms")
@@ -305,15 +361,21 @@ def main() -> int:
     parser.add_argument("--skip-naive", action="store_true", help="no naive builds")
     parser.add_argument("--loop", action="store_true",
                         help="the edit-rebuild loop against uv's Docker recipe")
+    parser.add_argument("--code-changes", type=int, default=0, metavar="N",
+                        help="with --loop: then N code changes each, the recipe's and "
+                             "pack's rebuilds in turn, as a second table of medians")
     args = parser.parse_args()
     engine = find_engine()
     if args.loop:
         uvrecipe.build_uv(LOOP_MINOR, engine=engine)
-        loop_rows = []
-        for name in LOOP_APPS:
-            if not args.only or name in args.only:
-                loop_rows += loop_case(engine, name)
+        names = [name for name in LOOP_APPS if not args.only or name in args.only]
+        loop_rows = [row for name in names for row in loop_case(engine, name)]
+        changes = [code_changes(engine, name, args.code_changes)
+                   for name in names if args.code_changes > 0]
         print_loop(loop_rows)
+        if changes:
+            print()
+            print_code_changes(changes)
         return 0
     rows = []
     for case in CASES:
