@@ -1,12 +1,13 @@
 """The workflows, the GitHub Action and the README's CI examples: valid against their
-schemas, without findings of zizmor's security audit, every script clean under
-shellcheck, every action pinned by commit, every step output they read made by an
-earlier step, and every snakepacker command they run one that parses.
+schemas, without findings of actionlint or of zizmor's security audit, every script
+clean under shellcheck, every action pinned by commit, every step output they read made
+by an earlier step, and every snakepacker command they run one that parses.
 
-actionlint is not among the tools: its Python package only builds from source by
-downloading the binary, which a machine that reaches nothing but the package
-registries cannot do. What it would check here is checked below (shellcheck on the
-scripts as actionlint runs it, the local action's inputs, the steps' outputs).
+actionlint runs as WebAssembly under node (requirements/actionlint: its Python package
+only builds by downloading the binary, which a machine that reaches nothing but the
+package registries cannot do). Compiled so, it cannot run shellcheck itself, nor read
+the local action's metadata: both are checked below (shellcheck on the scripts as
+actionlint runs it, the local action's inputs, the steps' outputs).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from __future__ import annotations
 import re
 import shlex
 import subprocess
+import sys
 import textwrap
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -85,6 +87,40 @@ def test_zizmor_finds_nothing_in_the_workflows_the_action_and_the_readme(
     proc = subprocess.run([tool("zizmor"), "--offline", *map(str, WORKFLOWS), str(ACTION),
                            str(example)], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def actionlint(*paths: Path) -> subprocess.CompletedProcess[str]:
+    """actionlint over PATHS: a line per finding, exit status 1 when there is any."""
+    script = Path(sys.executable).parent.parent / "actionlint" / "lint.cjs"
+    if not script.exists():
+        pytest.fail("actionlint is not installed (scripts/setup installs the test tools)")
+    return subprocess.run([tool("node"), str(script), *map(str, paths)],
+                          capture_output=True, text=True)
+
+
+def test_actionlint_finds_nothing_in_the_workflows_and_the_readmes(tmp_path: Path) -> None:
+    proc = actionlint(*WORKFLOWS, readme_workflow(tmp_path))
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_actionlint_reports_what_it_finds(tmp_path: Path) -> None:
+    """The linter runs and says so: an issue's title pasted into a script, an output
+    read from a step that does not exist, an unknown runner."""
+    bad = tmp_path / "bad.yml"
+    bad.write_text(textwrap.dedent("""\
+        on: issues
+        jobs:
+          greet:
+            runs-on: ubuntu-24.04-nonexistent
+            steps:
+              - run: echo "${{ github.event.issue.title }}"
+              - run: echo "${{ steps.missing.outputs.digest }}"
+        """))
+    proc = actionlint(bad)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    kinds = re.findall(r"\[([\w-]+)\]$", proc.stdout, re.M)
+    assert '"github.event.issue.title" is potentially untrusted' in proc.stdout
+    assert "runner-label" in kinds and kinds.count("expression") >= 2, proc.stdout
 
 
 def test_the_readmes_gitlab_job_is_valid(tmp_path: Path) -> None:
