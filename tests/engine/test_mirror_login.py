@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import base64
 import http.server
+import socket
+import struct
 import threading
 import urllib.request
 from collections.abc import Iterator
@@ -26,10 +28,20 @@ from tests.helpers import Docker, untag
 USER, PASSWORD = "snake", "mirror-Pa55-word-7e1f"
 
 
-def _gateway(docker: Docker) -> str:
-    """The address build containers reach this machine at: the bridge's gateway."""
-    return docker("network", "inspect", "bridge", "--format",
-                  "{{(index .IPAM.Config 0).Gateway}}").stdout.strip()
+def _gateway(docker: Docker, image: str) -> str:
+    """The address build containers reach this machine at: the bridge's gateway, as the
+    network names it, else as a container's default route has it (a daemon started on a
+    docker0 that was already there records no gateway in the network's settings)."""
+    named = docker("network", "inspect", "bridge", "--format",
+                   "{{(index .IPAM.Config 0).Gateway}}").stdout.strip()
+    if named:
+        return named
+    routes = docker.run(image, ["cat", "/proc/net/route"], "--entrypoint", "").stdout
+    for line in routes.splitlines()[1:]:
+        fields = line.split()
+        if fields[1] == "00000000":  # the default route; its gateway in host byte order
+            return socket.inet_ntoa(struct.pack("<I", int(fields[2], 16)))
+    raise AssertionError(f"no default route in a container:\n{routes}")
 
 
 def _upstream(docker: Docker, image: str) -> str:
@@ -75,7 +87,8 @@ def mirror(docker: Docker, family_images: dict[str, str]) -> Iterator[tuple[str,
     server = http.server.ThreadingHTTPServer(("0.0.0.0", 0), Handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
-        yield f"http://{_gateway(docker)}:{server.server_address[1]}/archive", statuses
+        gateway = _gateway(docker, family_images["base"])
+        yield f"http://{gateway}:{server.server_address[1]}/archive", statuses
     finally:
         server.shutdown()
         server.server_close()
